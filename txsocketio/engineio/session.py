@@ -1,0 +1,355 @@
+# -*- test-case-name: tests.test_engineio_session -*-
+"""The Engine.IO session state machine, without I/O.
+
+A :class:`Session` is told what arrived (:meth:`Session.receive`), what the
+transport did (a long-poll started or ended, a WebSocket probe, an upgrade),
+and what time it is; it answers with events for the application and packets
+for the peer.  It never reads a clock and never schedules anything: the glue
+asks :meth:`Session.next_deadline` and calls :meth:`Session.handle_timer` when
+that moment comes, in the manner of aioquic's ``get_timer``/``handle_timer``.
+
+Theory of operation
+-------------------
+A session is born ``OPEN`` on one transport (``polling`` or ``websocket``).
+Outgoing packets wait in :attr:`Session.outbox` until the glue can write them
+(a pending long-poll GET, or at once on a WebSocket).
+
+Heartbeat.  With Engine.IO v4 the server pings: ``ping_interval`` after the
+open (or after the last pong) a PING is queued, and if no PONG arrives within
+``ping_timeout`` the session closes with ``"ping timeout"``.  With v3 the client
+pings and the server answers PONG; a client that has not pinged for
+``ping_interval + ping_timeout`` is closed the same way.  A PING in the wrong
+direction is a ``"transport error"``, as in Node.
+
+Polling clients that vanish.  Independently of the heartbeat, a polling
+session whose client has not had a GET pending for ``ping_interval +
+ping_timeout`` is closed with ``"transport close"``.
+
+Upgrade.  ``probe_received`` (the client sent ``2probe`` on the new socket),
+then ``upgrade_received`` (it sent ``5``) switch the session to WebSocket; if
+``5`` does not come within ``upgrade_timeout`` the attempt is abandoned and the
+session keeps polling.
+
+Closing.  :meth:`Session.close` (the server's decision) queues a CLOSE packet
+for the peer and moves to ``CLOSING`` until the glue has written it
+(:meth:`Session.closed_after_flush`) or ``ping_timeout`` has passed; the
+application has already been told.  Any other close is immediate.
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+from typing import Iterable
+
+import attrs
+
+from txsocketio.engineio.packet import Packet, PacketType
+from txsocketio.errors import ProtocolError
+
+__all__ = [
+    "SessionConfig",
+    "SessionState",
+    "Session",
+    "MessageReceived",
+    "SessionClosed",
+    "Event",
+]
+
+
+@attrs.frozen
+class SessionConfig:
+    """Timing and size limits, in seconds and bytes."""
+
+    ping_interval: float = 25.0
+    ping_timeout: float = 20.0
+    upgrade_timeout: float = 10.0
+    max_payload: int = 1_000_000
+
+
+class SessionState(enum.Enum):
+    #: The session carries traffic.
+    OPEN = "open"
+    #: The server closed it; the CLOSE packet still waits to be written.
+    CLOSING = "closing"
+    #: Nothing more happens.
+    CLOSED = "closed"
+
+
+class UpgradeState(enum.Enum):
+    NONE = "none"
+    #: A WebSocket has been opened for this sid; no probe yet.
+    PENDING = "pending"
+    #: ``2probe`` answered; the long-poll must be released with a NOOP.
+    PROBED = "probed"
+    #: The session has moved to WebSocket.
+    DONE = "done"
+
+
+@attrs.frozen
+class MessageReceived:
+    """The client sent a message (text or binary)."""
+
+    data: str | bytes
+
+
+@attrs.frozen
+class SessionClosed:
+    """The session ended; ``reason`` is one of Node's reasons."""
+
+    reason: str
+
+
+Event = MessageReceived | SessionClosed
+
+
+class Session:
+    """One Engine.IO session. See the module docstring."""
+
+    def __init__(
+        self,
+        sid: str,
+        version: int,
+        transport: str,
+        config: SessionConfig,
+        now: float,
+        *,
+        upgrades: Iterable[str] = (),
+    ) -> None:
+        if version not in (3, 4):
+            raise ValueError(f"unsupported Engine.IO version {version!r}")
+        if transport not in ("polling", "websocket"):
+            raise ValueError(f"unknown transport {transport!r}")
+        self.sid = sid
+        self.version = version
+        self.transport = transport
+        self.config = config
+        self.state = SessionState.OPEN
+        self.upgrade = UpgradeState.NONE
+        self.close_reason: str | None = None
+        self.outbox: list[Packet] = []
+        self._upgrades = list(upgrades)
+        self._poll_pending = False
+        self._last_poll_end = now
+        self._upgrade_deadline: float | None = None
+        self._closing_deadline: float | None = None
+        self._ping_due: float | None = None
+        self._pong_due: float | None = None
+        self._client_silence_deadline: float | None = None
+        if version == 4:
+            self._ping_due = now + config.ping_interval
+        else:
+            self._client_silence_deadline = now + config.ping_interval + config.ping_timeout
+        self.outbox.append(Packet(PacketType.OPEN, self.open_payload()))
+
+    # -- what the peer is told ------------------------------------------------
+
+    def open_payload(self) -> str:
+        """The JSON of the OPEN packet: times in integer milliseconds."""
+        return json.dumps(
+            {
+                "sid": self.sid,
+                "upgrades": self._upgrades,
+                "pingInterval": _ms(self.config.ping_interval),
+                "pingTimeout": _ms(self.config.ping_timeout),
+                "maxPayload": self.config.max_payload,
+            },
+            separators=(",", ":"),
+        )
+
+    @property
+    def is_open(self) -> bool:
+        return self.state is SessionState.OPEN
+
+    # -- outgoing -------------------------------------------------------------
+
+    def send(self, packet: Packet) -> None:
+        """Queue a packet for the peer; ignored once the session is closing."""
+        if self.state is SessionState.OPEN:
+            self.outbox.append(packet)
+
+    def take_outbox(self) -> list[Packet]:
+        """Everything queued, in order; the queue is left empty."""
+        out, self.outbox = self.outbox, []
+        return out
+
+    # -- incoming -------------------------------------------------------------
+
+    def receive(self, packet: Packet, now: float) -> list[Event]:
+        """Handle one packet from the client on the session's transport."""
+        if self.state is not SessionState.OPEN:
+            return []
+        kind = packet.type
+        if kind is PacketType.MESSAGE:
+            return [MessageReceived(packet.data)]
+        if kind is PacketType.PONG:
+            if self.version == 3:
+                return self._closed("transport error")
+            self._pong_due = None
+            self._ping_due = now + self.config.ping_interval
+            return []
+        if kind is PacketType.PING:
+            if self.version == 4:
+                return self._closed("transport error")
+            self._client_silence_deadline = (
+                now + self.config.ping_interval + self.config.ping_timeout
+            )
+            self.outbox.append(Packet(PacketType.PONG, packet.data))
+            return []
+        if kind is PacketType.CLOSE:
+            return self._closed("transport close")
+        if kind is PacketType.NOOP:
+            return []
+        # OPEN and UPGRADE make no sense here (UPGRADE goes on the probe socket).
+        raise ProtocolError(f"unexpected packet type {kind.name} from client")
+
+    # -- polling bookkeeping --------------------------------------------------
+
+    def poll_started(self, now: float) -> None:
+        self._poll_pending = True
+
+    def poll_ended(self, now: float) -> None:
+        self._poll_pending = False
+        self._last_poll_end = now
+
+    @property
+    def releases_poll_with_noop(self) -> bool:
+        """True while an upgrade has been probed: a long-poll gets a NOOP."""
+        return self.upgrade is UpgradeState.PROBED
+
+    # -- upgrade --------------------------------------------------------------
+
+    def can_upgrade(self) -> bool:
+        return (
+            self.state is SessionState.OPEN
+            and self.transport == "polling"
+            and self.upgrade is UpgradeState.NONE
+            and "websocket" in self._upgrades
+        )
+
+    def upgrade_started(self, now: float) -> None:
+        """A WebSocket for this sid is open and waits for ``2probe``."""
+        if not self.can_upgrade():
+            raise ValueError("this session cannot be upgraded now")
+        self.upgrade = UpgradeState.PENDING
+        self._upgrade_deadline = now + self.config.upgrade_timeout
+
+    def probe_received(self, now: float) -> Packet:
+        """The client sent ``2probe``; returns the ``3probe`` to answer on the probe socket."""
+        if self.upgrade is not UpgradeState.PENDING:
+            raise ProtocolError("probe outside of an upgrade")
+        self.upgrade = UpgradeState.PROBED
+        return Packet(PacketType.PONG, "probe")
+
+    def upgrade_received(self, now: float) -> None:
+        """The client sent ``5``: the WebSocket becomes the transport."""
+        if self.upgrade is not UpgradeState.PROBED:
+            raise ProtocolError("upgrade before probe")
+        self.upgrade = UpgradeState.DONE
+        self.transport = "websocket"
+        self._upgrade_deadline = None
+        self._poll_pending = False
+
+    def upgrade_failed(self) -> None:
+        """The probe socket went away, or it broke the protocol: keep polling."""
+        if self.upgrade in (UpgradeState.PENDING, UpgradeState.PROBED):
+            self.upgrade = UpgradeState.NONE
+            self._upgrade_deadline = None
+
+    @property
+    def upgrading(self) -> bool:
+        return self.upgrade in (UpgradeState.PENDING, UpgradeState.PROBED)
+
+    # -- closing --------------------------------------------------------------
+
+    def close(self, reason: str, now: float) -> list[Event]:
+        """The server ends the session: a CLOSE packet is queued for the peer."""
+        if self.state is not SessionState.OPEN:
+            return []
+        self.outbox.append(Packet(PacketType.CLOSE))
+        self.state = SessionState.CLOSING
+        self.close_reason = reason
+        self._closing_deadline = now + self.config.ping_timeout
+        return [SessionClosed(reason)]
+
+    def transport_lost(self, reason: str = "transport close") -> list[Event]:
+        """The active transport went away (TCP closed, aborted long-poll...)."""
+        if self.state is SessionState.OPEN:
+            return self._closed(reason)
+        self._finish()
+        return []
+
+    def protocol_violation(self) -> list[Event]:
+        """The client sent something undecodable: ``parse error``."""
+        return self.transport_lost("parse error")
+
+    def closed_after_flush(self) -> None:
+        """The glue wrote the CLOSE packet queued by :meth:`close`."""
+        if self.state is SessionState.CLOSING:
+            self._finish()
+
+    def _closed(self, reason: str) -> list[Event]:
+        self.close_reason = reason
+        self._finish()
+        return [SessionClosed(reason)]
+
+    def _finish(self) -> None:
+        self.state = SessionState.CLOSED
+        self.outbox = []
+
+    # -- time -----------------------------------------------------------------
+
+    def next_deadline(self) -> float | None:
+        """The next moment :meth:`handle_timer` must be called, or None."""
+        if self.state is SessionState.CLOSED:
+            return None
+        if self.state is SessionState.CLOSING:
+            return self._closing_deadline
+        candidates = [
+            self._ping_due,
+            self._pong_due,
+            self._client_silence_deadline,
+            self._upgrade_deadline,
+        ]
+        if self.transport == "polling" and not self._poll_pending:
+            candidates.append(
+                self._last_poll_end + self.config.ping_interval + self.config.ping_timeout
+            )
+        return min((c for c in candidates if c is not None), default=None)
+
+    def handle_timer(self, now: float) -> tuple[list[Event], bool]:
+        """Act on every deadline that has passed.
+
+        Returns the events and whether an upgrade in progress has timed out
+        (the glue then drops the probe socket).
+        """
+        events: list[Event] = []
+        upgrade_expired = False
+        if self.state is SessionState.CLOSING:
+            if self._closing_deadline is not None and now >= self._closing_deadline:
+                self._finish()
+            return events, upgrade_expired
+        if self.state is not SessionState.OPEN:
+            return events, upgrade_expired
+        if self._upgrade_deadline is not None and now >= self._upgrade_deadline:
+            self.upgrade_failed()
+            upgrade_expired = True
+        if self._pong_due is not None and now >= self._pong_due:
+            return self._closed("ping timeout"), upgrade_expired
+        if self._client_silence_deadline is not None and now >= self._client_silence_deadline:
+            return self._closed("ping timeout"), upgrade_expired
+        if (
+            self.transport == "polling"
+            and not self._poll_pending
+            and now >= self._last_poll_end + self.config.ping_interval + self.config.ping_timeout
+        ):
+            return self._closed("transport close"), upgrade_expired
+        if self._ping_due is not None and now >= self._ping_due:
+            self._ping_due = None
+            self._pong_due = now + self.config.ping_timeout
+            self.outbox.append(Packet(PacketType.PING))
+        return events, upgrade_expired
+
+
+def _ms(seconds: float) -> int:
+    return int(round(seconds * 1000))

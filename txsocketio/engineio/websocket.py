@@ -1,0 +1,163 @@
+# -*- test-case-name: tests.test_engineio_glue -*-
+"""The Engine.IO WebSocket transport on Autobahn.
+
+This is the only module that takes over a ``twisted.web`` request's TCP
+connection: :func:`take_over` hands it to an :class:`EngineIOWebSocketProtocol`
+together with what the HTTP layer already decided (open a new session, probe
+an upgrade of an existing one, or accept-then-close a duplicate upgrade).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import attrs
+from autobahn.twisted.websocket import WebSocketServerFactory, WebSocketServerProtocol
+from autobahn.websocket.compress import PerMessageDeflateOffer, PerMessageDeflateOfferAccept
+from twisted.logger import Logger
+from twisted.protocols.policies import ProtocolWrapper
+from twisted.web.server import NOT_DONE_YET
+
+from txsocketio.engineio.handshake import Handshake
+from txsocketio.engineio.packet import decode_frame
+from txsocketio.errors import ProtocolError
+
+if TYPE_CHECKING:
+    from twisted.web.server import Request
+
+    from txsocketio.engineio.server import EngineIOServer, EngineIOSocket
+
+__all__ = ["EngineIOWebSocketProtocol", "make_factory", "take_over", "NewSession", "Upgrade", "Refuse"]
+
+log = Logger(namespace="txsocketio.engineio")
+
+
+@attrs.frozen
+class NewSession:
+    """Open a WebSocket-only session."""
+
+    version: int
+    handshake: Handshake
+
+
+@attrs.frozen
+class Upgrade:
+    """Probe an upgrade of this polling session."""
+
+    socket: "EngineIOSocket"
+
+
+@attrs.frozen
+class Refuse:
+    """Complete the handshake, then close (a duplicate upgrade, as Node does)."""
+
+
+class EngineIOWebSocketProtocol(WebSocketServerProtocol):
+    """Carries one Engine.IO session (or one upgrade probe) over WebSocket."""
+
+    plan: NewSession | Upgrade | Refuse | None = None
+    eio_server: "EngineIOServer | None" = None
+    _socket: "EngineIOSocket | None" = None
+
+    def onConnect(self, request: Any) -> Any:
+        plan, server = self.plan, self.eio_server
+        if isinstance(plan, NewSession) and server is not None:
+            # The session starts now so that its sid can go in a cookie; its
+            # OPEN packet waits until the socket is open.
+            socket = self._socket = server.open_session(plan.version, "websocket", plan.handshake)
+            cookie = server.cookie_header(socket.sid)
+            if cookie:
+                return None, {"Set-Cookie": cookie}
+        return None
+
+    def onOpen(self) -> None:
+        plan = self.plan
+        if isinstance(plan, NewSession) and self._socket is not None:
+            self._socket._ws_opened(self)
+        elif isinstance(plan, Upgrade) and plan.socket._probe_opened(self):
+            self._socket = plan.socket
+        else:
+            self._socket = None
+            self.sendClose(1000)
+
+    def onMessage(self, payload: bytes, isBinary: bool) -> None:
+        socket = self._socket
+        if socket is None:
+            return
+        try:
+            packet = decode_frame(payload, isBinary, socket.protocol)
+        except ProtocolError as e:
+            socket._ws_bad_frame(self, e)
+            return
+        socket._ws_packet(self, packet)
+
+    def onClose(self, wasClean: bool, code: Any, reason: Any) -> None:
+        socket, self._socket = self._socket, None
+        if socket is not None:
+            if code == 1009:
+                log.info("session {sid}: message over the size limit; closing", sid=socket.sid)
+            socket._ws_closed(self)
+
+    def detach(self) -> None:
+        """The session no longer uses this socket: close it cleanly."""
+        self._socket = None
+        if self.state == self.STATE_OPEN:
+            self.sendClose(1000)
+        elif self.state != self.STATE_CLOSED and self.state != self.STATE_CLOSING:
+            self.dropConnection(abort=True)
+
+
+def make_factory(server: "EngineIOServer") -> WebSocketServerFactory:
+    """The Autobahn factory for one :class:`EngineIOServer`."""
+    factory = WebSocketServerFactory(url=None, reactor=server.reactor)
+    factory.protocol = EngineIOWebSocketProtocol
+    options: dict[str, Any] = dict(
+        maxMessagePayloadSize=server.max_http_buffer_size,
+        maxFramePayloadSize=server.max_http_buffer_size,
+        failByDrop=False,  # oversize messages get a 1009 close, not a dropped TCP connection
+        autoPingInterval=0,  # Engine.IO does its own heartbeat
+        openHandshakeTimeout=server.config.upgrade_timeout,
+        closeHandshakeTimeout=1,
+    )
+    if server.per_message_deflate:
+        def accept(offers: list[Any]) -> Any:
+            for offer in offers:
+                if isinstance(offer, PerMessageDeflateOffer):
+                    return PerMessageDeflateOfferAccept(offer)
+            return None
+
+        options["perMessageCompressionAccept"] = accept
+    factory.setProtocolOptions(**options)
+    return factory
+
+
+def take_over(factory: WebSocketServerFactory, server: "EngineIOServer", request: "Request",
+              plan: NewSession | Upgrade | Refuse) -> Any:
+    """Hand the request's connection to a new WebSocket protocol that follows ``plan``."""
+    channel = request.channel
+    transport = channel.transport if channel is not None else None
+    if transport is None:
+        # HTTP/2 or a connection that went away: nothing to take over.
+        return None
+    protocol: EngineIOWebSocketProtocol = factory.buildProtocol(transport.getPeer())
+    protocol.plan = plan
+    protocol.eio_server = server
+    channel.transport = None
+    if isinstance(transport, ProtocolWrapper):
+        transport.wrappedProtocol = protocol
+    elif isinstance(getattr(transport, "protocol", None), ProtocolWrapper):
+        transport.protocol.wrappedProtocol = protocol
+    else:
+        transport.protocol = protocol
+    protocol.makeConnection(transport)
+    producer = getattr(transport, "_networkProducer", None)
+    if producer is not None:
+        producer.resumeProducing()
+    elif hasattr(transport, "resumeProducing"):
+        transport.resumeProducing()
+    # Autobahn parses the opening handshake itself: replay the request to it.
+    lines = [request.method + b" " + request.uri + b" HTTP/1.1"]
+    for name, values in request.requestHeaders.getAllRawHeaders():
+        lines.append(name + b": " + b",".join(values))
+    protocol.dataReceived(b"\r\n".join(lines) + b"\r\n\r\n")
+    return NOT_DONE_YET
