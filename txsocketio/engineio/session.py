@@ -296,6 +296,11 @@ class Session:
     def _finish(self) -> None:
         self.state = SessionState.CLOSED
         self.outbox = []
+        # An upgrade cannot outlive the session: a late ``2probe`` or ``5``
+        # on the probe socket is then a protocol error, not an answer.
+        if self.upgrading:
+            self.upgrade = UpgradeState.NONE
+        self._upgrade_deadline = None
 
     # -- time -----------------------------------------------------------------
 

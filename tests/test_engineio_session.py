@@ -1,0 +1,765 @@
+"""Tests for L{txsocketio.engineio.session}: the pure Engine.IO session.
+
+No reactor and no clock: every call is given the time as a plain number,
+exactly as the glue passes C{reactor.seconds()}.
+"""
+
+from __future__ import annotations
+
+import json
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from twisted.trial.unittest import SynchronousTestCase
+
+from txsocketio.engineio.packet import Packet, PacketType
+from txsocketio.engineio.session import (
+    MessageReceived,
+    Session,
+    SessionClosed,
+    SessionConfig,
+    SessionState,
+)
+from txsocketio.errors import ProtocolError
+
+CONFIG = SessionConfig(ping_interval=25.0, ping_timeout=20.0, upgrade_timeout=10.0,
+                       max_payload=1_000_000)
+# ping_interval + ping_timeout: how long a silent (v3) or poll-less client lasts.
+SILENCE = CONFIG.ping_interval + CONFIG.ping_timeout
+
+PING = Packet(PacketType.PING)
+PONG = Packet(PacketType.PONG)
+CLOSE = Packet(PacketType.CLOSE)
+
+
+def polling(version: int = 4, now: float = 0.0, config: SessionConfig = CONFIG,
+            upgrades: tuple[str, ...] = ("websocket",)) -> Session:
+    """A polling session whose handshake GET has been answered at C{now}."""
+    session = Session("sid", version, "polling", config, now, upgrades=upgrades)
+    session.take_outbox()
+    return session
+
+
+def websocket(version: int = 4, now: float = 0.0, config: SessionConfig = CONFIG) -> Session:
+    """A WebSocket-only session whose OPEN packet has been written."""
+    session = Session("sid", version, "websocket", config, now)
+    session.take_outbox()
+    return session
+
+
+class OpenPacketTests(SynchronousTestCase):
+    """The OPEN packet: what the handshake tells the client."""
+
+    def test_exact_keys_and_values(self):
+        """
+        The OPEN payload is compact JSON with exactly sid, upgrades,
+        pingInterval, pingTimeout and maxPayload, the times in milliseconds.
+        """
+        session = Session("abc", 4, "polling", CONFIG, 0.0, upgrades=["websocket"])
+        self.assertEqual(
+            session.open_payload(),
+            '{"sid":"abc","upgrades":["websocket"],"pingInterval":25000,'
+            '"pingTimeout":20000,"maxPayload":1000000}',
+        )
+
+    def test_first_packet_is_open(self):
+        """A new session has exactly its OPEN packet queued."""
+        session = Session("abc", 4, "polling", CONFIG, 0.0, upgrades=["websocket"])
+        self.assertEqual(session.take_outbox(),
+                         [Packet(PacketType.OPEN, session.open_payload())])
+        self.assertEqual(session.outbox, [])
+
+    def test_integer_milliseconds(self):
+        """
+        Fractional seconds become integer milliseconds, never rounded to whole
+        seconds: 0.3 s is advertised as 300, 0.2 s as 200.
+        """
+        config = SessionConfig(ping_interval=0.3, ping_timeout=0.2)
+        payload = json.loads(Session("s", 4, "polling", config, 0.0).open_payload())
+        self.assertEqual((payload["pingInterval"], payload["pingTimeout"]), (300, 200))
+        self.assertIs(type(payload["pingInterval"]), int)
+        self.assertIs(type(payload["pingTimeout"]), int)
+
+    def test_fractional_millisecond_rounding(self):
+        """Times that are not whole milliseconds round to the nearest one."""
+        config = SessionConfig(ping_interval=0.0016, ping_timeout=1.0004)
+        payload = json.loads(Session("s", 4, "polling", config, 0.0).open_payload())
+        self.assertEqual((payload["pingInterval"], payload["pingTimeout"]), (2, 1000))
+
+    def test_max_payload(self):
+        """maxPayload is the configured byte limit."""
+        config = SessionConfig(max_payload=12345)
+        payload = json.loads(Session("s", 4, "polling", config, 0.0).open_payload())
+        self.assertEqual(payload["maxPayload"], 12345)
+
+    def test_upgrades_as_given(self):
+        """
+        C{upgrades} is advertised as given: C{[]} by default (WebSocket-only
+        sessions, or WebSocket disabled).
+        """
+        self.assertEqual(json.loads(Session("s", 4, "websocket", CONFIG, 0.0)
+                                    .open_payload())["upgrades"], [])
+        self.assertEqual(json.loads(Session("s", 3, "polling", CONFIG, 0.0,
+                                            upgrades=["websocket"])
+                                    .open_payload())["upgrades"], ["websocket"])
+
+    def test_v3_same_payload(self):
+        """A v3 session's OPEN payload has the same keys."""
+        payload = json.loads(Session("s", 3, "polling", CONFIG, 0.0).open_payload())
+        self.assertEqual(sorted(payload),
+                         ["maxPayload", "pingInterval", "pingTimeout", "sid", "upgrades"])
+
+    def test_bad_arguments(self):
+        """An unknown version or transport is a ValueError (caller's mistake)."""
+        self.assertRaises(ValueError, Session, "s", 5, "polling", CONFIG, 0.0)
+        self.assertRaises(ValueError, Session, "s", 4, "flashsocket", CONFIG, 0.0)
+
+    def test_new_session_is_open(self):
+        """A new session is OPEN, not upgrading, with no close reason."""
+        session = polling()
+        self.assertIs(session.state, SessionState.OPEN)
+        self.assertTrue(session.is_open)
+        self.assertFalse(session.upgrading)
+        self.assertIsNone(session.close_reason)
+
+
+class ReceiveTests(SynchronousTestCase):
+    """Packets from the client on the session's own transport."""
+
+    def test_text_message(self):
+        """A text MESSAGE is a MessageReceived event with the str."""
+        self.assertEqual(polling().receive(Packet(PacketType.MESSAGE, "hé"), 1.0),
+                         [MessageReceived("hé")])
+
+    def test_binary_message(self):
+        """A binary MESSAGE is a MessageReceived event with the bytes."""
+        self.assertEqual(polling().receive(Packet(PacketType.MESSAGE, b"\x00\xff"), 1.0),
+                         [MessageReceived(b"\x00\xff")])
+
+    def test_noop(self):
+        """A NOOP from the client does nothing."""
+        session = polling()
+        self.assertEqual(session.receive(Packet(PacketType.NOOP), 1.0), [])
+        self.assertEqual(session.outbox, [])
+        self.assertTrue(session.is_open)
+
+    def test_client_close(self):
+        """A CLOSE from the client ends the session at once: "transport close"."""
+        session = polling()
+        self.assertEqual(session.receive(CLOSE, 1.0), [SessionClosed("transport close")])
+        self.assertIs(session.state, SessionState.CLOSED)
+        self.assertEqual(session.close_reason, "transport close")
+        self.assertEqual(session.outbox, [])
+
+    def test_open_and_upgrade_are_protocol_errors(self):
+        """
+        OPEN and UPGRADE make no sense on the session's transport: they raise
+        ProtocolError and leave the session as it was.
+        """
+        for kind in (PacketType.OPEN, PacketType.UPGRADE):
+            session = polling()
+            self.assertRaises(ProtocolError, session.receive, Packet(kind), 1.0)
+            self.assertTrue(session.is_open)
+
+    def test_protocol_violation(self):
+        """protocol_violation() closes the session with "parse error"."""
+        session = polling()
+        self.assertEqual(session.protocol_violation(), [SessionClosed("parse error")])
+        self.assertIs(session.state, SessionState.CLOSED)
+
+    def test_transport_lost(self):
+        """
+        transport_lost() closes an open session at once with the reason given
+        (default "transport close").
+        """
+        session = websocket()
+        self.assertEqual(session.transport_lost(), [SessionClosed("transport close")])
+        self.assertIs(session.state, SessionState.CLOSED)
+        session = websocket()
+        self.assertEqual(session.transport_lost("transport error"),
+                         [SessionClosed("transport error")])
+
+    def test_send_queues(self):
+        """send() queues packets in order; take_outbox() empties the queue."""
+        session = polling()
+        session.send(Packet(PacketType.MESSAGE, "a"))
+        session.send(Packet(PacketType.MESSAGE, b"b"))
+        self.assertEqual(session.take_outbox(), [Packet(PacketType.MESSAGE, "a"),
+                                                 Packet(PacketType.MESSAGE, b"b")])
+        self.assertEqual(session.take_outbox(), [])
+
+
+class V4HeartbeatTests(SynchronousTestCase):
+    """Engine.IO v4: the server pings, the client must pong."""
+
+    def test_first_ping_after_interval(self):
+        """
+        The first deadline is ping_interval after the open; nothing happens
+        before it, and at it a PING is queued.
+        """
+        session = websocket(now=100.0)
+        self.assertEqual(session.next_deadline(), 125.0)
+        self.assertEqual(session.handle_timer(124.999), ([], False))
+        self.assertEqual(session.outbox, [])
+        self.assertEqual(session.handle_timer(125.0), ([], False))
+        self.assertEqual(session.take_outbox(), [PING])
+
+    def test_pong_deadline(self):
+        """
+        After a PING the next deadline is ping_timeout later; no second PING
+        is queued while waiting for the PONG.
+        """
+        session = websocket()
+        session.handle_timer(25.0)
+        session.take_outbox()
+        self.assertEqual(session.next_deadline(), 45.0)
+        session.handle_timer(44.0)
+        self.assertEqual(session.outbox, [])
+        self.assertTrue(session.is_open)
+
+    def test_pong_reschedules(self):
+        """A PONG cancels the timeout; the next PING is ping_interval after it."""
+        session = websocket()
+        session.handle_timer(25.0)
+        session.take_outbox()
+        self.assertEqual(session.receive(PONG, 30.0), [])
+        self.assertEqual(session.next_deadline(), 55.0)
+        session.handle_timer(45.0)  # the old pong deadline: nothing
+        self.assertTrue(session.is_open)
+        session.handle_timer(55.0)
+        self.assertEqual(session.take_outbox(), [PING])
+        self.assertEqual(session.next_deadline(), 75.0)
+
+    def test_ping_timeout(self):
+        """No PONG within ping_timeout: the session closes with "ping timeout"."""
+        session = websocket()
+        session.handle_timer(25.0)
+        events, upgrade_expired = session.handle_timer(45.0)
+        self.assertEqual(events, [SessionClosed("ping timeout")])
+        self.assertFalse(upgrade_expired)
+        self.assertIs(session.state, SessionState.CLOSED)
+        self.assertEqual(session.close_reason, "ping timeout")
+        self.assertIsNone(session.next_deadline())
+        self.assertEqual(session.outbox, [])
+
+    def test_late_timer(self):
+        """A timer that fires late still queues the PING and measures from then."""
+        session = websocket()
+        session.handle_timer(30.0)
+        self.assertEqual(session.take_outbox(), [PING])
+        self.assertEqual(session.next_deadline(), 50.0)
+
+    def test_client_ping_is_transport_error(self):
+        """In v4 a PING from the client is a heartbeat in the wrong direction."""
+        session = websocket()
+        self.assertEqual(session.receive(PING, 1.0), [SessionClosed("transport error")])
+        self.assertIs(session.state, SessionState.CLOSED)
+
+    def test_client_probe_on_session_is_transport_error(self):
+        """
+        In v4 a C{2probe} on the session's own transport is a PING from the
+        client too: "transport error".
+        """
+        session = websocket()
+        self.assertEqual(session.receive(Packet(PacketType.PING, "probe"), 1.0),
+                         [SessionClosed("transport error")])
+
+    def test_messages_do_not_count_as_pong(self):
+        """Only a PONG answers a PING: messages do not delay the ping timeout."""
+        session = websocket()
+        session.handle_timer(25.0)
+        session.receive(Packet(PacketType.MESSAGE, "x"), 44.0)
+        self.assertEqual(session.handle_timer(45.0)[0], [SessionClosed("ping timeout")])
+
+
+class V3HeartbeatTests(SynchronousTestCase):
+    """Engine.IO v3: the client pings, the server answers."""
+
+    def test_ping_answered(self):
+        """A client PING is answered with a PONG echoing its data."""
+        session = websocket(version=3)
+        self.assertEqual(session.receive(PING, 1.0), [])
+        self.assertEqual(session.receive(Packet(PacketType.PING, "x"), 2.0), [])
+        self.assertEqual(session.take_outbox(), [PONG, Packet(PacketType.PONG, "x")])
+
+    def test_server_never_pings(self):
+        """The v3 server never queues a PING of its own."""
+        session = websocket(version=3)
+        for t in (25.0, 30.0, 44.0):
+            session.handle_timer(t)
+        self.assertEqual(session.outbox, [])
+
+    def test_silence_deadline(self):
+        """
+        A v3 client not heard from (no PING) for ping_interval + ping_timeout
+        is closed with "ping timeout".
+        """
+        session = websocket(version=3, now=10.0)
+        self.assertEqual(session.next_deadline(), 10.0 + SILENCE)
+        self.assertEqual(session.handle_timer(10.0 + SILENCE - 0.001), ([], False))
+        self.assertTrue(session.is_open)
+        events, _ = session.handle_timer(10.0 + SILENCE)
+        self.assertEqual(events, [SessionClosed("ping timeout")])
+
+    def test_ping_moves_silence_deadline(self):
+        """Each client PING moves the silence deadline to ping_interval + ping_timeout later."""
+        session = websocket(version=3)
+        session.receive(PING, 40.0)
+        self.assertEqual(session.next_deadline(), 40.0 + SILENCE)
+        self.assertEqual(session.handle_timer(SILENCE), ([], False))
+        self.assertTrue(session.is_open)
+
+    def test_messages_do_not_count(self):
+        """Messages do not reset the v3 silence deadline; only a PING does (Node)."""
+        session = websocket(version=3)
+        session.receive(Packet(PacketType.MESSAGE, "x"), 40.0)
+        self.assertEqual(session.next_deadline(), SILENCE)
+
+    def test_client_pong_is_transport_error(self):
+        """In v3 a PONG from the client is a heartbeat in the wrong direction."""
+        session = websocket(version=3)
+        self.assertEqual(session.receive(PONG, 1.0), [SessionClosed("transport error")])
+        self.assertIs(session.state, SessionState.CLOSED)
+
+
+class PollingReapTests(SynchronousTestCase):
+    """A polling client that stops polling is reaped."""
+
+    def test_no_get_reaps(self):
+        """
+        With no GET pending for ping_interval + ping_timeout after the last one
+        ended, the session closes with "transport close" (v3: the client pings
+        by POST, so the heartbeat alone would never notice).
+        """
+        session = polling(version=3)
+        for t in (10.0, 20.0, 30.0, 40.0):
+            session.receive(PING, t)
+        self.assertEqual(session.next_deadline(), SILENCE)
+        events, _ = session.handle_timer(SILENCE)
+        self.assertEqual(events, [SessionClosed("transport close")])
+        self.assertIs(session.state, SessionState.CLOSED)
+
+    def test_pending_get_protects(self):
+        """While a GET is pending, the session is not reaped."""
+        session = polling(version=3)
+        session.poll_started(1.0)
+        for t in (10.0, 20.0, 30.0, 40.0, 50.0):
+            session.receive(PING, t)
+            session.handle_timer(t)
+        self.assertEqual(session.next_deadline(), 50.0 + SILENCE)
+        session.handle_timer(60.0)
+        self.assertTrue(session.is_open)
+
+    def test_measured_from_last_get_end(self):
+        """The reaping deadline runs from the moment the last GET ended."""
+        session = polling(version=3)
+        session.poll_started(1.0)
+        session.receive(PING, 30.0)
+        session.poll_ended(30.0)
+        session.receive(PING, 60.0)
+        self.assertEqual(session.next_deadline(), 30.0 + SILENCE)
+        self.assertEqual(session.handle_timer(30.0 + SILENCE)[0],
+                         [SessionClosed("transport close")])
+
+    def test_v4_reaping(self):
+        """
+        A v4 polling client that answers pings but stops polling is reaped at
+        the same deadline.
+        """
+        session = polling(version=4, config=SessionConfig(ping_interval=10.0, ping_timeout=50.0))
+        session.handle_timer(10.0)
+        session.take_outbox()
+        session.receive(PONG, 11.0)
+        session.handle_timer(21.0)
+        session.receive(PONG, 22.0)
+        self.assertEqual(session.next_deadline(), 32.0)
+        session.handle_timer(32.0)
+        session.receive(PONG, 33.0)
+        self.assertEqual(session.next_deadline(), 43.0)
+        session.handle_timer(43.0)
+        session.receive(PONG, 44.0)
+        self.assertEqual(session.next_deadline(), 54.0)
+        session.handle_timer(54.0)
+        session.receive(PONG, 55.0)
+        self.assertEqual(session.next_deadline(), 60.0)
+        self.assertEqual(session.handle_timer(60.0)[0], [SessionClosed("transport close")])
+
+    def test_websocket_not_reaped(self):
+        """A WebSocket session has no reaping deadline (it has no GETs)."""
+        session = websocket(version=3)
+        session.receive(PING, 40.0)
+        session.handle_timer(SILENCE)
+        self.assertTrue(session.is_open)
+
+
+class UpgradeTests(SynchronousTestCase):
+    """Polling to WebSocket."""
+
+    def test_full_upgrade(self):
+        """
+        upgrade_started, then probe_received (answers C{3probe}, the poll is
+        released with NOOP), then upgrade_received switch the transport.
+        """
+        session = polling()
+        self.assertTrue(session.can_upgrade())
+        session.upgrade_started(1.0)
+        self.assertTrue(session.upgrading)
+        self.assertFalse(session.releases_poll_with_noop)
+        self.assertEqual(session.probe_received(2.0), Packet(PacketType.PONG, "probe"))
+        self.assertTrue(session.releases_poll_with_noop)
+        self.assertEqual(session.transport, "polling")
+        session.upgrade_received(3.0)
+        self.assertEqual(session.transport, "websocket")
+        self.assertFalse(session.upgrading)
+        self.assertFalse(session.releases_poll_with_noop)
+        self.assertFalse(session.can_upgrade())
+        self.assertTrue(session.is_open)
+
+    def test_upgrade_deadline(self):
+        """The upgrade deadline is upgrade_timeout after upgrade_started."""
+        session = polling(config=SessionConfig(ping_interval=100.0, ping_timeout=100.0))
+        session.upgrade_started(5.0)
+        self.assertEqual(session.next_deadline(), 15.0)
+        session.probe_received(6.0)
+        self.assertEqual(session.next_deadline(), 15.0)
+        session.upgrade_received(7.0)
+        self.assertEqual(session.next_deadline(), 100.0)
+
+    def test_upgrade_timeout(self):
+        """
+        No C{5} within upgrade_timeout: handle_timer reports the expiry, the
+        attempt is abandoned and the session keeps polling, open.
+        """
+        session = polling(config=SessionConfig(ping_interval=100.0, ping_timeout=100.0))
+        session.upgrade_started(5.0)
+        session.probe_received(6.0)
+        self.assertEqual(session.handle_timer(15.0), ([], True))
+        self.assertTrue(session.is_open)
+        self.assertEqual(session.transport, "polling")
+        self.assertFalse(session.upgrading)
+        self.assertFalse(session.releases_poll_with_noop)
+        self.assertEqual(session.next_deadline(), 100.0)
+        self.assertTrue(session.can_upgrade())
+        self.assertRaises(ProtocolError, session.upgrade_received, 16.0)
+
+    def test_upgrade_failed_keeps_polling(self):
+        """upgrade_failed() abandons the attempt; a new one may start."""
+        session = polling()
+        session.upgrade_started(1.0)
+        session.probe_received(2.0)
+        session.upgrade_failed()
+        self.assertFalse(session.upgrading)
+        self.assertEqual(session.transport, "polling")
+        self.assertTrue(session.can_upgrade())
+        session.upgrade_started(3.0)
+        self.assertTrue(session.upgrading)
+
+    def test_upgrade_failed_after_upgrade(self):
+        """upgrade_failed() after a completed upgrade changes nothing."""
+        session = polling()
+        session.upgrade_started(1.0)
+        session.probe_received(2.0)
+        session.upgrade_received(3.0)
+        session.upgrade_failed()
+        self.assertEqual(session.transport, "websocket")
+
+    def test_probe_outside_upgrade(self):
+        """A probe with no upgrade under way is a ProtocolError."""
+        self.assertRaises(ProtocolError, polling().probe_received, 1.0)
+        self.assertRaises(ProtocolError, websocket().probe_received, 1.0)
+
+    def test_second_probe(self):
+        """A second probe in the same upgrade is a ProtocolError."""
+        session = polling()
+        session.upgrade_started(1.0)
+        session.probe_received(2.0)
+        self.assertRaises(ProtocolError, session.probe_received, 3.0)
+
+    def test_upgrade_before_probe(self):
+        """C{5} before C{2probe} is a ProtocolError."""
+        session = polling()
+        self.assertRaises(ProtocolError, session.upgrade_received, 1.0)
+        session.upgrade_started(1.0)
+        self.assertRaises(ProtocolError, session.upgrade_received, 2.0)
+
+    def test_cannot_upgrade(self):
+        """
+        No upgrade without "websocket" in upgrades, on a WebSocket session, while
+        upgrading or once closing; upgrade_started then raises ValueError.
+        """
+        closing = polling()
+        closing.close("forced close", 1.0)
+        upgrading = polling()
+        upgrading.upgrade_started(1.0)
+        for session in (polling(upgrades=()), websocket(), upgrading, closing):
+            self.assertFalse(session.can_upgrade())
+            self.assertRaises(ValueError, session.upgrade_started, 2.0)
+
+    def test_upgrade_after_close_is_protocol_error(self):
+        """
+        Once the session is closed, a late C{2probe} or C{5} on the probe socket
+        is a ProtocolError: nothing answers for a dead session.
+        """
+        session = polling()
+        session.upgrade_started(1.0)
+        session.transport_lost()
+        self.assertFalse(session.upgrading)
+        self.assertRaises(ProtocolError, session.probe_received, 2.0)
+        session = polling()
+        session.upgrade_started(1.0)
+        session.probe_received(2.0)
+        session.protocol_violation()
+        self.assertRaises(ProtocolError, session.upgrade_received, 3.0)
+        self.assertEqual(session.transport, "polling")
+
+    def test_upgrade_completes_while_closing(self):
+        """
+        An upgrade probed before close() may still complete: the CLOSE packet
+        then goes out on the WebSocket.
+        """
+        session = polling()
+        session.upgrade_started(1.0)
+        session.probe_received(2.0)
+        session.close("forced close", 3.0)
+        session.upgrade_received(4.0)
+        self.assertEqual(session.transport, "websocket")
+        self.assertEqual(session.take_outbox(), [CLOSE])
+        session.closed_after_flush()
+        self.assertIs(session.state, SessionState.CLOSED)
+
+    def test_poll_bookkeeping_after_upgrade(self):
+        """After the upgrade there is no polling deadline any more."""
+        session = polling(version=3)
+        session.upgrade_started(1.0)
+        session.probe_received(1.0)
+        session.upgrade_received(1.0)
+        session.receive(PING, 40.0)
+        session.handle_timer(SILENCE + 1.0)
+        self.assertTrue(session.is_open)
+
+
+class CloseTests(SynchronousTestCase):
+    """The server ends a session."""
+
+    def test_close_queues_close_packet(self):
+        """
+        close() tells the application at once (SessionClosed), queues a CLOSE
+        for the peer after what was already queued, and moves to CLOSING.
+        """
+        session = polling()
+        session.send(Packet(PacketType.MESSAGE, "last"))
+        self.assertEqual(session.close("forced close", 5.0), [SessionClosed("forced close")])
+        self.assertIs(session.state, SessionState.CLOSING)
+        self.assertFalse(session.is_open)
+        self.assertEqual(session.close_reason, "forced close")
+        self.assertEqual(session.outbox, [Packet(PacketType.MESSAGE, "last"), CLOSE])
+
+    def test_closing_ignores_traffic(self):
+        """While CLOSING, send() and receive() do nothing."""
+        session = polling()
+        session.close("forced close", 5.0)
+        session.send(Packet(PacketType.MESSAGE, "x"))
+        self.assertEqual(session.receive(Packet(PacketType.MESSAGE, "y"), 6.0), [])
+        self.assertEqual(session.receive(PONG, 6.0), [])
+        self.assertEqual(session.outbox, [CLOSE])
+
+    def test_close_twice(self):
+        """A second close() does nothing and reports nothing."""
+        session = polling()
+        session.close("forced close", 5.0)
+        self.assertEqual(session.close("server shutting down", 6.0), [])
+        self.assertEqual(session.close_reason, "forced close")
+        self.assertEqual(session.outbox, [CLOSE])
+
+    def test_closed_after_flush(self):
+        """closed_after_flush() in CLOSING finishes the session."""
+        session = polling()
+        session.close("forced close", 5.0)
+        session.take_outbox()
+        session.closed_after_flush()
+        self.assertIs(session.state, SessionState.CLOSED)
+        self.assertIsNone(session.next_deadline())
+
+    def test_closed_after_flush_when_open(self):
+        """closed_after_flush() on an open session does nothing."""
+        session = polling()
+        session.closed_after_flush()
+        self.assertTrue(session.is_open)
+
+    def test_closing_deadline(self):
+        """
+        A CLOSING session's only deadline is ping_timeout after close(); at it
+        the session finishes, with no second SessionClosed.
+        """
+        session = polling()
+        session.close("forced close", 5.0)
+        self.assertEqual(session.next_deadline(), 25.0)
+        self.assertEqual(session.handle_timer(24.0), ([], False))
+        self.assertIs(session.state, SessionState.CLOSING)
+        self.assertEqual(session.handle_timer(25.0), ([], False))
+        self.assertIs(session.state, SessionState.CLOSED)
+        self.assertEqual(session.outbox, [])
+        self.assertIsNone(session.next_deadline())
+
+    def test_transport_lost_while_closing(self):
+        """Losing the transport while CLOSING finishes silently."""
+        session = websocket()
+        session.close("forced close", 1.0)
+        self.assertEqual(session.transport_lost(), [])
+        self.assertIs(session.state, SessionState.CLOSED)
+        self.assertEqual(session.close_reason, "forced close")
+
+    def test_closed_is_inert(self):
+        """A CLOSED session reports nothing more, whatever happens."""
+        session = polling()
+        session.receive(CLOSE, 1.0)
+        self.assertEqual(session.close("forced close", 2.0), [])
+        self.assertEqual(session.transport_lost(), [])
+        self.assertEqual(session.protocol_violation(), [])
+        self.assertEqual(session.receive(Packet(PacketType.MESSAGE, "x"), 2.0), [])
+        self.assertEqual(session.handle_timer(1000.0), ([], False))
+        session.send(Packet(PacketType.MESSAGE, "x"))
+        self.assertEqual(session.outbox, [])
+        self.assertIsNone(session.next_deadline())
+        self.assertEqual(session.close_reason, "transport close")
+
+
+class DeadlineTests(SynchronousTestCase):
+    """next_deadline() is the earliest pending deadline."""
+
+    def test_earliest_of_all(self):
+        """With ping, upgrade and reaping deadlines, next_deadline is the least."""
+        config = SessionConfig(ping_interval=30.0, ping_timeout=5.0, upgrade_timeout=2.0)
+        session = polling(config=config)
+        self.assertEqual(session.next_deadline(), 30.0)
+        session.upgrade_started(10.0)
+        self.assertEqual(session.next_deadline(), 12.0)
+        session.upgrade_failed()
+        self.assertEqual(session.next_deadline(), 30.0)
+        session.handle_timer(30.0)
+        self.assertEqual(session.next_deadline(), 35.0)
+
+    def test_reaping_earliest(self):
+        """When the reaping deadline comes first it is the one reported."""
+        config = SessionConfig(ping_interval=30.0, ping_timeout=5.0)
+        session = polling(version=3, config=config)
+        session.poll_started(0.0)
+        session.receive(PING, 20.0)
+        session.poll_ended(1.0)
+        self.assertEqual(session.next_deadline(), 36.0)
+        session.poll_started(2.0)
+        self.assertEqual(session.next_deadline(), 55.0)
+
+    def test_timer_before_deadline_changes_nothing(self):
+        """handle_timer() before next_deadline() leaves everything as it was."""
+        session = polling()
+        deadline = session.next_deadline()
+        self.assertEqual(session.handle_timer(deadline - 1), ([], False))
+        self.assertEqual(session.next_deadline(), deadline)
+        self.assertEqual(session.outbox, [])
+
+
+# -- property: random sequences of operations ----------------------------------
+
+_PACKET_TYPES = list(PacketType)
+_packets = st.builds(
+    Packet,
+    st.sampled_from(_PACKET_TYPES),
+    st.one_of(st.sampled_from(["", "probe", "x"]), st.text(max_size=5)),
+) | st.builds(lambda data: Packet(PacketType.MESSAGE, data), st.binary(max_size=5))
+
+_operations = st.lists(
+    st.tuples(
+        st.sampled_from([
+            "receive", "timer", "tick", "poll_started", "poll_ended", "send", "close",
+            "transport_lost", "protocol_violation", "upgrade_started", "probe_received",
+            "upgrade_received", "upgrade_failed", "flush",
+        ]),
+        st.floats(min_value=0.0, max_value=60.0, allow_nan=False),
+        _packets,
+    ),
+    max_size=40,
+)
+_configs = st.builds(
+    SessionConfig,
+    ping_interval=st.floats(min_value=0.001, max_value=30.0),
+    ping_timeout=st.floats(min_value=0.001, max_value=30.0),
+    upgrade_timeout=st.floats(min_value=0.001, max_value=30.0),
+)
+
+
+class RandomOperationsTests(SynchronousTestCase):
+    """Whatever the client and the clock do, the session stays consistent."""
+
+    @settings(max_examples=400, deadline=None)
+    @given(version=st.sampled_from([3, 4]), transport=st.sampled_from(["polling", "websocket"]),
+           config=_configs, operations=_operations)
+    def test_random_operations(self, version, transport, config, operations):
+        """
+        Random sequences of packets, timers at non-decreasing times, polls,
+        upgrades and closes raise nothing but ProtocolError; SessionClosed is
+        reported at most once and only when the session stops being open; an
+        open session always has a deadline; after handle_timer(now) no
+        deadline is left at or before now; once CLOSED, next_deadline() is
+        None and the outbox stays empty.
+        """
+        now = 0.0
+        session = Session("sid", version, transport, config, now, upgrades=["websocket"])
+        closed_events = 0
+        for name, delta, packet in operations:
+            now += delta
+            was_open = session.is_open
+            events: list = []
+            try:
+                if name == "receive":
+                    events = session.receive(packet, now)
+                elif name in ("timer", "tick"):
+                    if name == "tick" and session.next_deadline() is not None:
+                        now = max(now, session.next_deadline())
+                    events, _ = session.handle_timer(now)
+                    deadline = session.next_deadline()
+                    self.assertTrue(deadline is None or deadline > now,
+                                    f"deadline {deadline} not after {now}")
+                elif name == "poll_started":
+                    session.poll_started(now)
+                elif name == "poll_ended":
+                    session.poll_ended(now)
+                elif name == "send":
+                    session.send(packet)
+                elif name == "close":
+                    events = session.close("forced close", now)
+                elif name == "transport_lost":
+                    events = session.transport_lost()
+                elif name == "protocol_violation":
+                    events = session.protocol_violation()
+                elif name == "upgrade_started":
+                    if session.can_upgrade():
+                        session.upgrade_started(now)
+                elif name == "probe_received":
+                    self.assertEqual(session.probe_received(now),
+                                     Packet(PacketType.PONG, "probe"))
+                elif name == "upgrade_received":
+                    session.upgrade_received(now)
+                elif name == "upgrade_failed":
+                    session.upgrade_failed()
+                elif name == "flush":
+                    session.take_outbox()
+                    session.closed_after_flush()
+            except ProtocolError:
+                pass
+            for event in events:
+                self.assertIsInstance(event, (MessageReceived, SessionClosed))
+                if isinstance(event, SessionClosed):
+                    closed_events += 1
+                    self.assertTrue(was_open)
+                    self.assertFalse(session.is_open)
+                    self.assertEqual(session.close_reason, event.reason)
+            self.assertLessEqual(closed_events, 1)
+            if session.is_open:
+                self.assertIsNotNone(session.next_deadline())
+            if session.state is SessionState.CLOSED:
+                self.assertIsNone(session.next_deadline())
+                self.assertEqual(session.outbox, [])
+                self.assertFalse(session.upgrading)
+            if not session.is_open:
+                self.assertEqual(closed_events, 1)
