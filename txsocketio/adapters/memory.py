@@ -1,0 +1,137 @@
+# -*- test-case-name: tests.test_socketio_server -*-
+"""The default adapter: rooms in memory, broadcasts to this process's sockets."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator
+
+import attrs
+from twisted.internet.defer import Deferred, succeed
+
+from txsocketio.adapters.base import Adapter, BroadcastOptions
+
+if TYPE_CHECKING:
+    from txsocketio.socketio.packet import Packet
+    from txsocketio.socketio.server import ServerNamespace
+    from txsocketio.socketio.socket import Socket
+
+__all__ = ["MemoryAdapter"]
+
+
+class MemoryAdapter(Adapter):
+    """Rooms and broadcasts within one process.
+
+    A broadcast encodes its packet once (:meth:`ServerNamespace.prepare`) and
+    hands the same encoded messages to every recipient.
+    """
+
+    def __init__(self, nsp: "ServerNamespace") -> None:
+        super().__init__(nsp)
+        self.rooms: dict[str, set[str]] = {}
+        self.sids: dict[str, set[str]] = {}
+
+    # -- rooms ------------------------------------------------------------------
+
+    def add_all(self, sid: str, rooms: Iterable[str]) -> None:
+        mine = self.sids.setdefault(sid, set())
+        for room in rooms:
+            mine.add(room)
+            self.rooms.setdefault(room, set()).add(sid)
+
+    def delete(self, sid: str, room: str) -> None:
+        mine = self.sids.get(sid)
+        if mine is not None:
+            mine.discard(room)
+        members = self.rooms.get(room)
+        if members is not None:
+            members.discard(sid)
+            if not members:
+                del self.rooms[room]
+
+    def del_all(self, sid: str) -> None:
+        for room in self.sids.pop(sid, ()):
+            members = self.rooms.get(room)
+            if members is not None:
+                members.discard(sid)
+                if not members:
+                    del self.rooms[room]
+
+    def socket_rooms(self, sid: str) -> set[str]:
+        return set(self.sids.get(sid, ()))
+
+    # -- local recipients ---------------------------------------------------------
+
+    def local_sockets(self, opts: BroadcastOptions) -> Iterator["Socket"]:
+        """The sockets of this process that ``opts`` selects, each once."""
+        sockets = self.nsp.sockets
+        excluded: set[str] = set()
+        for room in opts.except_:
+            excluded.update(self.rooms.get(room, ()))
+        if not opts.rooms:
+            for sid, socket in list(sockets.items()):
+                if sid not in excluded:
+                    yield socket
+            return
+        seen: set[str] = set()
+        for room in opts.rooms:
+            for sid in list(self.rooms.get(room, ())):
+                if sid in seen or sid in excluded:
+                    continue
+                seen.add(sid)
+                socket = sockets.get(sid)
+                if socket is not None:
+                    yield socket
+
+    # -- broadcasting ---------------------------------------------------------------
+
+    def broadcast(self, packet: "Packet", opts: BroadcastOptions) -> None:
+        encoded = self.nsp.prepare(packet)
+        volatile = bool(opts.flags.get("volatile"))
+        for socket in self.local_sockets(opts):
+            socket._write_encoded(encoded, packet, volatile)
+
+    def broadcast_with_ack(self, packet: "Packet", opts: BroadcastOptions,
+                           client_count: Callable[[int], None],
+                           ack: Callable[[Any], None]) -> None:
+        packet = attrs.evolve(packet, id=self.nsp.next_ack_id())
+        encoded = self.nsp.prepare(packet)
+        volatile = bool(opts.flags.get("volatile"))
+        count = 0
+        for socket in self.local_sockets(opts):
+            count += 1
+            socket._expect_ack(packet.id, ack)
+            socket._write_encoded(encoded, packet, volatile)
+        client_count(count)
+
+    # -- server-wide operations (this process is the whole cluster) -------------------
+
+    def fetch_sockets(self, opts: BroadcastOptions) -> "Deferred[list[Any]]":
+        return succeed(list(self.local_sockets(opts)))
+
+    def add_sockets(self, opts: BroadcastOptions, rooms: Iterable[str]) -> "Deferred[None]":
+        rooms = list(rooms)
+        for socket in list(self.local_sockets(opts)):
+            socket.join(*rooms)
+        return succeed(None)
+
+    def del_sockets(self, opts: BroadcastOptions, rooms: Iterable[str]) -> "Deferred[None]":
+        rooms = list(rooms)
+        for socket in list(self.local_sockets(opts)):
+            socket.leave(*rooms)
+        return succeed(None)
+
+    def disconnect_sockets(self, opts: BroadcastOptions, close: bool) -> "Deferred[None]":
+        for socket in list(self.local_sockets(opts)):
+            socket.disconnect(close)
+        return succeed(None)
+
+    def all_rooms(self) -> "Deferred[set[str]]":
+        return succeed(set(self.rooms))
+
+    def server_count(self) -> "Deferred[int]":
+        return succeed(1)
+
+    def server_side_emit(self, event: str, args: list[Any], *, timeout: float | None = None,
+                         want_ack: bool = False) -> "Deferred[list[Any]]":
+        # No other servers: nobody to tell, nobody to answer.
+        return succeed([])

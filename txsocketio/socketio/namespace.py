@@ -1,0 +1,109 @@
+# -*- test-case-name: tests.test_socketio_server -*-
+"""Class-based namespaces: one instance per connection, ``on_<event>`` methods.
+
+In the spirit of gevent-socketio's ``BaseNamespace``::
+
+    class Chat(Namespace):
+        def on_connect(self, auth):
+            self.join("lobby")
+
+        async def on_say(self, text):
+            self.to("lobby").emit("said", self.socket.data["nick"], text)
+            return "delivered"            # the acknowledgement
+
+        def on_disconnect(self, reason):
+            ...
+
+    sio.register("/chat", Chat)
+
+An event name maps to ``on_`` plus the name with every character that is not
+a letter, digit or underscore replaced by ``_`` (``"message-with-ack"`` →
+``on_message_with_ack``).
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from twisted.internet.defer import Deferred
+
+    from txsocketio.socketio.broadcast import BroadcastOperator
+    from txsocketio.socketio.socket import Socket, SocketHandshake
+
+__all__ = ["Namespace", "method_name"]
+
+_NOT_WORD = re.compile(r"\W", re.ASCII)
+
+
+@lru_cache(maxsize=4096)
+def method_name(event: str) -> str:
+    """The method that handles ``event``."""
+    return "on_" + _NOT_WORD.sub("_", event)
+
+
+class Namespace:
+    """Base class of class-based namespace handlers; see the module docstring.
+
+    Methods an instance may define: ``on_connect(self, auth)`` (raise
+    :class:`~txsocketio.ConnectionRefused` to refuse), ``on_disconnect(self,
+    reason)``, ``on_disconnecting(self, reason)`` and ``on_<event>(self,
+    *args)``, each returning a plain value, a Deferred or a coroutine.
+    """
+
+    def __init__(self, socket: "Socket") -> None:
+        self.socket = socket
+
+    @property
+    def id(self) -> str:
+        return self.socket.id
+
+    @property
+    def namespace(self) -> str:
+        return self.socket.namespace
+
+    @property
+    def request(self) -> "SocketHandshake":
+        """The handshake: headers, query, address, auth, a WSGI-style environ…"""
+        return self.socket.handshake
+
+    @property
+    def rooms(self) -> set[str]:
+        return self.socket.rooms
+
+    @property
+    def data(self) -> dict[str, Any]:
+        return self.socket.data
+
+    def emit(self, event: str, *args: Any) -> None:
+        """Send an event to this client."""
+        self.socket.emit(event, *args)
+
+    def send(self, *args: Any) -> None:
+        self.socket.send(*args)
+
+    def emit_with_ack(self, event: str, *args: Any, timeout: float | None = None) -> "Deferred[list[Any]]":
+        return self.socket.emit_with_ack(event, *args, timeout=timeout)
+
+    def join(self, *rooms: str) -> None:
+        self.socket.join(*rooms)
+
+    def leave(self, *rooms: str) -> None:
+        self.socket.leave(*rooms)
+
+    def to(self, *rooms: str) -> "BroadcastOperator":
+        """Everyone in ``rooms`` but this client."""
+        return self.socket.to(*rooms)
+
+    def except_(self, *rooms: str) -> "BroadcastOperator":
+        return self.socket.except_(*rooms)
+
+    @property
+    def broadcast(self) -> "BroadcastOperator":
+        """Everyone in the namespace but this client."""
+        return self.socket.broadcast
+
+    def disconnect(self, close: bool = False) -> None:
+        self.socket.disconnect(close)
