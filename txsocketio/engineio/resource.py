@@ -141,14 +141,12 @@ class EngineIOResource(Resource):
             log.info("allow_request refused a handshake: {message}", message=message)
             result = self._error(request, (FORBIDDEN[0], message), status=403)
         if result is not NOT_DONE_YET:
-            request.write(result)
-            request.finish()
+            _finish(request, result)
 
     def _allow_failed(self, failure: Failure, request: "Request") -> None:
         log.failure("allow_request raised; refusing the handshake", failure)
         if not request.finished and not getattr(request, "_disconnected", False):
-            request.write(self._error(request, FORBIDDEN, status=403))
-            request.finish()
+            _finish(request, self._error(request, FORBIDDEN, status=403))
 
     def _handshake(self, request: "Request", version: int, transport: str) -> Any:
         server = self._eio
@@ -233,6 +231,13 @@ class EngineIOResource(Resource):
         return json.dumps({"code": code, "message": message}, separators=(",", ":")).encode()
 
 
+def _finish(request: "Request", body: bytes) -> None:
+    """Answer a request after render() returned: with a length, not chunked."""
+    request.setHeader(b"Content-Length", str(len(body)).encode("ascii"))
+    request.write(body)
+    request.finish()
+
+
 def write_payload(server: "EngineIOServer", request: "Request", packets: Sequence[Packet],
                   version: int, *, b64: bool = False, jsonp: str | None = None) -> None:
     """Answer a long-poll GET with these packets."""
@@ -252,6 +257,4 @@ def write_payload(server: "EngineIOServer", request: "Request", packets: Sequenc
         elif b"deflate" in accepted:
             body = zlib.compress(body)
             request.setHeader(b"Content-Encoding", b"deflate")
-    request.setHeader(b"Content-Length", str(len(body)).encode("ascii"))
-    request.write(body)
-    request.finish()
+    _finish(request, body)
