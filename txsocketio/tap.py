@@ -1,0 +1,187 @@
+# -*- test-case-name: tests.test_tap -*-
+"""``twistd txsocketio``: options and service construction.
+
+With no ``--app`` it serves the chat demo, so ``twistd -n txsocketio`` alone
+gives a working chat on http://127.0.0.1:8080/.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+from typing import Any
+
+from twisted.internet.endpoints import serverFromString
+from twisted.python import usage
+
+from txsocketio.engineio.server import TRANSPORTS
+
+__all__ = ["Options", "makeService", "load_app"]
+
+DEFAULT_LISTEN = "tcp:8080:interface=127.0.0.1"
+DEMO_APP = "txsocketio.demo.chat:make_server"
+
+
+def _seconds(name: str) -> Any:
+    def parse(value: str) -> float:
+        try:
+            number = float(value)
+        except ValueError:
+            raise usage.UsageError(f"--{name} takes a number of seconds, not {value!r}")
+        if not number > 0:
+            raise usage.UsageError(f"--{name} must be positive, not {value!r}")
+        return number
+
+    return parse
+
+
+def _positive_int(value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        raise usage.UsageError(f"--max-http-buffer-size takes a whole number of bytes, not {value!r}")
+    if number <= 0:
+        raise usage.UsageError("--max-http-buffer-size must be positive")
+    return number
+
+
+class Options(usage.Options):
+    synopsis = "[options]"
+    longdesc = (
+        "Run a Socket.IO server. --app names your SocketIOServer (MODULE:ATTR, the current "
+        "directory is importable); without it the chat demo is served. Command-line values "
+        "override the app's own settings. Times are in seconds."
+    )
+    optFlags = [
+        ["allow-eio3", None, "Also serve Engine.IO v3 / Socket.IO v4 clients (socket.io-client 2.x)."],
+    ]
+    optParameters = [
+        ["app", "a", None, "MODULE:ATTR of a SocketIOServer, or of a callable returning one."],
+        ["path", None, "/socket.io/", "URL path of the Socket.IO endpoint."],
+        ["ping-interval", None, None, "Seconds between server pings (default 25).", _seconds("ping-interval")],
+        ["ping-timeout", None, None, "Seconds to wait for a pong (default 20).", _seconds("ping-timeout")],
+        ["connect-timeout", None, None, "Seconds a client has to join a namespace (default 45).",
+         _seconds("connect-timeout")],
+        ["max-http-buffer-size", None, None, "Largest message or POST body in bytes (default 1000000).",
+         _positive_int],
+        ["transports", None, None, "Comma-separated transports: polling,websocket (default both)."],
+        ["static", None, None, "Directory of files served at / (at /static/ with --wsgi)."],
+        ["wsgi", None, None, "MODULE:ATTR of a WSGI application served at / beside the Socket.IO path."],
+        ["shutdown-timeout", None, 5.0, "Seconds a graceful shutdown may take.", _seconds("shutdown-timeout")],
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self["listen"] = []
+        self["cors_origins"] = []
+
+    def opt_listen(self, description: str) -> None:
+        """Where to listen, as a strports description (repeatable; default
+        tcp:8080:interface=127.0.0.1; also ssl:..., unix:...)."""
+        self["listen"].append(description)
+
+    opt_l = opt_listen
+
+    def opt_cors_origin(self, origin: str) -> None:
+        """An origin allowed to connect from a browser (repeatable; * for any; default: same origin only)."""
+        self["cors_origins"].append(origin)
+
+    def postOptions(self) -> None:
+        if not self["listen"]:
+            self["listen"] = [DEFAULT_LISTEN]
+        from twisted.internet import reactor
+
+        for description in self["listen"]:
+            try:
+                serverFromString(reactor, description)
+            except Exception as e:
+                raise usage.UsageError(f"--listen {description!r} is not a valid endpoint: {e}")
+        if self["transports"] is not None:
+            names = tuple(t.strip() for t in self["transports"].split(",") if t.strip())
+            bad = [t for t in names if t not in TRANSPORTS]
+            if bad or not names:
+                raise usage.UsageError(f"--transports takes a comma-separated list of {', '.join(TRANSPORTS)}")
+            self["transports"] = names
+        if not self["path"].startswith("/") or not self["path"].strip("/"):
+            raise usage.UsageError("--path must be an absolute URL path other than /, e.g. /socket.io/")
+        if self["static"] is not None and not os.path.isdir(self["static"]):
+            raise usage.UsageError(f"--static {self['static']!r} is not a directory")
+        # Import the application now, so that a mistake is a one-line usage error.
+        self["sio"] = load_app(self["app"] or DEMO_APP)
+        self["wsgi_app"] = None
+        if self["wsgi"] is not None:
+            app = _import(self["wsgi"], "wsgi")
+            if not callable(app):
+                raise usage.UsageError(f"--wsgi: {self['wsgi']} is not a WSGI application (not callable)")
+            self["wsgi_app"] = app
+
+
+def _import(spec: str, option: str) -> Any:
+    module_name, sep, attr = spec.partition(":")
+    if not sep or not module_name or not attr:
+        raise usage.UsageError(f"--{option} takes MODULE:ATTR, not {spec!r}")
+    if os.getcwd() not in sys.path and "" not in sys.path:
+        sys.path.insert(0, os.getcwd())
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as e:
+        if e.name and module_name.startswith(e.name):
+            raise usage.UsageError(f"--{option}: no module named {module_name!r} (looked in {os.getcwd()} and sys.path)")
+        raise usage.UsageError(f"--{option}: importing {module_name!r} failed: {e}")
+    except Exception as e:
+        raise usage.UsageError(f"--{option}: importing {module_name!r} failed: {type(e).__name__}: {e}")
+    obj: Any = module
+    for part in attr.split("."):
+        try:
+            obj = getattr(obj, part)
+        except AttributeError:
+            raise usage.UsageError(f"--{option}: module {module_name!r} has no attribute {attr!r}")
+    return obj
+
+
+def load_app(spec: str) -> Any:
+    """The SocketIOServer that ``MODULE:ATTR`` names (calling it if it is a factory)."""
+    from txsocketio.socketio.server import SocketIOServer
+
+    obj = _import(spec, "app")
+    if not isinstance(obj, SocketIOServer) and callable(obj):
+        try:
+            obj = obj()
+        except Exception as e:
+            raise usage.UsageError(f"--app: calling {spec} failed: {type(e).__name__}: {e}")
+    if not isinstance(obj, SocketIOServer):
+        raise usage.UsageError(f"--app: {spec} is a {type(obj).__name__}, not a SocketIOServer "
+                               "(or a callable returning one)")
+    return obj
+
+
+def makeService(options: Options) -> Any:
+    from twisted.internet import reactor
+    from twisted.web.wsgi import WSGIResource
+
+    from txsocketio.service import SocketIOService
+
+    demo = options["app"] is None
+    sio = options["sio"]
+    overrides: dict[str, Any] = {}
+    for option, name in (("ping-interval", "ping_interval"), ("ping-timeout", "ping_timeout"),
+                         ("connect-timeout", "connect_timeout"),
+                         ("max-http-buffer-size", "max_http_buffer_size"), ("transports", "transports")):
+        if options[option] is not None:
+            overrides[name] = options[option]
+    if options["allow-eio3"]:
+        overrides["allow_eio3"] = True
+    if options["cors_origins"]:
+        origins = options["cors_origins"]
+        overrides["cors_allowed_origins"] = "*" if "*" in origins else list(origins)
+    if overrides:
+        sio.configure(**overrides)
+    wsgi = None
+    if options["wsgi_app"] is not None:
+        wsgi = WSGIResource(reactor, reactor.getThreadPool(), options["wsgi_app"])
+    static = options["static"]
+    if static is None and demo and wsgi is None:
+        static = os.path.join(os.path.dirname(os.path.abspath(__file__)), "demo", "static")
+    return SocketIOService(sio, options["listen"], path=options["path"], static=static, wsgi=wsgi,
+                           shutdown_timeout=options["shutdown-timeout"])
