@@ -3,29 +3,57 @@
 The public API::
 
     from txsocketio import SocketIOServer, Namespace, ConnectionRefused
+
+Names are imported on first use, so that the pure protocol modules
+(``txsocketio.engineio.packet``, ``txsocketio.engineio.session``,
+``txsocketio.socketio.packet``) can be imported without Twisted's reactor
+machinery.
 """
 
-from txsocketio.engineio.server import EngineIOServer, EngineIOSocket
-from txsocketio.errors import AckTimeout, ConnectionRefused, ProtocolError, SocketDisconnected
-from txsocketio.socketio.broadcast import BroadcastOperator
-from txsocketio.socketio.namespace import Namespace
-from txsocketio.socketio.server import ServerNamespace, SocketIOServer
-from txsocketio.socketio.socket import Socket
-from txsocketio.web import SocketIOResource
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
 
-__all__ = [
-    "SocketIOServer",
-    "Namespace",
-    "ConnectionRefused",
-    "Socket",
-    "ServerNamespace",
-    "BroadcastOperator",
-    "SocketIOResource",
-    "EngineIOServer",
-    "EngineIOSocket",
-    "AckTimeout",
-    "SocketDisconnected",
-    "ProtocolError",
-]
+_EXPORTS = {
+    "SocketIOServer": "txsocketio.socketio.server",
+    "ServerNamespace": "txsocketio.socketio.server",
+    "Namespace": "txsocketio.socketio.namespace",
+    "Socket": "txsocketio.socketio.socket",
+    "BroadcastOperator": "txsocketio.socketio.broadcast",
+    "SocketIOResource": "txsocketio.web",
+    "SocketIOService": "txsocketio.service",
+    "EngineIOServer": "txsocketio.engineio.server",
+    "EngineIOSocket": "txsocketio.engineio.server",
+    "ConnectionRefused": "txsocketio.errors",
+    "AckTimeout": "txsocketio.errors",
+    "SocketDisconnected": "txsocketio.errors",
+    "ProtocolError": "txsocketio.errors",
+}
+
+__all__ = list(_EXPORTS)
+
+if TYPE_CHECKING:
+    from txsocketio.engineio.server import EngineIOServer, EngineIOSocket
+    from txsocketio.errors import AckTimeout, ConnectionRefused, ProtocolError, SocketDisconnected
+    from txsocketio.service import SocketIOService
+    from txsocketio.socketio.broadcast import BroadcastOperator
+    from txsocketio.socketio.namespace import Namespace
+    from txsocketio.socketio.server import ServerNamespace, SocketIOServer
+    from txsocketio.socketio.socket import Socket
+    from txsocketio.web import SocketIOResource
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'txsocketio' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *__all__])
