@@ -121,10 +121,10 @@ class EngineIOSocket:
         ws = self._ws
         if ws is not None and session.transport == "websocket":
             if isinstance(data, OutgoingMessage):
-                ws.sendPreparedMessage(data.prepared(session.version))
+                ws.send_prepared(data.prepared(session.version))
             else:
                 payload, is_binary = encode_frame(Packet(PacketType.MESSAGE, data), session.version)
-                ws.sendMessage(payload, is_binary)
+                ws.send_frame(payload, is_binary)
             return
         session.send(data.packet if isinstance(data, OutgoingMessage) else
                      Packet(PacketType.MESSAGE, data))
@@ -164,7 +164,7 @@ class EngineIOSocket:
                 return
             for packet in session.take_outbox():
                 payload, is_binary = encode_frame(packet, session.version)
-                ws.sendMessage(payload, is_binary)
+                ws.send_frame(payload, is_binary)
             if session.state is SessionState.CLOSING:
                 session.closed_after_flush()
                 ws.sendClose(1000)
@@ -308,7 +308,7 @@ class EngineIOSocket:
             if packet.type is PacketType.PING and packet.data == "probe":
                 pong = session.probe_received(self._now())
                 payload, is_binary = encode_frame(pong, session.version)
-                ws.sendMessage(payload, is_binary)
+                ws.send_frame(payload, is_binary)
             elif packet.type is PacketType.UPGRADE:
                 session.upgrade_received(self._now())
                 self._probe, self._ws = None, ws
@@ -322,8 +322,10 @@ class EngineIOSocket:
             session.upgrade_failed()
             self._probe = None
             ws.detach()
-        self._after()
+        # Flush first: writing a CLOSING session's CLOSE packet on the new
+        # transport finishes it, and _after() then tears it down.
         self._flush()
+        self._after()
 
     def _ws_bad_frame(self, ws: "EngineIOWebSocketProtocol", error: Exception) -> None:
         if ws is self._ws:

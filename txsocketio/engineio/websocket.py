@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 import attrs
 from autobahn.twisted.websocket import WebSocketServerFactory, WebSocketServerProtocol
 from autobahn.websocket.compress import PerMessageDeflateOffer, PerMessageDeflateOfferAccept
+from autobahn.websocket.protocol import PreparedMessage
 from twisted.logger import Logger
 from twisted.protocols.policies import ProtocolWrapper
 from twisted.web.server import NOT_DONE_YET
@@ -98,6 +99,37 @@ class EngineIOWebSocketProtocol(WebSocketServerProtocol):
                 log.info("session {sid}: message over the size limit; closing", sid=socket.sid)
             socket._ws_closed(self)
 
+    def send_frame(self, payload: bytes, is_binary: bool) -> bool:
+        """Send one message if the socket is open; False (and nothing sent) if not.
+
+        Between the peer's close frame and the loss of the connection the
+        session still holds this socket; a send then is dropped instead of
+        raising autobahn's ``Disconnected`` into the caller.
+
+        ``maxMessagePayloadSize`` is our limit for what the client sends
+        (Node's ``maxHttpBufferSize``); autobahn also applies it to outgoing
+        messages, which Node does not, so it is lifted while sending.
+        """
+        if self.state != self.STATE_OPEN:
+            return False
+        limit, self.maxMessagePayloadSize = self.maxMessagePayloadSize, 0
+        try:
+            self.sendMessage(payload, is_binary)
+        finally:
+            self.maxMessagePayloadSize = limit
+        return True
+
+    def send_prepared(self, message: PreparedMessage) -> bool:
+        """Send a message framed once for many sockets; see :meth:`send_frame`."""
+        if self.state != self.STATE_OPEN:
+            return False
+        limit, self.maxMessagePayloadSize = self.maxMessagePayloadSize, 0
+        try:
+            self.sendPreparedMessage(message)
+        finally:
+            self.maxMessagePayloadSize = limit
+        return True
+
     def detach(self) -> None:
         """The session no longer uses this socket: close it cleanly."""
         self._socket = None
@@ -107,9 +139,26 @@ class EngineIOWebSocketProtocol(WebSocketServerProtocol):
             self.dropConnection(abort=True)
 
 
+class _ReactorTimer:
+    """txaio's ``IBatchedTimer`` on a given reactor.
+
+    Autobahn times its opening and closing handshakes with the factory's
+    batched timer, which txaio builds on the *global* reactor; this one uses
+    the reactor the :class:`EngineIOServer` was given, so those timeouts
+    follow the same clock as everything else (and tests can drive them).
+    """
+
+    def __init__(self, reactor: Any) -> None:
+        self._reactor = reactor
+
+    def call_later(self, delay: float, func: Any, *args: Any, **kwargs: Any) -> Any:
+        return self._reactor.callLater(delay, func, *args, **kwargs)
+
+
 def make_factory(server: "EngineIOServer") -> WebSocketServerFactory:
     """The Autobahn factory for one :class:`EngineIOServer`."""
     factory = WebSocketServerFactory(url=None, reactor=server.reactor)
+    factory._batched_timer = _ReactorTimer(server.reactor)
     factory.protocol = EngineIOWebSocketProtocol
     options: dict[str, Any] = dict(
         maxMessagePayloadSize=server.max_http_buffer_size,
