@@ -578,6 +578,13 @@ class HandshakeTests(SynchronousTestCase):
         self.assertEqual(handshake.address, "127.0.0.1")
         self.assertFalse(handshake.xdomain)
 
+    def test_handshake_time_from_reactor(self):
+        """The handshake's issue time comes from the server's reactor, in milliseconds."""
+        h = Harness(self)
+        h.clock.advance(1234.5)
+        sid, _ = h.handshake()
+        self.assertEqual(h.socket(sid).handshake.issued, 1234500)
+
 
 class CookieTests(SynchronousTestCase):
     """The optional C{io} cookie."""
@@ -1494,6 +1501,20 @@ class CompressionTests(SynchronousTestCase):
         response = self.poll_with(5000, "gzip", http_compression=False)
         self.assertIsNone(response.header("Content-Encoding"))
 
+    def test_accept_encoding_weights(self):
+        """
+        Accept-Encoding is read with its q-values: C{gzip;q=0} is a refusal,
+        C{*} stands for gzip, C{identity} asks for nothing; compressible
+        answers say C{Vary: Accept-Encoding}.
+        """
+        for accept, expected in (("gzip;q=0", None), ("gzip;q=0, deflate", "deflate"),
+                                 ("GZIP", "gzip"), ("*", "gzip"), ("*;q=0", None),
+                                 ("identity", None), ("br", None), ("deflate;q=0.5, gzip;q=0.1", "gzip"),
+                                 ("gzip;q=x", None)):
+            response = self.poll_with(2000, accept)
+            self.assertEqual(response.header("Content-Encoding"), expected, accept)
+            self.assertEqual(response.header("Vary"), "Accept-Encoding")
+
     def test_threshold_option(self):
         """compression_threshold moves the limit."""
         response = self.poll_with(100, "gzip", compression_threshold=100)
@@ -1886,7 +1907,16 @@ class WebSocketTests(SynchronousTestCase):
         self.assertEqual(ws.close_code, 1009)
         self.assertTrue(ws.disconnected)
         self.assertEqual(h.messages(), ["x" * 99])
-        self.assertEqual(len(h.disconnects()), 1)
+        self.assertEqual(h.disconnects(), ["transport error"])
+        h.assert_clean()
+
+    def test_invalid_utf8(self):
+        """A text frame that is not UTF-8 gets close code 1007: "transport error"."""
+        h = Harness(self)
+        _, ws = self.open(h)
+        ws.send_raw(client_frame(OP_TEXT, b"4\xff\xfe"))
+        self.assertEqual(ws.close_code, 1007)
+        self.assertEqual(h.disconnects(), ["transport error"])
         h.assert_clean()
 
     def test_oversize_fragmented_message(self):
@@ -1939,6 +1969,7 @@ class WebSocketTests(SynchronousTestCase):
         # Deliver the close frame straight to the server protocol, without
         # pumping: the TCP connection is not closed yet.
         protocol.dataReceived(client_frame(OP_CLOSE, struct.pack("!H", 1000)))
+        self.assertFalse(socket.writable)
         socket.send("late")
         socket.send(b"late")
         socket.send(OutgoingMessage("late"))

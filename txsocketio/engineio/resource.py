@@ -150,7 +150,7 @@ class EngineIOResource(Resource):
 
     def _handshake(self, request: "Request", version: int, transport: str) -> Any:
         server = self._eio
-        handshake = Handshake.from_request(request)
+        handshake = Handshake.from_request(request, now=server.reactor.seconds())
         if transport == "websocket":
             return self._take_over(request, NewSession(version, handshake))
         socket = server.open_session(version, "polling", handshake, b64=_arg(request, b"b64") is not None)
@@ -231,6 +231,28 @@ class EngineIOResource(Resource):
         return json.dumps({"code": code, "message": message}, separators=(",", ":")).encode()
 
 
+def _content_encoding(accept_encoding: bytes | None) -> bytes | None:
+    """gzip or deflate if the client's Accept-Encoding takes it (q > 0), else None."""
+    if not accept_encoding:
+        return None
+    weights: dict[bytes, float] = {}
+    for item in accept_encoding.lower().split(b","):
+        name, _, params = item.partition(b";")
+        q = 1.0
+        for param in params.split(b";"):
+            key, _, value = param.partition(b"=")
+            if key.strip() == b"q":
+                try:
+                    q = float(value)
+                except ValueError:
+                    q = 0.0
+        weights[name.strip()] = q
+    for encoding in (b"gzip", b"deflate"):
+        if weights.get(encoding, weights.get(b"*", 0.0)) > 0:
+            return encoding
+    return None
+
+
 def _finish(request: "Request", body: bytes) -> None:
     """Answer a request after render() returned: with a length, not chunked."""
     request.setHeader(b"Content-Length", str(len(body)).encode("ascii"))
@@ -249,12 +271,13 @@ def write_payload(server: "EngineIOServer", request: "Request", packets: Sequenc
         body, content_type = encode_payload(packets, version, b64=b64)
     request.setHeader(b"Content-Type", content_type.encode("ascii"))
     if server.http_compression and len(body) >= server.compression_threshold:
-        accepted = (request.getHeader(b"accept-encoding") or b"").lower()
-        if b"gzip" in accepted:
+        encoding = _content_encoding(request.getHeader(b"accept-encoding"))
+        if encoding == b"gzip":
             c = zlib.compressobj(6, zlib.DEFLATED, 31)
             body = c.compress(body) + c.flush()
-            request.setHeader(b"Content-Encoding", b"gzip")
-        elif b"deflate" in accepted:
+        elif encoding == b"deflate":
             body = zlib.compress(body)
-            request.setHeader(b"Content-Encoding", b"deflate")
+        if encoding is not None:
+            request.setHeader(b"Content-Encoding", encoding)
+        request.setHeader(b"Vary", b"Accept-Encoding")
     _finish(request, body)

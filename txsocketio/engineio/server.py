@@ -110,7 +110,7 @@ class EngineIOSocket:
         if self.session.state is not SessionState.OPEN:
             return False
         if self.session.transport == "websocket":
-            return self._ws is not None
+            return self._ws is not None and self._ws.can_send
         return self._poll is not None
 
     def send(self, data: "str | bytes | OutgoingMessage") -> None:
@@ -338,11 +338,13 @@ class EngineIOSocket:
             ws.detach()
             self._after()
 
-    def _ws_closed(self, ws: "EngineIOWebSocketProtocol") -> None:
+    def _ws_closed(self, ws: "EngineIOWebSocketProtocol", reason: str = "transport close") -> None:
+        # "opening": a WebSocket-only session whose socket went away between
+        # onConnect (where the session was created) and onOpen.
         opening = self._ws is None and self._probe is None and self.session.transport == "websocket"
         if ws is self._ws or opening:
             self._ws = None
-            self._transport_lost("transport close")
+            self._transport_lost(reason)
         elif ws is self._probe:
             self._probe = None
             self.session.upgrade_failed()

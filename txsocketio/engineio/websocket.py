@@ -15,6 +15,7 @@ import attrs
 from autobahn.twisted.websocket import WebSocketServerFactory, WebSocketServerProtocol
 from autobahn.websocket.compress import PerMessageDeflateOffer, PerMessageDeflateOfferAccept
 from autobahn.websocket.protocol import PreparedMessage
+from twisted.internet.error import AlreadyCalled, AlreadyCancelled
 from twisted.logger import Logger
 from twisted.protocols.policies import ProtocolWrapper
 from twisted.web.server import NOT_DONE_YET
@@ -95,9 +96,32 @@ class EngineIOWebSocketProtocol(WebSocketServerProtocol):
     def onClose(self, wasClean: bool, code: Any, reason: Any) -> None:
         socket, self._socket = self._socket, None
         if socket is not None:
-            if code == 1009:
-                log.info("session {sid}: message over the size limit; closing", sid=socket.sid)
-            socket._ws_closed(self)
+            if self.failedByMe:
+                # Autobahn failed the connection because of the client: an
+                # oversize message (1009), invalid UTF-8 (1007), a bad frame
+                # (1002).  Node calls that a "transport error".
+                log.info("session {sid}: WebSocket failed ({code}); closing",
+                         sid=socket.sid, code=self.localCloseCode)
+                socket._ws_closed(self, "transport error")
+            else:
+                socket._ws_closed(self, "transport close")
+
+    def connectionLost(self, reason: Any) -> None:
+        super().connectionLost(reason)
+        # Autobahn does not cancel its closing-handshake timeout when the
+        # connection goes first (it happens when it fails a connection twice,
+        # e.g. on invalid UTF-8): do it, so no timer outlives the socket.
+        call, self.closeHandshakeTimeoutCall = self.closeHandshakeTimeoutCall, None
+        if call is not None:
+            try:
+                call.cancel()
+            except (AlreadyCalled, AlreadyCancelled):
+                pass
+
+    @property
+    def can_send(self) -> bool:
+        """True while messages can be sent (the closing handshake has not begun)."""
+        return self.state == self.STATE_OPEN
 
     def send_frame(self, payload: bytes, is_binary: bool) -> bool:
         """Send one message if the socket is open; False (and nothing sent) if not.
