@@ -12,10 +12,13 @@
     client.emit("say", "hi")
     [(event, args)] = client.pop_received()
     d = client.emit_with_ack("add", 1, 2)  # a Deferred firing with the ack arguments
+    client.raw_received                    # every Engine.IO message, e.g. '40{"sid":"..."}'
 
 Packets travel through the real Socket.IO codec and the server's real
 connection logic; only the Engine.IO transport is replaced by a direct call.
-Everything happens synchronously, unless handlers return Deferreds.
+Everything happens synchronously, unless handlers return Deferreds.  Set
+``client.connection.writable = False`` to play a transport that cannot take
+a message right now (volatile emits are then dropped).
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from urllib.parse import urlencode
 
 from twisted.internet.defer import Deferred
 
+from txsocketio._invoke import invoke
 from txsocketio.engineio.handshake import Handshake
 from txsocketio.errors import ProtocolError
 from txsocketio.socketio.packet import Decoder, Packet, PacketType, encode
@@ -60,7 +64,12 @@ def _handshake(headers: dict[str, str], query: dict[str, str], address: str) -> 
 
 
 class _MemoryConnection:
-    """Plays the Engine.IO session for the server side."""
+    """Plays the Engine.IO session for the server side.
+
+    ``writable`` (True) says whether the transport could write now; ``closed``
+    and ``close_reason`` tell whether and why the server (or the client)
+    ended it.
+    """
 
     transport = "memory"
 
@@ -72,6 +81,7 @@ class _MemoryConnection:
         self.handshake = handshake
         self.context: Any = None
         self.closed = False
+        self.close_reason: str | None = None
         self.writable = True
         self._client = client
 
@@ -88,6 +98,7 @@ class _MemoryConnection:
         if self.closed:
             return
         self.closed = True
+        self.close_reason = reason
         self.writable = False
         client = self.context
         if client is not None:
@@ -100,8 +111,13 @@ class TestClient:
 
     ``protocol=4`` (the default) speaks Socket.IO v5 as socket.io-client 3.x
     and 4.x do; ``protocol=3`` speaks v4 as socket.io-client 2.x does (the
-    main namespace is joined at once).  With ``connect=True`` the namespace
+    main namespace is joined at once, and ``auth`` travels as the query
+    string of a namespace's CONNECT).  With ``connect=True`` the namespace
     ``namespace`` is joined with ``auth`` straight away.
+
+    ``raw_received`` lists every Engine.IO message the server sent, as
+    written (``'40{"sid":"…"}'``, ``'42["ev",1]'``, then ``bytes`` for binary
+    attachments); ``raw_sent`` those the client sent.
     """
 
     __test__ = False  # not a test case, whatever collectors think
@@ -117,6 +133,10 @@ class TestClient:
         #: namespace -> the reason the server ended it ("io server disconnect")
         self.disconnected: dict[str, str] = {}
         self.closed_reason: str | None = None
+        #: every Engine.IO message from the server, in order (str, or bytes for attachments)
+        self.raw_received: list[str | bytes] = []
+        #: every Engine.IO message to the server, in order
+        self.raw_sent: list[str | bytes] = []
         self._received: list[tuple[str, str, list[Any]]] = []
         self._handlers: dict[tuple[str, str], Callable[..., Any]] = {}
         self._acks: dict[int, Deferred[list[Any]]] = {}
@@ -130,9 +150,12 @@ class TestClient:
     # -- what the client does ------------------------------------------------------
 
     def connect(self, namespace: str = "/", auth: dict[str, Any] | None = None) -> None:
-        """Ask to join ``namespace`` (v5: with ``auth``)."""
-        data = auth if self.connection.protocol == 4 else None
-        self._send(Packet(PacketType.CONNECT, namespace, data))
+        """Ask to join ``namespace`` with ``auth`` (v5: the CONNECT payload;
+        v4: the namespace's query string, as 2.x clients send it)."""
+        if self.connection.protocol == 4:
+            self._send(Packet(PacketType.CONNECT, namespace, auth))
+        else:
+            self._send(Packet(PacketType.CONNECT, namespace, None, query=urlencode(auth) if auth else None))
 
     def emit(self, event: str, *args: Any, namespace: str = "/") -> None:
         self._send(Packet(PacketType.EVENT, namespace, [event, *args]))
@@ -162,6 +185,7 @@ class TestClient:
     def send_raw(self, message: str | bytes) -> None:
         """Deliver one Engine.IO message as is (for testing malformed input)."""
         if not self.connection.closed:
+            self.raw_sent.append(message)
             self.server_client.on_message(message)
 
     # -- what the client saw ---------------------------------------------------------
@@ -182,6 +206,7 @@ class TestClient:
             self.send_raw(message)
 
     def _receive(self, message: str | bytes) -> None:
+        self.raw_received.append(message)
         try:
             packet = self._decoder.feed(message)
         except ProtocolError as e:  # pragma: no cover - the server's encoder is tested
@@ -203,7 +228,7 @@ class TestClient:
             self._received.append((nsp, event, args))
             handler = self._handlers.get((nsp, event))
             if handler is not None:
-                result = handler(*args)
+                result = invoke(handler, *args)
                 if packet.id is not None:
                     if isinstance(result, Deferred):
                         result.addCallback(lambda r, i=packet.id: self._ack(nsp, i, r))

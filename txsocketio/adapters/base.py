@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.test_socketio_server -*-
+# -*- test-case-name: tests.test_socketio_broadcast -*-
 """The adapter interface: where a namespace keeps its rooms and how it broadcasts.
 
 An adapter belongs to one namespace.  The in-memory adapter
@@ -58,11 +58,23 @@ class Adapter:
 
     # broadcasting
     def broadcast(self, packet: "Packet", opts: BroadcastOptions) -> None:
+        """Send ``packet`` to the sockets ``opts`` selects.
+
+        Encode it once (``self.nsp.prepare(packet)``) *before* delivering to
+        anybody, so that an argument that cannot be serialised raises its
+        ``TypeError`` to the caller and nothing is sent; then hand the same
+        encoded messages to every local recipient
+        (``socket._write_encoded(encoded, packet, volatile)``).
+        """
         raise NotImplementedError
 
     def broadcast_with_ack(self, packet: "Packet", opts: BroadcastOptions,
                            client_count: Callable[[int], None],
                            ack: Callable[[Any], None]) -> None:
+        """As :meth:`broadcast`, with ``packet.id`` (unique in the namespace on
+        this server) as the ack id: call ``client_count(n)`` once per server
+        with the number of clients asked, and ``ack(response)`` for each
+        client's first ack argument."""
         raise NotImplementedError
 
     # cluster-wide operations

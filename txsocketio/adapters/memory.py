@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.test_socketio_server -*-
+# -*- test-case-name: tests.test_socketio_broadcast -*-
 """The default adapter: rooms in memory, broadcasts to this process's sockets."""
 
 from __future__ import annotations
@@ -85,7 +85,7 @@ class MemoryAdapter(Adapter):
     # -- broadcasting ---------------------------------------------------------------
 
     def broadcast(self, packet: "Packet", opts: BroadcastOptions) -> None:
-        encoded = self.nsp.prepare(packet)
+        encoded = self.nsp.prepare(packet)  # once for everybody; TypeError before anything is sent
         volatile = bool(opts.flags.get("volatile"))
         for socket in self.local_sockets(opts):
             socket._write_encoded(encoded, packet, volatile)
@@ -93,7 +93,8 @@ class MemoryAdapter(Adapter):
     def broadcast_with_ack(self, packet: "Packet", opts: BroadcastOptions,
                            client_count: Callable[[int], None],
                            ack: Callable[[Any], None]) -> None:
-        packet = attrs.evolve(packet, id=self.nsp.next_ack_id())
+        if packet.id is None:
+            packet = attrs.evolve(packet, id=self.nsp.next_ack_id())
         encoded = self.nsp.prepare(packet)
         volatile = bool(opts.flags.get("volatile"))
         count = 0

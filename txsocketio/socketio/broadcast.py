@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.test_socketio_server -*-
+# -*- test-case-name: tests.test_socketio_broadcast -*-
 """Broadcasting: ``sio.to(room).except_(other).emit(...)`` and friends.
 
 A :class:`BroadcastOperator` is an immutable selection (rooms, exclusions,
@@ -89,11 +89,15 @@ class BroadcastOperator:
     # -- emitting ---------------------------------------------------------------------
 
     def emit(self, event: str, *args: Any) -> None:
-        """Send an event to every selected socket (the packet is encoded once)."""
+        """Send an event to every selected socket.
+
+        The packet is encoded once and the same messages go to every
+        recipient.  Raises ``TypeError`` (naming the argument) when an
+        argument cannot be serialised, before anything is sent.
+        """
         check_event_name(event)
-        packet = Packet(PacketType.EVENT, self.nsp.name, [event, *args])
-        self.nsp.prepare(packet)  # raise a TypeError now for unserialisable arguments
-        self.nsp.adapter.broadcast(packet, self._options())
+        self.nsp.adapter.broadcast(Packet(PacketType.EVENT, self.nsp.name, [event, *args]),
+                                   self._options())
 
     def send(self, *args: Any) -> None:
         self.emit("message", *args)
@@ -104,61 +108,27 @@ class BroadcastOperator:
         Needs :meth:`timeout`.  Fires with the list of answers once every
         selected client (on every server) has answered; on timeout fails with
         :class:`~txsocketio.errors.AckTimeout` whose ``responses`` holds the
-        answers that did arrive.
+        answers that did arrive and ``expected`` how many clients were asked.
+        A client that disconnects without answering counts as not answering.
         """
         check_event_name(event)
         seconds = self.flags.get("timeout")
         if seconds is None:
             raise ValueError("a broadcast with acknowledgements needs a timeout: "
                              "use .timeout(seconds).emit_with_ack(...)")
-        packet = Packet(PacketType.EVENT, self.nsp.name, [event, *args])
-        self.nsp.prepare(packet)
-        reactor = self.nsp.server.reactor
-        d: Deferred[list[Any]] = Deferred()
-        responses: list[Any] = []
-        # Complete when every server has said how many clients it asked and
-        # that many answers have arrived (Node's rule).
-        state: dict[str, Any] = {"expected": 0, "servers": 0, "server_count": None, "done": False}
-
-        def finish_ok() -> None:
-            if not state["done"]:
-                state["done"] = True
-                if timer.active():
-                    timer.cancel()
-                d.callback(list(responses))
-
-        def check() -> None:
-            if (state["server_count"] is not None and state["servers"] >= state["server_count"]
-                    and len(responses) >= state["expected"]):
-                finish_ok()
-
-        def on_server_count(count: int) -> None:
-            state["server_count"] = count
-            check()
-
-        def on_count(count: int) -> None:
-            state["expected"] += count
-            state["servers"] += 1
-            check()
-
-        def on_ack(response: Any) -> None:
-            if state["done"]:
-                return
-            responses.append(response)
-            check()
-
-        def on_timeout() -> None:
-            if not state["done"]:
-                state["done"] = True
-                d.errback(AckTimeout("operation has timed out", list(responses), state["expected"]))
-
-        timer = reactor.callLater(seconds, on_timeout)
-        self.nsp.adapter.broadcast_with_ack(packet, self._options(), on_count, on_ack)
+        nsp = self.nsp
+        packet = Packet(PacketType.EVENT, nsp.name, [event, *args], id=nsp.next_ack_id())
+        collection = _AckCollection(nsp, packet.id, seconds)
+        try:
+            nsp.adapter.broadcast_with_ack(packet, self._options(), collection.client_count, collection.ack)
+        except BaseException:
+            collection.abandon()
+            raise
         if self.flags.get("local"):
-            on_server_count(1)
+            collection.set_server_count(1)
         else:
-            self.nsp.adapter.server_count().addCallback(on_server_count)
-        return d
+            nsp.adapter.server_count().addCallbacks(collection.set_server_count, collection.fail)
+        return collection.done
 
     # -- acting on the selected sockets -------------------------------------------------
 
@@ -177,3 +147,67 @@ class BroadcastOperator:
     def disconnect_sockets(self, close: bool = False) -> "Deferred[None]":
         """Disconnect the selected sockets (``close`` ends their whole connection)."""
         return self.nsp.adapter.disconnect_sockets(self._options(), close)
+
+
+class _AckCollection:
+    """The answers to one broadcast with acknowledgements.
+
+    Complete when every server has said how many clients it asked and that
+    many answers have arrived (Node's rule); the timer ends it otherwise.
+    """
+
+    __slots__ = ("nsp", "ack_id", "done", "responses", "expected", "servers", "server_count", "timer")
+
+    def __init__(self, nsp: "ServerNamespace", ack_id: int, seconds: float) -> None:
+        self.nsp = nsp
+        self.ack_id = ack_id
+        self.done: Deferred[list[Any]] = Deferred(self._cancelled)
+        self.responses: list[Any] = []
+        self.expected = 0
+        self.servers = 0
+        self.server_count: int | None = None
+        self.timer = nsp.server.reactor.callLater(seconds, self._timed_out)
+
+    def client_count(self, count: int) -> None:
+        self.expected += count
+        self.servers += 1
+        self._check()
+
+    def ack(self, response: Any) -> None:
+        if not self.done.called:
+            self.responses.append(response)
+            self._check()
+
+    def set_server_count(self, count: int) -> None:
+        self.server_count = count
+        self._check()
+
+    def _check(self) -> None:
+        if (not self.done.called and self.server_count is not None and self.servers >= self.server_count
+                and len(self.responses) >= self.expected):
+            # Every client answered, so no socket still holds the ack id.
+            self._stop(forget=False)
+            self.done.callback(list(self.responses))
+
+    def _stop(self, forget: bool = True) -> None:
+        if self.timer.active():
+            self.timer.cancel()
+        if forget:
+            self.nsp._forget_ack(self.ack_id)
+
+    def _timed_out(self) -> None:
+        if not self.done.called:
+            self.nsp._forget_ack(self.ack_id)
+            self.done.errback(AckTimeout("operation has timed out", list(self.responses), self.expected))
+
+    def _cancelled(self, _: Deferred[list[Any]]) -> None:
+        self._stop()
+
+    def fail(self, failure: Any) -> None:
+        if not self.done.called:
+            self._stop()
+            self.done.errback(failure)
+
+    def abandon(self) -> None:
+        """The broadcast could not be sent (the caller gets the exception)."""
+        self._stop()

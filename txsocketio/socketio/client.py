@@ -1,10 +1,16 @@
 # -*- test-case-name: tests.test_socketio_server -*-
 """One Engine.IO connection seen from Socket.IO: its decoder, its namespaces,
-and the connect timeout."""
+and the connect timeout.
+
+Protocol errors from the client (an undecodable message, an unknown packet
+type, a packet for a namespace it has not joined) close the connection with
+the reason ``"parse error"`` and one log line.
+"""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qsl
 
 from twisted.logger import Logger
 
@@ -49,11 +55,13 @@ class Client:
         self.closed = False
         self._connecting: set[str] = set()
         self._timer: Any = None
-        if eio.protocol == 3:
-            # Socket.IO v4 (EIO 3): the main namespace is joined without asking.
-            self.server._connect(self, "/", {}, None)
-        else:
-            self._timer = server.reactor.callLater(server.connect_timeout, self._connect_timed_out)
+
+    def start(self) -> None:
+        """Arm the connect timeout; a Socket.IO v4 client (EIO 3) joins ``/`` at once."""
+        server = self.server
+        self._timer = server.reactor.callLater(server.connect_timeout, self._connect_timed_out)
+        if self.eio.protocol == 3:
+            server._connect(self, "/", {}, None)
 
     def _connect_timed_out(self) -> None:
         self._timer = None
@@ -70,6 +78,8 @@ class Client:
     # -- from Engine.IO -------------------------------------------------------------
 
     def on_message(self, data: str | bytes) -> None:
+        if self.closed:
+            return
         try:
             packet = self.decoder.feed(data)
         except ProtocolError as e:
@@ -83,7 +93,13 @@ class Client:
             if name in self.sockets or name in self._connecting:
                 log.info("connection {sid}: second CONNECT to {nsp}; ignored", sid=self.eio.sid, nsp=name)
                 return
-            auth = packet.data if isinstance(packet.data, dict) else {}
+            if self.eio.protocol == 3:
+                # Socket.IO v4 clients send their auth as the namespace's query
+                # string (``40/nsp?token=x,``); Node hands it over as auth.
+                query = packet.query
+                auth = dict(parse_qsl(query, keep_blank_values=True)) if query else {}
+            else:
+                auth = packet.data if isinstance(packet.data, dict) else {}
             self.server._connect(self, name, auth, packet.query)
             return
         socket = self.sockets.get(packet.namespace)
@@ -101,14 +117,18 @@ class Client:
             self._protocol_error(f"unexpected {kind.name} packet from a client")
 
     def on_close(self, reason: str) -> None:
-        """The Engine.IO session ended."""
+        """The Engine.IO session ended: every namespace sees ``reason``."""
         if self.closed:
             return
         self.closed = True
         self.namespace_joined()
+        clients = self.server.clients
+        if clients.get(self.eio.sid) is self:
+            del clients[self.eio.sid]
         for socket in list(self.sockets.values()):
             socket._on_close(reason)
         self.sockets.clear()
+        self._connecting.clear()
 
     def _protocol_error(self, problem: str) -> None:
         log.info("connection {sid}: protocol error ({problem}); closing", sid=self.eio.sid, problem=problem)
@@ -121,11 +141,20 @@ class Client:
         """Encode and send one packet (not for broadcasts: they encode once)."""
         self.eio.send_many(encode(packet))
 
-    def disconnect_all(self, reason: str) -> None:
-        """Disconnect every namespace of this connection, then close it."""
+    def disconnect_all(self, reason: str, engine_reason: str = "forced close") -> None:
+        """Tell every namespace of this connection goodbye (DISCONNECT packets),
+        run the handlers with ``reason``, then close the Engine.IO session."""
+        if self.closed:
+            return
         for socket in list(self.sockets.values()):
             if socket.connected:
-                socket._send(Packet(PacketType.DISCONNECT, socket.nsp.name))
-            socket._on_close(reason)
+                try:
+                    socket._send(Packet(PacketType.DISCONNECT, socket.nsp.name))
+                except Exception:  # pragma: no cover - a DISCONNECT always encodes
+                    log.failure("cannot say goodbye to {socket}", socket=socket)
         self.on_close(reason)
-        self.eio.close("forced close")
+        self.eio.close(engine_reason)
+
+    def shutdown(self, reason: str = "server shutting down") -> None:
+        """The server is going away: goodbye packets, handlers see ``reason``."""
+        self.disconnect_all(reason, reason)

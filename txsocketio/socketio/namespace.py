@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.test_socketio_server -*-
+# -*- test-case-name: tests.test_socketio_server,tests.test_socketio_events -*-
 """Class-based namespaces: one instance per connection, ``on_<event>`` methods.
 
 In the spirit of gevent-socketio's ``BaseNamespace``::

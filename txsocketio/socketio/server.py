@@ -6,21 +6,23 @@ from __future__ import annotations
 import inspect
 import re
 import secrets
-from typing import Any, Callable, Iterable, Pattern, Union
+from typing import Any, Callable, Pattern, Union
+from urllib.parse import parse_qsl
 
-from twisted.internet.defer import Deferred
+from twisted.internet.defer import Deferred, DeferredList, FirstError, gatherResults, maybeDeferred
 from twisted.logger import Logger
+from twisted.python.failure import Failure
 
-from txsocketio._invoke import invoke
+from txsocketio._invoke import invoke, log_failures
 from txsocketio.adapters.base import Adapter
 from txsocketio.adapters.memory import MemoryAdapter
 from txsocketio.engineio.server import EngineIOServer, EngineIOSocket, OutgoingMessage
-from txsocketio.errors import ConnectionRefused
+from txsocketio.errors import AckTimeout, ConnectionRefused
 from txsocketio.socketio.broadcast import BroadcastOperator
 from txsocketio.socketio.client import Client
-from txsocketio.socketio.namespace import Namespace, method_name
+from txsocketio.socketio.namespace import Namespace
 from txsocketio.socketio.packet import Packet, PacketType, encode
-from txsocketio.socketio.socket import Socket, SocketHandshake
+from txsocketio.socketio.socket import Socket, SocketHandshake, check_event_name
 
 __all__ = ["SocketIOServer", "ServerNamespace", "ParentNamespace"]
 
@@ -89,12 +91,14 @@ class ServerNamespace:
             self._class_ref: list[type[Namespace]] = []
         self._lifecycle_cache: dict[Any, _Lifecycle] = {}
         self._ack_id = 0
-        self.adapter: Adapter = server.adapter_factory(self)
+        self._start_adapter()
+
+    def _start_adapter(self) -> None:
+        self.adapter: Adapter = self.server.adapter_factory(self)
         init = getattr(self.adapter, "init", None)
         if init is not None:
-            result = init()
-            if isinstance(result, Deferred):
-                result.addErrback(lambda f: log.failure("adapter of {nsp} failed to start", f, nsp=name))
+            result = maybeDeferred(init)
+            result.addErrback(lambda f: log.failure("adapter of {nsp} failed to start", f, nsp=self.name))
 
     def __repr__(self) -> str:
         return f"<ServerNamespace {self.name}>"
@@ -107,7 +111,9 @@ class ServerNamespace:
         ``connect`` handlers get ``(socket, auth)`` (or just ``socket``),
         ``disconnect``/``disconnecting`` handlers ``(socket, reason)``, and
         event handlers ``(socket, *args)``; an event handler's return value
-        (plain, Deferred or coroutine) is the acknowledgement.
+        (plain, Deferred or coroutine) is the acknowledgement.  The event
+        ``"*"`` is a catch-all: ``(socket, event, *args)`` for every event
+        that has no handler of its own.
         """
         if not isinstance(event, str):
             raise TypeError("an event name must be a str")
@@ -130,8 +136,12 @@ class ServerNamespace:
     def use(self, middleware: Callable[..., Any]) -> Callable[..., Any]:
         """Connection middleware: ``middleware(socket)`` before a client is admitted.
 
-        May return a Deferred or be a coroutine; raise
-        :class:`~txsocketio.ConnectionRefused` (message, data) to refuse.
+        Middlewares run in the order they were added, each after the previous
+        one finished; they may return a Deferred or be coroutines.  Raise
+        :class:`~txsocketio.ConnectionRefused` (message, data) to refuse the
+        client (any other exception refuses it with "Internal server error"
+        and is logged).  Emits made here reach the client after the CONNECT
+        reply.  Usable as a decorator.
         """
         self.middlewares.append(middleware)
         return middleware
@@ -141,17 +151,6 @@ class ServerNamespace:
         return self._class_ref[0] if self._class_ref else None
 
     # -- dispatch ------------------------------------------------------------------------
-
-    def handler_for(self, socket: Socket, event: str) -> Callable[..., Any] | None:
-        instance = socket.instance
-        if instance is not None:
-            method = getattr(instance, method_name(event), None)
-            if method is not None:
-                return method
-        fn = self.handlers.get(event)
-        if fn is None:
-            return None
-        return lambda *args: fn(socket, *args)
 
     def _lifecycle(self, socket: Socket, name: str) -> tuple[_Lifecycle, tuple[Any, ...]] | None:
         instance = socket.instance
@@ -184,26 +183,26 @@ class ServerNamespace:
                 if isinstance(result, Deferred):
                     result.addErrback(lambda f: log.failure("{name} handler failed on {socket}", f,
                                                             name=name, socket=socket))
-        for listener in list(socket._listeners.get(name, ())):
-            try:
-                invoke(listener, reason)
-            except Exception:
-                log.failure("{name} listener failed on {socket}", name=name, socket=socket)
+        listeners = socket._listeners.get(name)
+        if listeners:
+            for listener in list(listeners):
+                log_failures(log, listener, reason, what="{name} listener failed on {socket}",
+                             name=name, socket=socket)
 
     # -- the connect flow ------------------------------------------------------------------
 
     def _add(self, client: Client, auth: dict[str, Any], query: str | None) -> None:
         eio = client.eio
+        base = eio.handshake
+        query_map = base.query
         if eio.protocol == 3:
             sid = eio.sid if self.name == "/" else f"{self.name}#{eio.sid}"
+            if query:
+                # The namespace's query string (also the auth, see Client)
+                # joins the handshake's query.
+                query_map = {**base.query, **dict(parse_qsl(query, keep_blank_values=True))}
         else:
             sid = _new_socket_id()
-        base = eio.handshake
-        query_map = dict(base.query)
-        if query:
-            from urllib.parse import parse_qsl
-
-            query_map.update(parse_qsl(query, keep_blank_values=True))
         handshake = SocketHandshake(
             headers=base.headers, query=query_map, address=base.address, time=base.time,
             issued=base.issued, url=base.url, secure=base.secure, xdomain=base.xdomain,
@@ -216,6 +215,9 @@ class ServerNamespace:
     def _run_middlewares(self, socket: Socket, index: int, auth: dict[str, Any]) -> None:
         middlewares = self.middlewares
         while index < len(middlewares):
+            if socket.client.closed:
+                self._abandon(socket)
+                return
             middleware = middlewares[index]
             index += 1
             try:
@@ -232,10 +234,15 @@ class ServerNamespace:
                 return
         self._admit(socket, auth)
 
+    def _abandon(self, socket: Socket) -> None:
+        """The connection went away while ``socket`` was connecting."""
+        socket.client._connecting.discard(self.name)
+        socket._on_close("transport close")
+
     def _admit(self, socket: Socket, auth: dict[str, Any]) -> None:
         client = socket.client
-        if client.closed:
-            client._connecting.discard(self.name)
+        if client.closed or socket.disconnected:
+            self._abandon(socket)
             return
         self.sockets[socket.id] = socket
         client.sockets[self.name] = socket
@@ -283,14 +290,25 @@ class ServerNamespace:
         client._connecting.discard(self.name)
         socket._on_close("server namespace disconnect")
         if isinstance(error, ConnectionRefused):
-            payload = error.payload()
             log.info("refused {socket}: {message}", socket=socket, message=error.message)
         else:
             log.failure("connect handler or middleware of {nsp} raised; refusing the client",
                         failure=None if error is None else _failure(error), nsp=self.name)
-            payload = {"message": "Internal server error"}
-        if not client.closed:
+            error = ConnectionRefused("Internal server error")
+        if client.closed:
+            return
+        if client.eio.protocol == 3:
+            # Node: ``err.data || err.message`` for Socket.IO v4 clients.
+            payload: Any = error.data if _js_truthy(error.data) else error.message
+            if not isinstance(payload, (dict, str)):
+                payload = error.message
+        else:
+            payload = error.payload()
+        try:
             client.send_packet(Packet(PacketType.CONNECT_ERROR, self.name, payload))
+        except (TypeError, ValueError):
+            log.failure("the data of {error!r} cannot be serialised; refusing without it", error=error)
+            client.send_packet(Packet(PacketType.CONNECT_ERROR, self.name, {"message": error.message}))
 
     # -- encoding ------------------------------------------------------------------------
 
@@ -300,8 +318,16 @@ class ServerNamespace:
         return ack_id
 
     def prepare(self, packet: Packet) -> list[OutgoingMessage]:
-        """Encode once into Engine.IO messages reusable for every recipient."""
+        """Encode once into Engine.IO messages reusable for every recipient.
+
+        Raises ``TypeError`` naming the argument that cannot be serialised.
+        """
         return [OutgoingMessage(m) for m in encode(packet)]
+
+    def _forget_ack(self, ack_id: int) -> None:
+        """A broadcast with acks is over: drop its ack id from the sockets still holding it."""
+        for socket in self.sockets.values():
+            socket._acks.pop(ack_id, None)
 
     # -- broadcasting --------------------------------------------------------------------
 
@@ -369,7 +395,8 @@ class ParentNamespace(ServerNamespace):
 
     Children are created on first connection to a matching name; handlers,
     middlewares and the class registered on the parent apply to every child,
-    and broadcasts on the parent reach every child.
+    and broadcasts on the parent reach every child.  ``sio.of(name)`` returns
+    a child once it exists.
     """
 
     def __init__(self, server: "SocketIOServer", matcher: NamespaceMatcher) -> None:
@@ -389,73 +416,154 @@ class ParentNamespace(ServerNamespace):
     def create_child(self, name: str) -> ServerNamespace:
         child = ServerNamespace(self.server, name, parent=self)
         self.children[name] = child
+        self.server._nsps[name] = child
         return child
 
     def _operator(self) -> Any:
-        return _FanOut([BroadcastOperator(child) for child in list(self.children.values())])
+        return _FanOut(self)
 
 
 class _FanOut:
-    """Broadcast operators of every child of a dynamic namespace, used as one."""
+    """A broadcast over every child of a dynamic namespace (the children
+    existing when the final call is made), with the API of
+    :class:`~txsocketio.socketio.broadcast.BroadcastOperator`."""
 
-    def __init__(self, ops: list[BroadcastOperator]) -> None:
-        self.ops = ops
+    __slots__ = ("parent", "rooms", "except_rooms", "flags")
 
-    def _map(self, name: str, *args: Any) -> "_FanOut":
-        return _FanOut([getattr(op, name)(*args) for op in self.ops])
+    def __init__(self, parent: ParentNamespace, rooms: frozenset[str] = frozenset(),
+                 except_: frozenset[str] = frozenset(), flags: dict[str, Any] | None = None) -> None:
+        self.parent = parent
+        self.rooms = rooms
+        self.except_rooms = except_
+        self.flags = flags or {}
+
+    def _ops(self) -> list[BroadcastOperator]:
+        return [BroadcastOperator(child, self.rooms, self.except_rooms, self.flags)
+                for child in list(self.parent.children.values())]
+
+    def _with(self, op: BroadcastOperator) -> "_FanOut":
+        return _FanOut(self.parent, op.rooms, op.except_rooms, op.flags)
+
+    def _template(self) -> BroadcastOperator:
+        return BroadcastOperator(self.parent, self.rooms, self.except_rooms, self.flags)
 
     def to(self, *rooms: Any) -> "_FanOut":
-        return self._map("to", *rooms)
+        return self._with(self._template().to(*rooms))
 
     in_ = to
 
     def except_(self, *rooms: Any) -> "_FanOut":
-        return self._map("except_", *rooms)
+        return self._with(self._template().except_(*rooms))
 
     @property
     def volatile(self) -> "_FanOut":
-        return _FanOut([op.volatile for op in self.ops])
+        return self._with(self._template().volatile)
 
     @property
     def local(self) -> "_FanOut":
-        return _FanOut([op.local for op in self.ops])
+        return self._with(self._template().local)
 
     def compress(self, flag: bool) -> "_FanOut":
-        return self._map("compress", flag)
+        return self._with(self._template().compress(flag))
 
     def timeout(self, seconds: float) -> "_FanOut":
-        return self._map("timeout", seconds)
+        return self._with(self._template().timeout(seconds))
 
     def emit(self, event: str, *args: Any) -> None:
-        for op in self.ops:
+        check_event_name(event)
+        ops = self._ops()
+        if not ops:
+            encode(Packet(PacketType.EVENT, "/", [event, *args]))  # the same TypeError as with children
+        for op in ops:
             op.emit(event, *args)
 
-    def _gather(self, name: str, *args: Any) -> "Deferred[list[Any]]":
-        from twisted.internet.defer import gatherResults
-
-        d = gatherResults([getattr(op, name)(*args) for op in self.ops], consumeErrors=True)
-        return d.addCallback(lambda results: [x for r in results if r for x in r])
+    def send(self, *args: Any) -> None:
+        self.emit("message", *args)
 
     def emit_with_ack(self, event: str, *args: Any) -> "Deferred[list[Any]]":
-        return self._gather("emit_with_ack", event, *args)
+        """Every child's answers in one list; on timeout, one
+        :class:`~txsocketio.errors.AckTimeout` with every answer that arrived."""
+        check_event_name(event)
+        if self.flags.get("timeout") is None:
+            raise ValueError("a broadcast with acknowledgements needs a timeout: "
+                             "use .timeout(seconds).emit_with_ack(...)")
+        ops = self._ops()
+        if not ops:
+            encode(Packet(PacketType.EVENT, "/", [event, *args]))
+        waits = [op.emit_with_ack(event, *args) for op in ops]
+
+        def merge(results: list[tuple[bool, Any]]) -> list[Any]:
+            responses: list[Any] = []
+            expected = 0
+            timed_out = False
+            for ok, value in results:
+                if ok:
+                    responses.extend(value)
+                    expected += len(value)
+                elif value.check(AckTimeout):
+                    timed_out = True
+                    responses.extend(value.value.responses)
+                    expected += value.value.expected or 0
+                else:
+                    value.raiseException()
+            if timed_out:
+                raise AckTimeout("operation has timed out", responses, expected)
+            return responses
+
+        return DeferredList(waits, consumeErrors=True).addCallback(merge)
+
+    def _gather(self, name: str, *args: Any) -> "Deferred[list[Any]]":
+        d = gatherResults([getattr(op, name)(*args) for op in self._ops()], consumeErrors=True)
+        return d.addErrback(lambda f: f.value.subFailure if isinstance(f.value, FirstError) else f)
 
     def fetch_sockets(self) -> "Deferred[list[Any]]":
-        return self._gather("fetch_sockets")
+        return self._gather("fetch_sockets").addCallback(lambda results: [s for r in results for s in r])
 
-    def sockets_join(self, *rooms: Any) -> "Deferred[Any]":
-        return self._gather("sockets_join", *rooms)
+    def sockets_join(self, *rooms: Any) -> "Deferred[None]":
+        return self._gather("sockets_join", *rooms).addCallback(lambda _: None)
 
-    def sockets_leave(self, *rooms: Any) -> "Deferred[Any]":
-        return self._gather("sockets_leave", *rooms)
+    def sockets_leave(self, *rooms: Any) -> "Deferred[None]":
+        return self._gather("sockets_leave", *rooms).addCallback(lambda _: None)
 
-    def disconnect_sockets(self, close: bool = False) -> "Deferred[Any]":
-        return self._gather("disconnect_sockets", close)
+    def disconnect_sockets(self, close: bool = False) -> "Deferred[None]":
+        return self._gather("disconnect_sockets", close).addCallback(lambda _: None)
 
 
 def _failure(error: BaseException) -> Any:
-    from twisted.python.failure import Failure
-
     return Failure(error, type(error), error.__traceback__)
+
+
+def _js_truthy(value: Any) -> bool:
+    """JavaScript's truthiness (``{}`` and ``[]`` are true, ``0`` and ``""`` false)."""
+    if value is None or value is False:
+        return False
+    if isinstance(value, (int, float)):
+        return value == value and value != 0
+    if isinstance(value, str):
+        return value != ""
+    return True
+
+
+#: Options of the Socket.IO layer (the rest go to Engine.IO).
+_SOCKETIO_OPTIONS = ("connect_timeout", "max_attachments", "adapter")
+
+
+def _engineio_option_names() -> frozenset[str]:
+    params = inspect.signature(EngineIOServer.__init__).parameters
+    return frozenset(name for name, p in params.items()
+                     if p.kind is p.KEYWORD_ONLY and not name.startswith("on_"))
+
+
+def _check_connect_timeout(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
+        raise ValueError(f"connect_timeout must be a positive number of seconds, not {value!r}")
+    return float(value)
+
+
+def _check_max_attachments(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ValueError(f"max_attachments must be a non-negative int, not {value!r}")
+    return value
 
 
 class SocketIOServer:
@@ -468,7 +576,11 @@ class SocketIOServer:
     ``allow_request``, ``http_compression``, ``compression_threshold``,
     ``per_message_deflate``.  Socket.IO options: ``connect_timeout`` (45),
     ``max_attachments`` (10), ``adapter`` (a callable taking the namespace and
-    returning an adapter; the in-memory adapter by default).
+    returning an adapter; the in-memory adapter by default).  Change them
+    later with :meth:`configure`.
+
+    ``reactor`` defaults to the global reactor; pass a
+    ``twisted.internet.task.Clock`` in tests (see :mod:`txsocketio.testing`).
     """
 
     def __init__(self, *, reactor: Any = None, connect_timeout: float = 45.0,
@@ -480,11 +592,10 @@ class SocketIOServer:
 
             reactor = _reactor
         self.reactor = reactor
-        if not connect_timeout > 0:
-            raise ValueError("connect_timeout must be a positive number of seconds")
-        self.connect_timeout = float(connect_timeout)
-        self.max_attachments = max_attachments
+        self.connect_timeout = _check_connect_timeout(connect_timeout)
+        self.max_attachments = _check_max_attachments(max_attachments)
         self.adapter_factory: Callable[[ServerNamespace], Adapter] = adapter or MemoryAdapter
+        self._engineio_options = dict(engineio_options)
         self.engine = EngineIOServer(
             reactor,
             on_connect=self._on_engine_connect,
@@ -492,15 +603,82 @@ class SocketIOServer:
             on_disconnect=self._on_engine_disconnect,
             **engineio_options,
         )
+        #: Engine.IO sid -> the Socket.IO state of every open connection
+        self.clients: dict[str, Client] = {}
         self._nsps: dict[str, ServerNamespace] = {}
         self._parents: list[ParentNamespace] = []
+        self._resource_created = False
+        self._shutting_down = False
+        self._shutdown: Deferred[None] | None = None
+        self._threadsafe: Any = None
         self.of("/")
+
+    # -- configuration ------------------------------------------------------------------
+
+    def configure(self, **options: Any) -> None:
+        """Change options after construction; takes the constructor's names
+        (``ping_interval=10``, ``cors_allowed_origins=[...]``, ``connect_timeout=5``…).
+
+        Options not named keep their values.  Sessions opened from now on use
+        the new values; open ones keep theirs.  Call it before the server is
+        mounted: the WebSocket factory reads ``max_http_buffer_size`` and
+        ``per_message_deflate`` when the resource is created, so once
+        :meth:`resource` (or ``SocketIOResource(sio)``) has been called this
+        raises ``RuntimeError``.  ``adapter`` can only be changed while no
+        client is connected.  Invalid values raise ``ValueError`` (unknown
+        names ``TypeError``) and change nothing.
+        """
+        if self._resource_created:
+            raise RuntimeError(
+                "configure() must be called before the server is mounted: resource() "
+                "(or SocketIOResource) has already read the Engine.IO options"
+            )
+        engine_names = _engineio_option_names()
+        unknown = sorted(set(options) - engine_names - set(_SOCKETIO_OPTIONS))
+        if unknown:
+            raise TypeError(f"configure() got unknown option(s) {', '.join(unknown)}; "
+                            f"known: {', '.join(sorted(engine_names | set(_SOCKETIO_OPTIONS)))}")
+        connect_timeout = _check_connect_timeout(options.get("connect_timeout", self.connect_timeout))
+        max_attachments = _check_max_attachments(options.get("max_attachments", self.max_attachments))
+        new_adapter = options.get("adapter")
+        if new_adapter is not None and not callable(new_adapter):
+            raise TypeError("adapter must be a callable taking the namespace and returning an adapter")
+        if new_adapter is not None and self.clients:
+            raise RuntimeError("the adapter can only be changed while no client is connected")
+        engine_options = {k: v for k, v in options.items() if k in engine_names}
+        if engine_options:
+            merged = {**self._engineio_options, **engine_options}
+            # Build a throwaway server: it validates every value the same way.
+            fresh = EngineIOServer(self.reactor, **merged)
+            for name, value in vars(fresh).items():
+                if not name.startswith("_") and name not in _ENGINE_STATE:
+                    setattr(self.engine, name, value)
+            self._engineio_options = merged
+        self.connect_timeout = connect_timeout
+        self.max_attachments = max_attachments
+        if new_adapter is not None:
+            self.adapter_factory = new_adapter
+            for nsp in self._all_namespaces():
+                _close_quietly(nsp.adapter, nsp.name)
+                nsp._start_adapter()
+
+    @property
+    def threadsafe(self) -> Any:
+        """The same emitting API, callable from any thread (WSGI/Django views,
+        ``deferToThread`` workers…): see :class:`txsocketio.socketio.threadsafe.ThreadSafeServer`."""
+        if self._threadsafe is None:
+            from txsocketio.socketio.threadsafe import ThreadSafeServer
+
+            self._threadsafe = ThreadSafeServer(self)
+        return self._threadsafe
 
     # -- namespaces ------------------------------------------------------------------
 
     def of(self, namespace: NamespaceMatcher) -> ServerNamespace:
-        """The namespace of that name (created on first use), or a dynamic one
-        for a compiled regex, a callable ``(name, auth) -> bool`` or ``"*"``."""
+        """The namespace of that name (created on first use, or the child of a
+        dynamic namespace that already exists), or a dynamic one for a compiled
+        regex, a callable ``(name, auth) -> bool`` (or a Deferred/coroutine of
+        it) or ``"*"``."""
         if isinstance(namespace, str) and namespace != "*":
             if not namespace.startswith("/"):
                 namespace = "/" + namespace
@@ -511,13 +689,20 @@ class SocketIOServer:
         for parent in self._parents:
             if parent.matcher is namespace or parent.matcher == namespace:
                 return parent
+        if not (isinstance(namespace, (str, re.Pattern)) or callable(namespace)):
+            raise TypeError("a namespace is a str, a compiled regular expression or a callable, "
+                            f"not {type(namespace).__name__}")
         parent = ParentNamespace(self, namespace)
         self._parents.append(parent)
         return parent
 
     @property
     def namespaces(self) -> dict[str, ServerNamespace]:
+        """Every namespace with a name (dynamic children included)."""
         return dict(self._nsps)
+
+    def _all_namespaces(self) -> list[ServerNamespace]:
+        return [*self._nsps.values(), *self._parents]
 
     def on(self, event: str, handler: Callable[..., Any] | None = None,
            namespace: NamespaceMatcher = "/") -> Any:
@@ -534,11 +719,11 @@ class SocketIOServer:
 
     # -- the main namespace's broadcasting shortcuts ----------------------------------------
 
-    def emit(self, event: str, *args: Any, namespace: str = "/", to: Any = None,
+    def emit(self, event: str, *args: Any, namespace: NamespaceMatcher = "/", to: Any = None,
              room: Any = None, skip_sid: Any = None) -> None:
         """Emit to everyone in ``namespace`` (``to``/``room`` and ``skip_sid``
         as python-socketio spells them, or chain ``sio.to(...)``)."""
-        op = BroadcastOperator(self.of(namespace))
+        op = self.of(namespace)._operator()
         target = to if to is not None else room
         if target is not None:
             op = op.to(target)
@@ -546,7 +731,7 @@ class SocketIOServer:
             op = op.except_(skip_sid)
         op.emit(event, *args)
 
-    def send(self, *args: Any, namespace: str = "/") -> None:
+    def send(self, *args: Any, namespace: NamespaceMatcher = "/") -> None:
         self.emit("message", *args, namespace=namespace)
 
     def to(self, *rooms: Any) -> BroadcastOperator:
@@ -590,21 +775,38 @@ class SocketIOServer:
     # -- serving ---------------------------------------------------------------------
 
     def resource(self) -> Any:
-        """A ``twisted.web`` resource to mount (usually at ``socket.io``)."""
+        """A ``twisted.web`` resource to mount (usually at ``socket.io``).
+
+        Call :meth:`configure` before this, not after.
+        """
         from txsocketio.web import SocketIOResource
 
+        self._resource_created = True
         return SocketIOResource(self)
 
     def close(self, reason: str = "server shutting down") -> None:
-        """Disconnect every client (handlers see ``reason``) and close every session."""
-        for eio in list(self.engine.sockets.values()):
-            client = eio.context
-            if isinstance(client, Client):
-                for socket in list(client.sockets.values()):
-                    if socket.connected:
-                        socket._send(Packet(PacketType.DISCONNECT, socket.nsp.name))
-                client.on_close(reason)
-            eio.close(reason)
+        """Disconnect every client at once: each namespace is told with a
+        DISCONNECT packet, handlers see ``reason``, and every Engine.IO session
+        is closed.  See :meth:`shutdown` for the graceful version."""
+        for client in list(self.clients.values()):
+            client.shutdown(reason)
+        self.engine.close_all(reason)
+
+    def shutdown(self, timeout: float = 10.0) -> "Deferred[None]":
+        """Stop gracefully; fires (never fails) when done, or after ``timeout`` seconds.
+
+        Every client is disconnected with the reason ``"server shutting
+        down"`` (the DISCONNECT packets are written first), Engine.IO gets up
+        to ``timeout`` seconds to deliver them and close its sessions, and the
+        adapters are closed.  Connections opened from now on are closed at once.
+        Calling it again returns a Deferred for the same shutdown.
+        """
+        if self._shutdown is None:
+            self._shutting_down = True
+            self._shutdown = _Shutdown(self, timeout).start()
+        waiter: Deferred[None] = Deferred()
+        self._shutdown.addBoth(lambda r: (waiter.callback(None), r)[1])
+        return waiter
 
     # -- glue to Engine.IO ---------------------------------------------------------------
 
@@ -612,6 +814,12 @@ class SocketIOServer:
         """Start Socket.IO on an Engine.IO connection (used by the transports and testing)."""
         client = Client(self, eio)
         eio.context = client
+        if self._shutting_down:
+            client.on_close("server shutting down")
+            eio.close("server shutting down")
+            return client
+        self.clients[eio.sid] = client
+        client.start()
         return client
 
     def _on_engine_connect(self, eio: EngineIOSocket) -> None:
@@ -632,11 +840,6 @@ class SocketIOServer:
         if nsp is not None:
             nsp._add(client, auth, query)
             return
-        for parent in self._parents:
-            child = parent.children.get(name)
-            if child is not None:
-                child._add(client, auth, query)
-                return
         if not self._parents:
             self._invalid_namespace(client, name)
             return
@@ -646,6 +849,9 @@ class SocketIOServer:
     def _try_parents(self, client: Client, name: str, auth: dict[str, Any], query: str | None,
                      index: int) -> None:
         while index < len(self._parents):
+            if client.closed:
+                client._connecting.discard(name)
+                return
             parent = self._parents[index]
             index += 1
             try:
@@ -660,8 +866,12 @@ class SocketIOServer:
                     else:
                         self._try_parents(client, name, auth, query, i)
 
-                verdict.addCallbacks(decided, lambda f, i=index: (
-                    log.failure("namespace matcher raised", f), self._try_parents(client, name, auth, query, i)))
+                def failed(f: Failure, parent: ParentNamespace = parent, i: int = index) -> None:
+                    log.failure("namespace matcher {m!r} raised", f, m=parent.matcher)
+                    self._try_parents(client, name, auth, query, i)
+
+                verdict.addCallbacks(decided, failed)
+                verdict.addErrback(lambda f: log.failure("connecting to {nsp} failed", f, nsp=name))
                 return
             if verdict:
                 self._create_and_add(parent, client, name, auth, query)
@@ -674,9 +884,77 @@ class SocketIOServer:
         client._connecting.discard(name)
         if client.closed:
             return
-        child = parent.children.get(name) or parent.create_child(name)
+        child = self._nsps.get(name)
+        if child is None:
+            child = parent.create_child(name)
         child._add(client, auth, query)
 
     def _invalid_namespace(self, client: Client, name: str) -> None:
+        if client.closed:
+            return
         log.info("connection {sid}: CONNECT to unknown namespace {nsp}", sid=client.eio.sid, nsp=name)
         client.send_packet(Packet(PacketType.CONNECT_ERROR, name, {"message": "Invalid namespace"}))
+
+
+#: EngineIOServer attributes that are state, not options (kept by configure()).
+_ENGINE_STATE = frozenset(["reactor", "sockets", "on_connect", "on_message", "on_disconnect"])
+
+
+def _close_quietly(adapter: Adapter, name: str) -> "Deferred[Any]":
+    d = maybeDeferred(adapter.close)
+    d.addErrback(lambda f: log.failure("closing the adapter of {nsp} failed", f, nsp=name))
+    return d
+
+
+class _Shutdown:
+    """The steps of :meth:`SocketIOServer.shutdown`."""
+
+    #: how often to look whether Engine.IO has closed every session
+    POLL = 0.05
+
+    def __init__(self, sio: SocketIOServer, timeout: float) -> None:
+        self.sio = sio
+        self.reactor = sio.reactor
+        self.timeout = timeout
+        self.done: Deferred[None] = Deferred()
+        self._poll: Any = None
+        self._timer: Any = None
+        self._adapters_closed = False
+
+    def start(self) -> "Deferred[None]":
+        sio = self.sio
+        log.info("shutting down: disconnecting {n} client(s)", n=len(sio.clients))
+        sio.close("server shutting down")
+        self._timer = self.reactor.callLater(self.timeout, self._timed_out)
+        closing = [_close_quietly(nsp.adapter, nsp.name) for nsp in sio._all_namespaces()]
+        DeferredList(closing).addCallback(self._adapters_done)
+        self._check()
+        return self.done
+
+    def _adapters_done(self, _: Any) -> None:
+        self._adapters_closed = True
+        self._check()
+
+    def _check(self) -> None:
+        self._poll = None
+        if self.done.called:
+            return
+        if not self.sio.engine.sockets and self._adapters_closed:
+            self._finish()
+        elif not self.sio.engine.sockets:
+            return  # the adapters' Deferreds call back
+        else:
+            self._poll = self.reactor.callLater(self.POLL, self._check)
+
+    def _timed_out(self) -> None:
+        self._timer = None
+        log.warn("shutdown timed out: {n} Engine.IO session(s) still closing", n=len(self.sio.engine.sockets))
+        self._finish()
+
+    def _finish(self) -> None:
+        for call in (self._poll, self._timer):
+            if call is not None and call.active():
+                call.cancel()
+        self._poll = self._timer = None
+        if not self.done.called:
+            self.done.callback(None)

@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.test_socketio_server -*-
+# -*- test-case-name: tests.test_socketio_events -*-
 """The server-side Socket: one client connected to one namespace."""
 
 from __future__ import annotations
@@ -9,8 +9,9 @@ import attrs
 from twisted.internet.defer import Deferred
 from twisted.logger import Logger
 
-from txsocketio._invoke import invoke
+from txsocketio._invoke import invoke, log_failures
 from txsocketio.errors import AckTimeout, SocketDisconnected
+from txsocketio.socketio.namespace import method_name
 from txsocketio.socketio.packet import Packet, PacketType
 
 if TYPE_CHECKING:
@@ -86,7 +87,11 @@ class _Emitter:
     _timeout: float | None = None
 
     def emit(self, event: str, *args: Any) -> None:
-        """Send ``event`` with ``args`` to this client."""
+        """Send ``event`` with ``args`` to this client.
+
+        Raises ``TypeError`` (naming the argument) when an argument cannot be
+        serialised, and ``ValueError`` for a reserved event name.
+        """
         check_event_name(event)
         socket = self._socket
         socket._send(Packet(PacketType.EVENT, socket.nsp.name, [event, *args]), self._volatile)
@@ -101,7 +106,8 @@ class _Emitter:
         Fires with the list of the client's ack arguments; fails with
         :class:`~txsocketio.errors.AckTimeout` after ``timeout`` seconds (when
         given, here or with :meth:`Socket.timeout`) and with
-        :class:`~txsocketio.errors.SocketDisconnected` if the client goes away first.
+        :class:`~txsocketio.errors.SocketDisconnected` if the client goes away
+        first.  Cancelling the Deferred forgets the acknowledgement.
         """
         check_event_name(event)
         socket = self._socket
@@ -112,23 +118,26 @@ class _Emitter:
 
             return fail(SocketDisconnected(f"socket {socket.id} is disconnected"))
         ack_id = socket.nsp.next_ack_id()
+        packet = Packet(PacketType.EVENT, socket.nsp.name, [event, *args], id=ack_id)
+        encoded = socket.nsp.prepare(packet)  # TypeError here, before anything is registered
         timer: Any = None
+
+        def stop_timer() -> None:
+            if timer is not None and timer.active():
+                timer.cancel()
 
         def cancel(_: Deferred[list[Any]]) -> None:
             socket._acks.pop(ack_id, None)
-            if timer is not None and timer.active():
-                timer.cancel()
+            stop_timer()
 
         d: Deferred[list[Any]] = Deferred(cancel)
 
         def on_ack(args: list[Any]) -> None:
-            if timer is not None and timer.active():
-                timer.cancel()
+            stop_timer()
             d.callback(args)
 
         def on_disconnect() -> None:
-            if timer is not None and timer.active():
-                timer.cancel()
+            stop_timer()
             d.errback(SocketDisconnected(f"socket {socket.id} disconnected before acknowledging {event!r}"))
 
         def on_timeout() -> None:
@@ -138,14 +147,7 @@ class _Emitter:
         socket._acks[ack_id] = _Ack(on_ack, on_disconnect)
         if timeout is not None:
             timer = socket.nsp.server.reactor.callLater(timeout, on_timeout)
-        try:
-            socket._send(Packet(PacketType.EVENT, socket.nsp.name, [event, *args], id=ack_id),
-                         self._volatile)
-        except Exception:
-            socket._acks.pop(ack_id, None)
-            if timer is not None:
-                timer.cancel()
-            raise
+        socket._write_encoded(encoded, packet, self._volatile)
         return d
 
     def timeout(self, seconds: float) -> "_FlaggedSocket":
@@ -158,8 +160,12 @@ class _Emitter:
         return _FlaggedSocket(self._socket, True, self._compress, self._timeout)
 
     def compress(self, flag: bool) -> "_FlaggedSocket":
-        """A view with WebSocket compression on or off (effective with ``per_message_deflate``)."""
-        return _FlaggedSocket(self._socket, self._volatile, flag, self._timeout)
+        """A view with WebSocket compression on or off.
+
+        Accepted for compatibility with Node's API; the transport currently
+        compresses every message the same way (see ``per_message_deflate``).
+        """
+        return _FlaggedSocket(self._socket, self._volatile, bool(flag), self._timeout)
 
 
 class _FlaggedSocket(_Emitter):
@@ -187,12 +193,13 @@ class Socket(_Emitter):
         self.id = sid
         self.handshake = handshake
         self.data: dict[str, Any] = {}
+        #: True from the CONNECT reply until the socket leaves the namespace
         self.connected = False
         #: the class-based handler instance, when the namespace has one
         self.instance: "Namespace | None" = None
         self._socket = self
-        # Encoded packets emitted while the connect handler runs; None once
-        # the socket is connected or gone.
+        # Encoded packets emitted while the middlewares and the connect
+        # handler run; None once the socket is connected or gone.
         self._buffer: list[tuple[list["OutgoingMessage"], Packet, bool]] | None = []
         self._acks: dict[int, _Ack] = {}
         self._listeners: dict[str, list[Callable[..., Any]]] = {}
@@ -223,10 +230,17 @@ class Socket(_Emitter):
     def transport(self) -> str:
         return self.client.eio.transport
 
+    @property
+    def disconnected(self) -> bool:
+        """True once the socket has left the namespace (or was refused)."""
+        return not self.connected and self._buffer is None
+
     # -- rooms ------------------------------------------------------------------
 
     def join(self, *rooms: str) -> None:
-        self.nsp.adapter.add_all(self.id, rooms)
+        """Join ``rooms`` (ignored once the socket is disconnected)."""
+        if self.connected or self._buffer is not None:
+            self.nsp.adapter.add_all(self.id, rooms)
 
     def leave(self, *rooms: str) -> None:
         for room in rooms:
@@ -261,7 +275,9 @@ class Socket(_Emitter):
 
         The listener gets the event's arguments; when no namespace handler
         answers an event that asked for an ack, the first listener's return
-        value is the ack.  Usable as a decorator.
+        value is the ack.  ``disconnecting`` and ``disconnect`` listeners get
+        the reason, ``error`` listeners the exception that made a per-packet
+        middleware drop an event.  Usable as a decorator.
         """
         def register(fn: Callable[..., Any]) -> Callable[..., Any]:
             self._listeners.setdefault(event, []).append(fn)
@@ -276,7 +292,7 @@ class Socket(_Emitter):
             self._listeners[event].remove(listener)
 
     def on_any(self, listener: Callable[..., Any]) -> Callable[..., Any]:
-        """Call ``listener(event, *args)`` for every incoming event."""
+        """Call ``listener(event, *args)`` for every incoming event (before its handler)."""
         self._any.append(listener)
         return listener
 
@@ -287,7 +303,8 @@ class Socket(_Emitter):
             self._any.remove(listener)
 
     def on_any_outgoing(self, listener: Callable[..., Any]) -> Callable[..., Any]:
-        """Call ``listener(event, *args)`` for every event sent to this client."""
+        """Call ``listener(event, *args)`` for every event sent to this client
+        (its own emits and the broadcasts that reach it)."""
         self._any_outgoing.append(listener)
         return listener
 
@@ -300,9 +317,11 @@ class Socket(_Emitter):
     def use(self, middleware: Callable[..., Any]) -> Callable[..., Any]:
         """Per-packet middleware: ``middleware(event, args)`` before each incoming event.
 
-        It may return a Deferred or be a coroutine; raising (or failing)
-        drops the event, which is logged and reported to ``error`` listeners
-        of this socket.
+        Middlewares run in the order they were added; ``args`` is the list of
+        the event's arguments and may be changed in place.  A middleware may
+        return a Deferred or be a coroutine; raising (or failing) drops the
+        event, which is logged and reported to ``error`` listeners of this
+        socket.
         """
         self._middlewares.append(middleware)
         return middleware
@@ -310,11 +329,15 @@ class Socket(_Emitter):
     # -- leaving ------------------------------------------------------------------
 
     def disconnect(self, close: bool = False) -> None:
-        """Disconnect from this namespace; with ``close``, end the whole connection."""
+        """Disconnect from this namespace; with ``close``, end the whole connection.
+
+        Handlers see ``"server namespace disconnect"``.  Called while the
+        socket is connecting (from a middleware or the connect handler), it
+        takes effect right after the CONNECT reply.
+        """
         if not self.connected:
             if self._buffer is not None:
-                # Called from the connect handler: done once the connection completes.
-                self._disconnect_after_connect = close
+                self._disconnect_after_connect = bool(close) or bool(self._disconnect_after_connect)
             return
         if close:
             self.client.disconnect_all("server namespace disconnect")
@@ -337,10 +360,8 @@ class Socket(_Emitter):
             return
         if self._any_outgoing and packet.type is PacketType.EVENT:
             for listener in list(self._any_outgoing):
-                try:
-                    listener(*packet.data)
-                except Exception:
-                    log.failure("outgoing catch-all listener failed on {socket}", socket=self)
+                log_failures(log, listener, *packet.data,
+                             what="outgoing catch-all listener failed on {socket}", socket=self)
         eio.send_many(encoded)
 
     def _expect_ack(self, ack_id: int, callback: Callable[[Any], None]) -> None:
@@ -348,30 +369,34 @@ class Socket(_Emitter):
         self._acks[ack_id] = _Ack(lambda args: callback(args[0] if args else None))
 
     def _connected(self) -> None:
-        """The CONNECT reply went out: flush what the connect handler emitted."""
+        """The CONNECT reply went out: flush what was emitted while connecting."""
         buffered, self._buffer = self._buffer or [], None
         self.connected = True
         for encoded, packet, volatile in buffered:
             self._write_encoded(encoded, packet, volatile)
+            if not self.connected:
+                return
         if self._disconnect_after_connect is not None:
             self.disconnect(self._disconnect_after_connect)
 
     # -- reading ------------------------------------------------------------------
 
     def _on_event(self, packet: Packet) -> None:
-        event, args = packet.data[0], packet.data[1:]
+        data = packet.data
+        event = data[0]
         if event in RESERVED_EVENTS:
             log.info("{socket}: ignoring reserved event name {event!r} from the client",
                      socket=self, event=event)
             return
         if not self._middlewares:
-            self._dispatch(event, args, packet.id)
+            self._dispatch(event, data[1:], packet.id)
             return
-        self._run_middlewares(0, event, args, packet.id)
+        self._run_middlewares(0, event, data[1:], packet.id)
 
     def _run_middlewares(self, index: int, event: str, args: list[Any], ack_id: int | None) -> None:
-        while index < len(self._middlewares):
-            middleware = self._middlewares[index]
+        middlewares = self._middlewares
+        while index < len(middlewares):
+            middleware = middlewares[index]
             index += 1
             try:
                 result = invoke(middleware, event, args)
@@ -384,54 +409,62 @@ class Socket(_Emitter):
                         self._run_middlewares(i, event, args, ack_id)
 
                 result.addCallbacks(resume, lambda f: self._middleware_refused(event, f.value))
+                result.addErrback(lambda f: log.failure("event {event!r} on {socket} failed", f,
+                                                        event=event, socket=self))
                 return
         self._dispatch(event, args, ack_id)
 
     def _middleware_refused(self, event: str, error: BaseException | None) -> None:
-        log.info("{socket}: middleware dropped event {event!r}: {error}", socket=self, event=event,
+        log.info("{socket}: middleware dropped event {event!r}: {error!r}", socket=self, event=event,
                  error=error)
         for listener in list(self._listeners.get("error", ())):
-            try:
-                listener(error)
-            except Exception:
-                log.failure("error listener failed on {socket}", socket=self)
+            log_failures(log, listener, error, what="error listener failed on {socket}", socket=self)
 
     def _dispatch(self, event: str, args: list[Any], ack_id: int | None) -> None:
-        for listener in list(self._any):
-            try:
-                listener(event, *args)
-            except Exception:
-                log.failure("catch-all listener failed for {event!r} on {socket}", event=event, socket=self)
-        handler = self.nsp.handler_for(self, event)
+        if self._any:
+            for listener in list(self._any):
+                log_failures(log, listener, event, *args,
+                             what="catch-all listener failed for {event!r} on {socket}",
+                             event=event, socket=self)
+        nsp = self.nsp
+        fn: Callable[..., Any] | None = None
+        head: tuple[Any, ...] = ()
+        instance = self.instance
+        if instance is not None:
+            fn = getattr(instance, method_name(event), None)
+        if fn is None:
+            handlers = nsp.handlers
+            fn = handlers.get(event) if event != "*" else None
+            if fn is not None:
+                head = (self,)
+            else:
+                fn = handlers.get("*")
+                if fn is not None:
+                    head = (self, event)
         listeners = self._listeners.get(event)
-        if handler is None and not listeners:
-            if ack_id is not None or event != "message":
-                log.debug("{socket}: no handler for event {event!r}", socket=self, event=event)
+        if fn is None and not listeners:
+            log.debug("{socket}: no handler for event {event!r}", socket=self, event=event)
             return
-        acked = False
-        if handler is not None:
-            self._run_handler(handler, args, event, ack_id)
-            acked = True
-        for listener in list(listeners or ()):
-            self._run_handler(listener, args, event, None if acked else ack_id)
-            acked = True
+        if fn is not None:
+            self._run_handler(fn, head, args, event, ack_id)
+            ack_id = None
+        if listeners:
+            for listener in list(listeners):
+                self._run_handler(listener, (), args, event, ack_id)
+                ack_id = None
 
-    def _run_handler(self, fn: Callable[..., Any], args: list[Any], event: str, ack_id: int | None) -> None:
+    def _run_handler(self, fn: Callable[..., Any], head: tuple[Any, ...], args: list[Any],
+                     event: str, ack_id: int | None) -> None:
         try:
-            result = invoke(fn, *args)
+            result = invoke(fn, *head, *args)
         except Exception:
             log.failure("handler for {event!r} failed on {socket}", event=event, socket=self)
             return
         if isinstance(result, Deferred):
-            if ack_id is None:
-                result.addErrback(lambda f: log.failure("handler for {event!r} failed on {socket}", f,
-                                                        event=event, socket=self))
-            else:
-                result.addCallbacks(
-                    lambda r: self._send_ack(ack_id, r),
-                    lambda f: log.failure("handler for {event!r} failed on {socket}", f,
-                                          event=event, socket=self),
-                )
+            if ack_id is not None:
+                result.addCallback(lambda r: self._send_ack(ack_id, r))
+            result.addErrback(lambda f: log.failure("handler for {event!r} failed on {socket}", f,
+                                                    event=event, socket=self))
         elif ack_id is not None:
             self._send_ack(ack_id, result)
 
@@ -450,14 +483,15 @@ class Socket(_Emitter):
             log.debug("{socket}: ack for unknown id {id}", socket=self, id=packet.id)
             return
         try:
-            ack.on_ack(list(packet.data or ()))
+            ack.on_ack(packet.data if packet.data is not None else [])
         except Exception:
             log.failure("ack callback failed on {socket}", socket=self)
 
     def _on_close(self, reason: str) -> None:
         """Leave the namespace: rooms, tables, pending acks, then the handlers.
 
-        A socket whose connect handler is still running is removed silently.
+        A socket that never completed its connection is removed silently (no
+        disconnect handlers: its connect handler did not succeed).
         """
         was_connected = self.connected
         if not was_connected and self._buffer is None:
@@ -466,15 +500,19 @@ class Socket(_Emitter):
             self.nsp.run_lifecycle(self, "disconnecting", reason)
         self.connected = False
         self._buffer = None
-        self.nsp.adapter.del_all(self.id)
-        if self.nsp.sockets.get(self.id) is self:
-            del self.nsp.sockets[self.id]
-        if self.client.sockets.get(self.nsp.name) is self:
-            del self.client.sockets[self.nsp.name]
+        nsp = self.nsp
+        nsp.adapter.del_all(self.id)
+        if nsp.sockets.get(self.id) is self:
+            del nsp.sockets[self.id]
+        if self.client.sockets.get(nsp.name) is self:
+            del self.client.sockets[nsp.name]
         acks, self._acks = self._acks, {}
         for ack in acks.values():
             if ack.on_disconnect is not None:
-                ack.on_disconnect()
+                try:
+                    ack.on_disconnect()
+                except Exception:
+                    log.failure("ack errback failed on {socket}", socket=self)
         if was_connected:
             log.debug("{socket} disconnected: {reason}", socket=self, reason=reason)
-            self.nsp.run_lifecycle(self, "disconnect", reason)
+            nsp.run_lifecycle(self, "disconnect", reason)
