@@ -90,6 +90,7 @@ class SocketIOResource(EngineIOResource):
         self._client_dist = dist
         resource = File(str(dist / name), defaultType="application/javascript")
         resource.type = "application/javascript" if name.endswith(".js") else "application/json"
+        resource.encoding = None  # File sets it only when it picks the type itself
         request.setHeader(b"Cache-Control", b"public, max-age=3600")
         return resource.render(request)
 
