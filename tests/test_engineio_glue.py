@@ -19,6 +19,8 @@ import struct
 import zlib
 from typing import Any, Iterable
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from twisted.internet.address import IPv4Address
 from twisted.internet.defer import Deferred, fail, succeed
 from twisted.internet.protocol import Protocol
@@ -114,6 +116,7 @@ class PendingRequest:
         self._harness = harness
         self._deferred = deferred
         self._results: list[Any] = []
+        self.aborted = False
         deferred.addCallback(self._read)
         deferred.addBoth(self._results.append)
 
@@ -137,6 +140,7 @@ class PendingRequest:
 
     def abort(self) -> None:
         """The client gives up: its TCP connection closes."""
+        self.aborted = True
         self._deferred.cancel()
         self._harness.flush()
         self._results[:] = []
@@ -1127,14 +1131,17 @@ class PollingTests(SynchronousTestCase):
 
     def test_post_too_large(self):
         """
-        A POST larger than max_http_buffer_size is answered 413 and closes
-        the session; nothing of it is delivered; a pending GET gets C{1}.
+        A POST larger than max_http_buffer_size is answered 413 (empty body,
+        as Node) and closes the session ("transport error"); nothing of it is
+        delivered; a pending GET gets C{1}.
         """
         h = Harness(self, max_http_buffer_size=100)
         sid, _ = h.handshake()
         request = h.poll(sid)
-        response = h.send(sid, b"4" + b"x" * 100)
-        self.assertEqual(response.code, 413)
+        response = h.send(sid, b"4" + b"x" * 100, headers={"Origin": f"http://{HOST}"})
+        self.assertEqual((response.code, response.body), (413, b""))
+        self.assertEqual(response.header("Access-Control-Allow-Origin"), f"http://{HOST}")
+        self.assertEqual(h.disconnects(), ["transport error"])
         self.assertEqual(request.result().text(), "1")
         self.assertEqual(h.messages(), [])
         self.assertEqual(len(h.disconnects()), 1)
@@ -2282,4 +2289,96 @@ class HygieneTests(SynchronousTestCase):
         self.assertEqual(len(h.server.sockets), 2)  # f (polling, idle) and v3
         h.advance(45)
         self.assertEqual(len(h.disconnects()), len([e for e in h.events if e[0] == "connect"]))
+        h.assert_clean()
+
+
+_BODIES = [b"4hi", b"4a\x1e4b", b"3", b"2", b"1", b"5", b"6", b"bAQI=", b"x", b"", b"4\xff",
+           b"2probe", b"0", b"4" + b"x" * 200]
+_FRAMES = ["2probe", "5", "3", "4hi", "6", "1", "2", "abc", ""]
+_steps = st.lists(
+    st.one_of(
+        st.tuples(st.just("get"), st.integers(0, 2)),
+        st.tuples(st.just("post"), st.sampled_from(_BODIES)),
+        st.tuples(st.just("abort"), st.integers(0, 3)),
+        st.tuples(st.just("advance"), st.sampled_from([0.1, 1.0, 4.0, 9.0, 20.0])),
+        st.tuples(st.just("websocket"), st.booleans()),
+        st.tuples(st.just("frame"), st.sampled_from(_FRAMES)),
+        st.tuples(st.just("ws_close"), st.booleans()),
+        st.tuples(st.just("server_send"), st.sampled_from(["m", b"\x00"])),
+        st.tuples(st.just("server_close"), st.just(None)),
+        st.tuples(st.just("handshake"), st.sampled_from([3, 4])),
+    ),
+    max_size=25,
+)
+
+
+class RandomClientTests(SynchronousTestCase):
+    """Arbitrary client behaviour never breaks the server's bookkeeping."""
+
+    @settings(max_examples=150, deadline=None)
+    @given(steps=_steps)
+    def test_random_clients(self, steps):
+        """
+        Random handshakes, GETs, POSTs, aborts, WebSocket probes and frames,
+        server sends and closes, and time passing: after every step each live
+        session's timer sits at its deadline and no session reports more than
+        one disconnect; at the end close_all() and time answer every request
+        and leave no session and no DelayedCall.
+        """
+        h = Harness(self, allow_eio3=True, max_http_buffer_size=100, upgrade_timeout=5)
+        h.on_message = lambda socket, data: socket.send(data) if data == "hi" else None
+        sessions: list[tuple[str, int]] = []
+        requests: list[PendingRequest] = []
+        sockets: list[WebSocketClient] = []
+        for name, arg in steps:
+            if name == "handshake" or not sessions:
+                version = arg if name == "handshake" else 4
+                sessions.append((h.handshake(eio=version)[0], version))
+                if name == "handshake":
+                    continue
+            sid, version = sessions[-1]
+            if name == "get":
+                requests.append(h.poll(sid, eio=version))
+            elif name == "post":
+                body = arg
+                if version == 3:
+                    body = b"%d:%s" % (len(arg), arg)
+                h.send(sid, body, eio=version)
+            elif name == "abort":
+                pending = [r for r in requests if not r.done and not r.aborted]
+                if pending:
+                    pending[arg % len(pending)].abort()
+            elif name == "advance":
+                h.advance(arg)
+            elif name == "websocket":
+                query = f"EIO={version}&transport=websocket"
+                sockets.append(h.websocket(query + (f"&sid={sid}" if arg else "")))
+            elif name == "frame" and sockets:
+                if sockets[-1].status == 101 and not sockets[-1].disconnected:
+                    sockets[-1].send_text(arg)
+            elif name == "ws_close" and sockets:
+                if sockets[-1].status == 101 and not sockets[-1].disconnected:
+                    sockets[-1].send_close() if arg else sockets[-1].drop()
+            elif name == "server_send" and sid in h.server.sockets:
+                h.socket(sid).send(arg)
+            elif name == "server_close" and sid in h.server.sockets:
+                h.socket(sid).close()
+            for socket in h.server.sockets.values():
+                self.assertIsNot(socket.session.state, SessionState.CLOSED)
+                h.assert_timer_consistent(socket)
+            closed = [e[1] for e in h.events if e[0] == "disconnect"]
+            self.assertEqual(len(closed), len(set(map(id, closed))))
+            for socket in closed:
+                if socket.sid in h.server.sockets:
+                    # Told already; waits to write its CLOSE packet.
+                    self.assertIs(socket.session.state, SessionState.CLOSING)
+        h.server.close_all()
+        h.advance(60)
+        for request in requests:
+            self.assertTrue(request.aborted or request.done, "a long-poll was never answered")
+        for ws in sockets:
+            if ws.status == 101:
+                self.assertTrue(ws.disconnected, "a WebSocket was left open")
+        connects = [e[1] for e in h.events if e[0] == "connect"]
+        self.assertEqual(len(h.disconnects()), len(connects))
         h.assert_clean()

@@ -195,7 +195,10 @@ class EngineIOResource(Resource):
             log.info("session {sid}: POST of {size} bytes exceeds max_http_buffer_size; closing",
                      sid=socket.sid, size=size)
             socket._transport_lost("transport error")
-            return self._error(request, (1, "Payload too large"), status=413)
+            # As Node: a bare 413 (no error code fits; code 1 means "Session ID unknown").
+            self._cors(request)
+            request.setResponseCode(413)
+            return b""
         content.seek(0)
         body = content.read()
         try:
