@@ -467,7 +467,9 @@ class StaticFilesTests(TestCase):
 
 
 def demo_server_argv(port: int) -> list[str]:
-    return [sys.executable, str(PROJECT_ROOT / "tests" / "apps" / "demo_server.py"), "--port", str(port)]
+    """``twist txsocketio`` with no ``--app``: the chat demo, as users run it."""
+    return [sys.executable, "-m", "twisted", "--log-format=text", "--log-level=info",
+            "txsocketio", "--listen", f"tcp:{port}:interface=127.0.0.1"]
 
 
 class BrowserTests(TestCase):
@@ -478,7 +480,7 @@ class BrowserTests(TestCase):
         chromium = require_tool("chromium")
         require_node_modules("playwright-core")
         port = free_port()
-        server = ServerProcess(demo_server_argv(port), port, name="chat demo")
+        server = ServerProcess(demo_server_argv(port), port, name="twist txsocketio")
         self.addCleanup(server.stop)
         await server.start()
 
