@@ -17,7 +17,7 @@ import os
 import re
 import struct
 import zlib
-from typing import Any, Iterable
+from typing import Any
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -807,7 +807,6 @@ class AllowRequestTests(SynchronousTestCase):
         """A WebSocket handshake may wait for a Deferred verdict."""
         pending: list[Deferred] = []
         h = Harness(self, allow_request=lambda request: pending.append(Deferred()) or pending[-1])
-        ws = WebSocketClient.__new__(WebSocketClient)
         # Start the handshake by hand: the 101 only comes after the verdict.
         client = _RawClient()
         server_protocol = h.site.buildProtocol(IPv4Address("TCP", "10.0.0.2", 1))
@@ -824,7 +823,6 @@ class AllowRequestTests(SynchronousTestCase):
         self.assertTrue(client.data.startswith(b"HTTP/1.1 101 "), client.data)
         self.assertIn(b'0{"sid":', client.data)
         self.assertEqual(len(h.server.sockets), 1)
-        del ws
 
     def test_not_called_for_existing_sessions(self):
         """The hook runs once, at the handshake, not for the session's later requests."""
