@@ -52,7 +52,7 @@ install_system_packages() {
     [ ${#missing[@]} -eq 0 ] && return 0
 
     if [ "$(id -u)" -ne 0 ]; then
-        say "missing system packages: ${missing[*]} (not root: not installing; the tests needing them will skip)"
+        say "missing system packages: ${missing[*]} (not root, so not installing them: the tests that need them skip, or fail under CI=true)"
         return 0
     fi
     say "apt-get install ${missing[*]}"
@@ -86,7 +86,7 @@ install_python_packages() {
 install_node_packages() {
     local stamp=$NODE_DIR/node_modules/.txsocketio-lock.sha256 want
     if ! have npm; then
-        say "npm is missing: not installing tests/node packages (the tests needing them will skip)"
+        say "npm is missing: not installing the tests/node packages (the tests that need them skip, or fail under CI=true)"
         return 0
     fi
     want=$(fingerprint "$NODE_DIR/package-lock.json")
