@@ -27,6 +27,7 @@ from .support import (
     PROJECT_ROOT,
     ServerProcess,
     free_port,
+    missing,
     require_node_modules,
     require_tool,
     run_process,
@@ -479,6 +480,8 @@ class BrowserTests(TestCase):
         node = require_tool("node")
         chromium = require_tool("chromium")
         require_node_modules("playwright-core")
+        if not (PROJECT_ROOT / "node_modules" / "socket.io-client" / "dist" / "socket.io.min.js").is_file():
+            missing("the browser client (run `npm ci` at the repository root)")
         port = free_port()
         server = ServerProcess(demo_server_argv(port), port, name="twist txsocketio")
         self.addCleanup(server.stop)
