@@ -36,10 +36,13 @@
 //   namespace         "/" and the class-based "/chat" multiplexed on one
 //                     connection (welcome event with auth, echo with binary),
 //                     plus a second "/chat" client: "say" reaches the other
-//                     lobby member only and is acked "delivered".
+//                     lobby member only and is acked "delivered".  2.x: the
+//                     auth travels as the namespace query (40/chat?user=ann,),
+//                     which Node's server hands over as handshake.auth.
 //   refuse            "/refuse" (middleware) -> connect_error "not allowed"
 //                     with data {code: 42}; 2.x: the "error" event with the
-//                     payload (Node's form or {message, data}).  Once on a
+//                     payload, which Node makes `err.data || err.message`
+//                     ({code: 42}) for 2.x clients.  Once on a
 //                     connection of its own, once multiplexed next to "/",
 //                     which keeps working.
 //   private           "/private" without and with a wrong token is refused
@@ -60,10 +63,6 @@
 //   transport_close   the client closes its Engine.IO connection under the
 //                     socket (socket.io.engine.close()): the server sees
 //                     "transport close".
-//   v2_compat         2.x only (skipped for the others): exactly what Node's
-//                     server does for 2.x clients: a refusal's "error" payload
-//                     is `err.data || err.message`, and a namespace's query
-//                     (40/chat?user=ann,) becomes that socket's handshake.auth.
 //
 // Prints exactly one JSON line on stdout:
 //   {"ok":..., "client":..., "transports":[...], "scenarios":{NAME:{"ok":...,
@@ -336,9 +335,9 @@ function refusal(message, data, via, raw) {
 }
 
 // 3.x/4.x: connect_error with err.message and err.data.  2.x: the "error"
-// event with the CONNECT_ERROR payload; Node's server sends 2.x clients
-// `err.data || err.message` (socket.io 4.8 namespace.js), the v5 form is
-// {message, data}: both are accepted here (v2_compat insists on Node's).
+// event with the CONNECT_ERROR payload, which Node's server makes
+// `err.data || err.message` for 2.x clients (socket.io 4.8 namespace.js),
+// not {message, data}.
 function checkRefusal(client, r, message, data) {
   if (!client.v2) {
     expectSame("refused via", r.via, "connect_error");
@@ -346,8 +345,7 @@ function checkRefusal(client, r, message, data) {
     return;
   }
   expectSame("refused via (2.x)", r.via, "error");
-  expect("2.x refusal payload is Node's (data) or {message, data}",
-    same(r.raw, data) || same(r.raw, { message, data }), r.raw);
+  expectSame("2.x \"error\" payload (Node: err.data || err.message)", r.raw, data);
 }
 
 function sleep(ms) {
@@ -506,10 +504,9 @@ const SCENARIOS = {
     expectSame("welcome id", w.id, chat.id);
     if (client.v2) {
       expectSame("2.x socket id in /chat", chat.id, `/chat#${root.io.engine.id}`);
-      // Node makes the namespace query the auth of a 2.x client; txsocketio
-      // may give {} (v2_compat checks Node's way).
-      expect("welcome auth (2.x: {} or the namespace query)",
-        same(w.auth, {}) || same(w.auth, auth), w.auth);
+      // Node makes the query of a 2.x client's CONNECT packet
+      // (40/chat?user=ann,) that socket's handshake.auth (client.js _parseNamespace).
+      expectSame("welcome auth (2.x: the namespace query)", w.auth, auth);
     } else {
       expectSame("welcome auth", w.auth, auth);
       expect("/chat id differs from / id", chat.id !== root.id, [chat.id, root.id]);
@@ -677,39 +674,6 @@ const SCENARIOS = {
     [result.client_reason] = await gone;
     result.server_reason = await client.lastDisconnect(b, sid);
     expectSame("server-side reason", result.server_reason, "transport close");
-  },
-
-  // 2.x only (others: skipped): what Node's server does for protocol v4
-  // clients, exactly.
-  async v2_compat(client, result) {
-    if (!client.v2) {
-      result.skipped = "2.x only";
-      return;
-    }
-    const root = client.open("/");
-    await client.connected(root);
-    // A refusal's payload is `err.data || err.message` (not {message, data}).
-    const r1 = await refused(client.connected(client.multiplex(root, "/refuse"), "/refuse"), "/refuse");
-    const r2 = await refused(client.connected(client.multiplex(root, "/private", { query: { token: "x" } }),
-      "/private"), "/private");
-    result.refusal_payloads = [r1.raw, r2.raw];
-    // The query of a namespace's CONNECT packet is that socket's auth.
-    const chat = client.multiplex(root, "/chat", { query: { user: "ann" } });
-    const welcome = client.next(chat, "welcome");
-    await client.connected(chat, "connect /chat");
-    [result.welcome] = await welcome;
-    const problems = [];
-    if (!same(r1.raw, { code: 42 })) {
-      problems.push(`/refuse: 2.x "error" payload ${canon(r1.raw)}, Node sends err.data {"code":42}`);
-    }
-    if (!same(r2.raw, { code: 401 })) {
-      problems.push(`/private: 2.x "error" payload ${canon(r2.raw)}, Node sends err.data {"code":401}`);
-    }
-    if (!same(result.welcome.auth, { user: "ann" })) {
-      problems.push(`/chat?user=ann: handshake.auth ${canon(result.welcome.auth)}, Node gives the ` +
-        `namespace query {"user":"ann"}`);
-    }
-    if (problems.length) throw new Error(problems.join("; "));
   },
 };
 
