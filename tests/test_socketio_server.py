@@ -903,6 +903,41 @@ class DisconnectV3Tests(DisconnectTestsMixin, ServerTestCase):
     protocol = 3
 
 
+class EngineSessionTests(ServerTestCase):
+    """The glue to real Engine.IO sessions (no transport attached)."""
+
+    def open(self, version: int = 4, transport: str = "polling") -> Any:
+        self.sio = SocketIOServer(reactor=self.clock, ping_interval=1, ping_timeout=0.5, allow_eio3=True)
+        self.reasons: list[str] = []
+        self.sio.on("disconnect", lambda socket, reason: self.reasons.append(reason))
+        eio = self.sio.engine.open_session(version, transport, _handshake())
+        self.assertIs(self.sio.clients[eio.sid], eio.context)
+        return eio
+
+    def test_ping_timeout(self) -> None:
+        """A client that stops answering pings is disconnected with "ping timeout"."""
+        eio = self.open(transport="websocket")
+        eio.context.on_message("0")
+        self.clock.pump([0.1] * 16)
+        self.assertEqual(self.reasons, ["ping timeout"])
+        self.assertEqual(self.sio.clients, {})
+        self.assertEqual(self.sio.of("/").sockets, {})
+
+    def test_v3_joined_at_once(self) -> None:
+        """An Engine.IO 3 session is in / as soon as it opens; its socket id is the sid."""
+        eio = self.open(3)
+        self.assertEqual(list(self.sio.of("/").sockets), [eio.sid])
+        self.assertEqual([p.data for p in eio.session.outbox][1:], ["0"])
+
+    def test_protocol_error_closes_session(self) -> None:
+        """A protocol error closes the Engine.IO session ("parse error")."""
+        eio = self.open()
+        eio.context.on_message("0")
+        eio.context.on_message("2{}")
+        self.assertEqual(self.reasons, ["parse error"])
+        self.assertTrue(eio.closed)
+
+
 class ConnectTimeoutTests(ServerTestCase):
     """C{connect_timeout} closes a session that never joins a namespace."""
 

@@ -363,6 +363,12 @@ class ServerNamespace:
     def send(self, *args: Any) -> None:
         self.emit("message", *args)
 
+    def emit_with_ack(self, event: str, *args: Any) -> "Deferred[list[Any]]":
+        """Broadcast with acknowledgements; needs :meth:`timeout` first
+        (``nsp.timeout(5).emit_with_ack(...)``), see
+        :meth:`BroadcastOperator.emit_with_ack`."""
+        return self._operator().emit_with_ack(event, *args)
+
     def fetch_sockets(self) -> "Deferred[list[Any]]":
         return self._operator().fetch_sockets()
 
@@ -755,6 +761,10 @@ class SocketIOServer:
 
     def timeout(self, seconds: float) -> BroadcastOperator:
         return self.of("/").timeout(seconds)
+
+    def emit_with_ack(self, event: str, *args: Any) -> "Deferred[list[Any]]":
+        """Broadcast to / with acknowledgements: ``sio.timeout(5).emit_with_ack(...)``."""
+        return self.of("/").emit_with_ack(event, *args)
 
     def fetch_sockets(self) -> "Deferred[list[Any]]":
         return self.of("/").fetch_sockets()
