@@ -3,9 +3,11 @@
 * socket.io-client 4.x, 3.x (protocol v5 on Engine.IO 4) and 2.x (protocol
   v4 on Engine.IO 3), driven by ``tests/node/sio_client.js``: one node process
   per client major x transport mode runs every scenario (events and acks both
-  ways, binary, namespaces, refusals, rooms and broadcasts with exclusions,
-  disconnect reasons on both sides; see the script's header) and prints one
-  JSON line with a result per scenario.
+  ways, binary, 60 calls in flight with large payloads, namespaces,
+  refusals, rooms and broadcasts with exclusions, disconnect reasons on both
+  sides; see the script's header) and prints one JSON line with a result per
+  scenario.  A second run connects and vanishes: the server must notice
+  ("transport close", or "ping timeout" for a long-polling client).
 * python-socketio's ``socketio.Client`` (thread-based, run with
   ``deferToThread``): auth, events, ``call()`` acks both ways, binary, a
   class-based namespace, rooms, refusals (``socketio.exceptions.ConnectionError``)
@@ -21,7 +23,6 @@ skip, and fail under ``CI=true``.
 from __future__ import annotations
 
 import json
-import queue
 import sys
 import threading
 import time
@@ -53,11 +54,11 @@ UPGRADE = "polling,websocket"
 #: What every node client runs (sio_client.js scenarios, in this order:
 #: server_ack_all needs to be alone on the server, so it goes first).
 NODE_SCENARIOS = [
-    "server_ack_all", "connect", "echo", "ask", "namespace", "refuse", "private", "rooms",
+    "server_ack_all", "connect", "echo", "burst", "ask", "namespace", "refuse", "private", "rooms",
     "server_disconnect", "client_disconnect", "transport_close",
 ]
 #: Scenarios whose "transport" detail is the final transport of their main socket.
-TRANSPORT_CHECKED = ["connect", "echo", "ask", "namespace", "refuse", "private", "rooms"]
+TRANSPORT_CHECKED = ["connect", "echo", "burst", "ask", "namespace", "refuse", "private", "rooms"]
 
 
 def final_transport(transports: str) -> str:
@@ -142,6 +143,25 @@ class NodeClientTestCase(InteropServerTestCase):
         self.assertEqual(scenarios["client_disconnect"]["server_reason"],
                          "client namespace disconnect", context)
         self.assertEqual(scenarios["transport_close"]["server_reason"], "transport close", context)
+        await self.check_vanish(client, transports)
+
+    async def check_vanish(self, client, transports):
+        """A client that just goes away: over WebSocket the server sees
+        "transport close" at once; a long-polling client is noticed when
+        its pong is missing, "ping timeout" (both as Node's server)."""
+        data, context = await self.run_client(client, transports, ["vanish"])
+        self.assert_scenarios_passed(data, context)
+        sid = data["scenarios"]["vanish"]["socket_id"]
+        expected = "ping timeout" if transports == POLLING else "transport close"
+
+        def disconnect_line(text):
+            return next((line for line in text.splitlines()
+                         if f"socket {sid} disconnected:" in line), None)
+
+        line = await self.server.wait_for_output(disconnect_line,
+                                                 timeout=PING_INTERVAL + PING_TIMEOUT + 3)
+        self.assertTrue(line.endswith(f"disconnected: {expected}"),
+                        f"expected {expected!r}: {line}{context}")
 
 
 class SocketIOClient4Tests(NodeClientTestCase):
@@ -469,9 +489,9 @@ class PythonSocketIOClientTests(InteropServerTestCase):
         results = await threads.deferToThread(session.run)
         failures = {name: error for name, error in results.items() if error is not None}
         if failures:
+            report = "\n".join(f"--- {name}\n{error}" for name, error in failures.items())
             self.fail(f"python-socketio over {transports}: {len(failures)} of {len(results)} "
-                      "steps failed:\n" + "\n".join(f"--- {name}\n{error}" for name, error in failures.items())
-                      + f"\n=== server\n{self.server.describe()}")
+                      f"steps failed:\n{report}\n=== server\n{self.server.describe()}")
         self.assertEqual(len(results), 10, results)
 
     async def test_websocket(self):

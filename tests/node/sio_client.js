@@ -13,7 +13,7 @@
 //               long-polling and upgrades to WebSocket; scenarios that care
 //               wait for the upgrade.
 // --scenario    one or more of the scenarios below (comma separated), or
-//               "all" (every one, in the order listed).  Each runs with its
+//               "all" (every one but vanish, in the order listed).  Each runs with its
 //               own sockets (forceNew: true, no reconnection), which it closes
 //               before the next starts; a failing scenario does not stop the
 //               others.
@@ -30,6 +30,10 @@
 //                     nested objects, unicode, binary (top level, nested,
 //                     several), no arguments.  Upgrade mode: again after the
 //                     upgrade, over WebSocket.
+//   burst             60 "echo" calls in flight at once (binary, nested
+//                     binary, a 300 kB buffer, a 200 kB unicode string); every
+//                     ack matches its call.  Upgrade mode: the upgrade
+//                     happens halfway.
 //   ask               the server's emit_with_ack: "question" (with binary) is
 //                     answered with an ack holding text + binary; the server
 //                     emits it back in "answer".
@@ -63,6 +67,10 @@
 //   transport_close   the client closes its Engine.IO connection under the
 //                     socket (socket.io.engine.close()): the server sees
 //                     "transport close".
+//   vanish            connect (and upgrade, if expected), then exit without
+//                     closing: no DISCONNECT, no Engine.IO close, the TCP
+//                     connections just drop.  The server has to notice on its
+//                     own (its log says how).  Only as the last scenario.
 //
 // Prints exactly one JSON line on stdout:
 //   {"ok":..., "client":..., "transports":[...], "scenarios":{NAME:{"ok":...,
@@ -125,10 +133,14 @@ function parseArgs(argv) {
   }
   if (opts.transports.length === 0) throw new Error("--transports is empty");
   if (opts.scenarios.length === 1 && opts.scenarios[0] === "all") {
-    opts.scenarios = Object.keys(SCENARIOS);
+    opts.scenarios = Object.keys(SCENARIOS).filter((s) => s !== "vanish");
   }
   for (const s of opts.scenarios) {
     if (!SCENARIOS[s]) throw new Error(`unknown scenario: ${s}`);
+  }
+  const vanish = opts.scenarios.indexOf("vanish");
+  if (vanish !== -1 && vanish !== opts.scenarios.length - 1) {
+    throw new Error("vanish can only be the last scenario");
   }
   return opts;
 }
@@ -386,7 +398,10 @@ const ECHO_CASES = [
   { name: "empty binary", args: [Buffer.alloc(0)] },
   {
     name: "binary nested",
-    args: ["text", { bin: Buffer.from([0, 1, 2]), list: [Buffer.from([3]), "x", { deep: Buffer.from([4, 5]) }] }],
+    args: ["text", {
+      bin: Buffer.from([0, 1, 2]),
+      list: [Buffer.from([3]), "x", { deep: Buffer.from([4, 5]) }],
+    }],
   },
   { name: "no arguments", args: [] },
 ];
@@ -464,6 +479,36 @@ const SCENARIOS = {
     }
     result.transport = client.transportOf(socket);
     result.binary_kinds = kinds;
+  },
+
+  async burst(client, result) {
+    // 60 echoes in flight at once (text, binary, a 200 kB string and a
+    // 300 kB buffer among them): each ack must match its own call.
+    const socket = client.open("/");
+    await client.connected(socket);
+    const big = Buffer.alloc(300 * 1024);
+    for (let i = 0; i < big.length; i++) big[i] = (i * 7) & 0xff;
+    const bigText = "\u00e9\u2603x".repeat(200 * 1024 / 3);
+    const calls = [];
+    for (let i = 0; i < 60; i++) {
+      let args;
+      if (i === 10) args = [i, big];
+      else if (i === 20) args = [i, bigText];
+      else if (i % 3 === 0) args = [i, Buffer.from([i, 255 - i])];
+      else if (i % 3 === 1) args = [i, { n: i, list: [Buffer.from([i]), "t"] }];
+      else args = [i, `text ${i} \u2603`];
+      calls.push(client.call(socket, "echo", ...args)
+        .then((ack) => ({ i, ok: same(norm(ack), norm(args)) })));
+      if (i === 30 && client.upgradeExpected) {
+        // Half of them cross the upgrade.
+        await client.upgraded(socket);
+      }
+    }
+    const done = await Promise.all(calls);
+    const wrong = done.filter((d) => !d.ok).map((d) => d.i);
+    result.count = done.length;
+    result.transport = client.transportOf(socket);
+    expectSame("echoes that came back different", wrong, []);
   },
 
   async ask(client, result) {
@@ -663,6 +708,18 @@ const SCENARIOS = {
     expectSame("server-side reason for /", result.server_reason, "client namespace disconnect");
   },
 
+  // Connect (and upgrade, if expected), then exit without closing anything:
+  // the server has to notice on its own.  Must be the last scenario.
+  async vanish(client, result) {
+    const socket = client.open("/");
+    await client.connected(socket);
+    result.transport = await client.upgraded(socket);
+    // A round trip, so that a long-poll is pending again when we go.
+    await client.call(socket, "echo", 1);
+    result.socket_id = socket.id;
+    client.vanish = true;
+  },
+
   async transport_close(client, result) {
     const a = client.open("/");
     const b = client.open("/");
@@ -693,7 +750,7 @@ async function runScenarios(opts, output) {
       result.error = err && err.message ? err.message : String(err);
     } finally {
       result.elapsed_ms = Date.now() - started;
-      client.closeAll();
+      if (!client.vanish) client.closeAll();
     }
   }
 }
