@@ -712,6 +712,23 @@ class DynamicNamespaceTestsMixin:
         self.assertEqual(one.pop_received("/t-a"), [("news", [1]), ("news", [2])])
         self.assertEqual(two.pop_received("/t-b"), [("news", [1]), ("news", [2])])
 
+    def test_child_registrations_stay_in_the_child(self) -> None:
+        """Handlers and middlewares added to one child do not reach its siblings;
+        the parent's, even added later, reach every child."""
+        parent = self.sio.of(re.compile(r"/c\d"))
+        client = self.client()
+        client.connect("/c1")
+        client.connect("/c2")
+        self.sio.of("/c1").on("who", lambda socket: "c1 only")
+        self.sio.of("/c1").use(lambda socket: socket.data.update(mark=1))
+        parent.on("who", lambda socket: "parent")
+        parent.on("late", lambda socket: "late")
+        self.assertEqual(self.successResultOf(client.emit_with_ack("who", namespace="/c1")), ["c1 only"])
+        self.assertEqual(self.successResultOf(client.emit_with_ack("who", namespace="/c2")), ["parent"])
+        self.assertEqual(self.successResultOf(client.emit_with_ack("late", namespace="/c2")), ["late"])
+        self.assertEqual(len(self.sio.of("/c1").middlewares), 1)
+        self.assertEqual(self.sio.of("/c2").middlewares, [])
+
     def test_class_on_dynamic_namespace(self) -> None:
         """A Namespace class registered on a dynamic namespace handles every child."""
         class Room(Namespace):
@@ -973,6 +990,14 @@ class ConnectTimeoutTests(ServerTestCase):
         client.connect("/nope")
         self.clock.advance(45)
         self.assertTrue(client.connection.closed)
+
+    def test_connect_handler_that_never_finishes(self) -> None:
+        """A connect handler that never finishes does not keep the session open."""
+        self.sio.on("connect", lambda socket: Deferred())
+        client = self.client()
+        self.clock.advance(45)
+        self.assertTrue(client.connection.closed)
+        self.assertNoLeaks()
 
     def test_v3_clients_join_at_once(self) -> None:
         """2.x clients are in / at once, so the timer is cancelled."""

@@ -65,7 +65,9 @@ class Client:
 
     def _connect_timed_out(self) -> None:
         self._timer = None
-        if not self.sockets and not self.closed:
+        # As Node: only a completed connection counts (a connect handler
+        # that never finishes does not keep the session open).
+        if not self.closed and not any(s.connected for s in self.sockets.values()):
             log.info("connection {sid}: no namespace joined within connect_timeout; closing",
                      sid=self.eio.sid)
             self.eio.close("forced close")

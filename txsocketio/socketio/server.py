@@ -6,7 +6,8 @@ from __future__ import annotations
 import inspect
 import re
 import secrets
-from typing import Any, Callable, Pattern, Union
+from collections import ChainMap
+from typing import Any, Callable, MutableMapping, Pattern, Union
 from urllib.parse import parse_qsl
 
 from twisted.internet.defer import Deferred, DeferredList, FirstError, gatherResults, maybeDeferred
@@ -29,7 +30,6 @@ __all__ = ["SocketIOServer", "ServerNamespace", "ParentNamespace"]
 log = Logger(namespace="txsocketio.socketio")
 
 NamespaceMatcher = Union[str, Pattern[str], Callable[..., Any]]
-LIFECYCLE = ("connect", "disconnect", "disconnecting")
 
 
 def _new_socket_id() -> str:
@@ -80,15 +80,16 @@ class ServerNamespace:
         self.name = name
         self.parent = parent
         self.sockets: dict[str, Socket] = {}
+        self.handlers: MutableMapping[str, Callable[..., Any]]
         if parent is not None:
-            # Children share their parent's handlers, so later registrations apply.
-            self.handlers = parent.handlers
-            self.middlewares = parent.middlewares
-            self._class_ref = parent._class_ref
+            # A child sees its parent's handlers (registered before or after
+            # it was created) beneath its own; registering on the child
+            # (``sio.of("/org-1").on(...)``) does not touch its siblings.
+            self.handlers = ChainMap({}, parent.handlers)
         else:
-            self.handlers: dict[str, Callable[..., Any]] = {}
-            self.middlewares: list[Callable[..., Any]] = []
-            self._class_ref: list[type[Namespace]] = []
+            self.handlers = {}
+        self._middlewares: list[Callable[..., Any]] = []
+        self._class: type[Namespace] | None = None
         self._lifecycle_cache: dict[Any, _Lifecycle] = {}
         self._ack_id = 0
         self._start_adapter()
@@ -130,7 +131,7 @@ class ServerNamespace:
         """Handle this namespace with a class: one instance per connection."""
         if not (isinstance(namespace_class, type) and issubclass(namespace_class, Namespace)):
             raise TypeError("register() takes a subclass of txsocketio.Namespace")
-        self._class_ref[:] = [namespace_class]
+        self._class = namespace_class
         return namespace_class
 
     def use(self, middleware: Callable[..., Any]) -> Callable[..., Any]:
@@ -143,12 +144,25 @@ class ServerNamespace:
         and is logged).  Emits made here reach the client after the CONNECT
         reply.  Usable as a decorator.
         """
-        self.middlewares.append(middleware)
+        self._middlewares.append(middleware)
         return middleware
 
     @property
+    def middlewares(self) -> list[Callable[..., Any]]:
+        """The connection middlewares, in order (a dynamic child's parent's first)."""
+        parent = self.parent
+        if parent is None:
+            return self._middlewares
+        if not self._middlewares:
+            return parent.middlewares
+        return parent.middlewares + self._middlewares
+
+    @property
     def namespace_class(self) -> type[Namespace] | None:
-        return self._class_ref[0] if self._class_ref else None
+        """The class registered with :meth:`register` (here, or on the dynamic parent)."""
+        if self._class is None and self.parent is not None:
+            return self.parent.namespace_class
+        return self._class
 
     # -- dispatch ------------------------------------------------------------------------
 
