@@ -70,6 +70,8 @@ class SocketIOResource(EngineIOResource):
                  client_dist: str | os.PathLike[str] | None = None) -> None:
         super().__init__(sio.engine)
         self.sio = sio
+        # The Autobahn factory has read the size limits: configure() would be too late now.
+        sio._resource_created = True
         self.serve_client = serve_client
         self._client_dist = Path(client_dist) if client_dist is not None else None
 
