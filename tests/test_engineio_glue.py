@@ -743,6 +743,12 @@ class AllowRequestTests(SynchronousTestCase):
         response = h.get("EIO=4&transport=polling")
         self.assertEqual((response.code, response.body), (403, error_body(4, "no token")))
 
+    def test_refused_with_code_and_message(self):
+        """A (code, message) tuple refuses with that code and message, as Node's hook may."""
+        h = Harness(self, allow_request=lambda request: (42, "quota exceeded"))
+        response = h.get("EIO=4&transport=polling")
+        self.assertEqual((response.code, response.body), (403, error_body(42, "quota exceeded")))
+
     def test_deferred(self):
         """
         A Deferred holds the handshake until it fires: True opens the session,

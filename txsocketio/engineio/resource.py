@@ -137,9 +137,14 @@ class EngineIOResource(Resource):
         if verdict is None or verdict is True:
             result = self._handshake(request, version, transport)
         else:
-            message = verdict if isinstance(verdict, str) else FORBIDDEN[1]
+            code, message = FORBIDDEN
+            if isinstance(verdict, str):
+                message = verdict
+            elif (isinstance(verdict, tuple) and len(verdict) == 2 and isinstance(verdict[0], int)
+                  and isinstance(verdict[1], str)):
+                code, message = verdict
             log.info("allow_request refused a handshake: {message}", message=message)
-            result = self._error(request, (FORBIDDEN[0], message), status=403)
+            result = self._error(request, (code, message), status=403)
         if result is not NOT_DONE_YET:
             _finish(request, result)
 
