@@ -87,6 +87,15 @@ class ConnectWireV4Tests(ServerTestCase):
         self.sio.on("ping", lambda socket: "pong")
         self.assertEqual(self.successResultOf(client.emit_with_ack("ping")), ["pong"])
 
+    def test_query_in_connect_is_part_of_the_name(self) -> None:
+        """v5 has no query in CONNECT: C{40/chat?x=1,} asks for the namespace
+        "/chat?x=1", which is unknown (as in Node), even though /chat exists."""
+        self.sio.of("/chat")
+        client = self.client()
+        client.send_raw("0/chat?x=1,")
+        self.assertEqual(self.wire(client)[-1], '44/chat?x=1,{"message":"Invalid namespace"}')
+        self.assertNotIn("/chat", client.sids)
+
     def test_refusal_with_message_and_data(self) -> None:
         """ConnectionRefused(message, data) in a connect handler is sent as
         C{44{"message":…,"data":…}}; the connection stays open."""

@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl
 
+import attrs
 from twisted.logger import Logger
 
 from txsocketio.errors import ProtocolError
@@ -92,6 +93,11 @@ class Client:
         kind = packet.type
         if kind is PacketType.CONNECT:
             name = packet.namespace
+            if self.eio.protocol != 3 and packet.query is not None:
+                # Socket.IO v5 has no query in CONNECT: like Node, the whole
+                # "/nsp?x=1" is the namespace's name (and so usually unknown).
+                name = f"{name}?{packet.query}"
+                packet = attrs.evolve(packet, namespace=name, query=None)
             if name in self.sockets or name in self._connecting:
                 log.info("connection {sid}: second CONNECT to {nsp}; ignored", sid=self.eio.sid, nsp=name)
                 return
