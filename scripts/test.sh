@@ -6,11 +6,13 @@
 #
 # Setup is idempotent and quick when nothing changed:
 #   * apt-get (only as root, only for missing binaries): redis-server,
-#     chromium, chromedriver, nginx, npm, python3-venv;
+#     chromium, chromedriver, nginx, nodejs, npm, python3-venv;
 #   * .venv is created if missing, and `pip install -e '.[test]'` is re-run
 #     when pyproject.toml / setup.py change;
-#   * `npm ci` in tests/node runs when node_modules is missing or
-#     package-lock.json changed.
+#   * `npm ci` in tests/node (interop peers) and at the root (the browser
+#     client bundle) runs when node_modules is missing or package-lock.json
+#     changed.
+# (The steps live in scripts/setup-lib.sh, shared with scripts/demo.sh.)
 # Then `python -m twisted.trial -j2 tests` runs with its output on the terminal
 # and in test-artifacts/trial.log, and the last line is
 # `N passed, N failed[, N skipped]`.  Exit status 0 only if something ran and
@@ -21,82 +23,10 @@
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
-ROOT=$PWD
-VENV=$ROOT/.venv
+source scripts/setup-lib.sh
 NODE_DIR=$ROOT/tests/node
 ARTIFACTS=$ROOT/test-artifacts
 LOG=$ARTIFACTS/trial.log
-
-say() { printf '==> %s\n' "$*" >&2; }
-
-have() {
-    command -v "$1" >/dev/null 2>&1 || [ -x "/usr/sbin/$1" ] || [ -x "/usr/bin/$1" ]
-}
-
-fingerprint() {  # fingerprint FILE... -> one sha256 over their contents
-    cat "$@" | sha256sum | cut -d' ' -f1
-}
-
-# --- 1. system packages ------------------------------------------------------
-install_system_packages() {
-    local -a missing=()
-    have redis-server || missing+=(redis-server)
-    have chromium     || missing+=(chromium)
-    have chromedriver || missing+=(chromium-driver)
-    have nginx        || missing+=(nginx)
-    have node         || missing+=(nodejs)
-    have npm          || missing+=(npm)
-    if [ ! -x "$VENV/bin/python" ] && ! python3 -c 'import ensurepip, venv' 2>/dev/null; then
-        missing+=(python3-venv)
-    fi
-    [ ${#missing[@]} -eq 0 ] && return 0
-
-    if [ "$(id -u)" -ne 0 ]; then
-        say "missing system packages: ${missing[*]} (not root, so not installing them: the tests that need them skip, or fail under CI=true)"
-        return 0
-    fi
-    say "apt-get install ${missing[*]}"
-    export DEBIAN_FRONTEND=noninteractive
-    apt-get update -q
-    apt-get install -y -q "${missing[@]}"
-}
-
-# --- 2. Python venv and packages ----------------------------------------------
-install_python_packages() {
-    local stamp=$VENV/.txsocketio-install.sha256 want
-    if [ ! -x "$VENV/bin/python" ]; then
-        say "creating $VENV"
-        python3 -m venv "$VENV"
-        "$VENV/bin/python" -m pip install -q --disable-pip-version-check -U pip
-    fi
-    want=$(fingerprint pyproject.toml setup.py)
-    if [ "$(cat "$stamp" 2>/dev/null)" = "$want" ] \
-            && "$VENV/bin/python" -c 'import txsocketio, twisted, treq, hypothesis' 2>/dev/null; then
-        return 0
-    fi
-    say "pip install -e '.[test]'"
-    # editable_mode=compat: the twistd plugin in twisted/plugins/ stays visible
-    # (see STACK-NOTES section 3).
-    "$VENV/bin/python" -m pip install -q --disable-pip-version-check \
-        --config-settings editable_mode=compat -e '.[test]'
-    echo "$want" >"$stamp"
-}
-
-# --- 3. Node packages for the interop tests --------------------------------
-install_node_packages() {
-    local stamp=$NODE_DIR/node_modules/.txsocketio-lock.sha256 want
-    if ! have npm; then
-        say "npm is missing: not installing the tests/node packages (the tests that need them skip, or fail under CI=true)"
-        return 0
-    fi
-    want=$(fingerprint "$NODE_DIR/package-lock.json")
-    if [ -d "$NODE_DIR/node_modules" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$want" ]; then
-        return 0
-    fi
-    say "npm ci in tests/node"
-    (cd "$NODE_DIR" && npm ci --no-audit --no-fund)
-    echo "$want" >"$stamp"
-}
 
 # --- 4. run trial and summarize ------------------------------------------------
 count() {  # count NAME SUMMARY -> the number after NAME= in trial's summary, or 0
@@ -173,7 +103,8 @@ run_tests() {
     [ "$ok" -eq 1 ]
 }
 
-install_system_packages
-install_python_packages
-install_node_packages
+ensure_system_packages redis-server chromium chromedriver nginx node npm
+ensure_venv "[test]"
+ensure_node_packages "$NODE_DIR"      # the interop peers (several client majors, Node servers)
+ensure_root_node_packages             # the browser bundle the demo serves
 run_tests "$@"
