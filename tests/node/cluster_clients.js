@@ -10,7 +10,11 @@
 // Commands ({"id": N, "op": ..., ...}; each gets exactly one reply
 // {"id": N, "ok": true, ...} or {"id": N, "ok": false, "error": "..."}):
 //
-//   connect     {name, url, nsp="/", transports=["websocket"], auth?, timeout=5000}
+//   connect     {name, url, nsp="/", transports=["websocket"], auth?, timeout=5000,
+//                localAddress?}
+//               localAddress: the source address of every connection (e.g.
+//               127.0.0.2), so that a proxy hashing on the client address
+//               (nginx ip_hash) sees different clients from one machine.
 //               opens a socket (forceNew, no reconnection); replies once the
 //               namespace is joined: {sid, transport}, or ok false on
 //               connect_error / timeout.
@@ -31,6 +35,7 @@
 // Binary values travel as {"$bin": "<base64>"} both ways.
 "use strict";
 
+const http = require("http");
 const readline = require("readline");
 const { io } = require("sioc4");
 
@@ -84,6 +89,10 @@ function connect(cmd) {
       transports: cmd.transports || ["websocket"],
       auth: cmd.auth || {},
       timeout: cmd.timeout || 5000,
+      ...(cmd.localAddress ? {
+        agent: new http.Agent({ localAddress: cmd.localAddress }), // polling (xmlhttprequest-ssl)
+        localAddress: cmd.localAddress, // websocket (ws)
+      } : {}),
     });
     sockets.set(cmd.name, socket);
     const timer = setTimeout(() => {
