@@ -1262,6 +1262,29 @@ class HeartbeatTests(SynchronousTestCase):
         self.assertEqual(h.send(sid, b"3").body, UNKNOWN_SID)
         h.assert_clean()
 
+    def test_pong_read_after_a_busy_turn_counts(self):
+        """
+        When the pong deadline passes, the verdict waits for one more look at
+        the network: a pong that arrived while the reactor was busy (read in
+        the same turn, before the zero-delay check runs) keeps the session.
+        """
+        h = Harness(self)
+        sid, _ = h.handshake()
+        h.advance(25)
+        self.assertEqual(h.poll(sid).result().text(), "2")
+        socket = h.socket(sid)
+        # Run the deadline call by hand, as a late reactor turn would...
+        deadline_call = socket._timer
+        h.clock.advance(19.999)
+        self.assertTrue(deadline_call.active())
+        deadline_call.cancel()
+        socket._on_deadline()
+        # ...then the pong is read before the zero-delay verdict runs.
+        h.send(sid, b"3")
+        h.advance(0)
+        self.assertEqual(h.disconnects(), [])
+        h.assert_timer_consistent(socket)
+
     def test_v4_ping_timeout_without_get(self):
         """The ping timeout is enforced even with no GET pending."""
         h = Harness(self, ping_interval=1, ping_timeout=2)

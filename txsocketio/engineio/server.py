@@ -79,6 +79,7 @@ class EngineIOSocket:
         #: free for the layer above (Socket.IO keeps its client state here)
         self.context: Any = None
         self._timer: IDelayedCall | None = None
+        self._grace: IDelayedCall | None = None
         self._deadline: float | None = None
         self._poll: Request | None = None
         self._poll_jsonp: str | None = None
@@ -238,9 +239,10 @@ class EngineIOSocket:
 
     def _teardown(self) -> None:
         self.server._forget(self)
-        if self._timer is not None and self._timer.active():
-            self._timer.cancel()
-        self._timer = None
+        for call in (self._timer, self._grace):
+            if call is not None and call.active():
+                call.cancel()
+        self._timer = self._grace = None
         if self._poll is not None:
             # A GET still pending when the session dies is told so; when the
             # client itself asked to close, it only needs releasing (Node).
@@ -252,6 +254,8 @@ class EngineIOSocket:
         self._ws = self._probe = None
 
     def _arm_timer(self) -> None:
+        if self._grace is not None:
+            return  # _on_timer runs in a moment and re-arms
         deadline = self.session.next_deadline()
         if deadline == self._deadline and self._timer is not None and self._timer.active():
             return
@@ -265,10 +269,19 @@ class EngineIOSocket:
             return
         if deadline is not None:
             self._timer = self.server.reactor.callLater(
-                max(0.0, deadline - self._now()), self._on_timer
+                max(0.0, deadline - self._now()), self._on_deadline
             )
 
+    def _on_deadline(self) -> None:
+        # Look at the network once more before acting: after a long busy turn
+        # of the reactor the awaited pong may already sit in the socket, and
+        # timers run before I/O is read.  A zero-delay call runs after the
+        # next poll for I/O.
+        self._timer = None
+        self._grace = self.server.reactor.callLater(0, self._on_timer)
+
     def _on_timer(self) -> None:
+        self._grace = None
         self._timer = None
         self._deadline = None
         events, upgrade_expired = self.session.handle_timer(self._now())
