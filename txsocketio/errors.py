@@ -46,3 +46,38 @@ class AckTimeout(Exception):
 
 class SocketDisconnected(Exception):
     """The socket disconnected before it acknowledged the emit."""
+
+
+class RedisUnavailable(Exception):
+    """Redis could not be reached (or did not answer) in time.
+
+    Raised by :class:`txsocketio.redisconn.RedisConnection` for a command
+    that waited longer than its timeout for a usable connection or for the
+    reply, or that was pending when the connection was closed.  The local
+    server keeps working meanwhile; the connection keeps retrying.
+    """
+
+
+class ClusterTimeout(Exception):
+    """A request to the other servers of a cluster did not complete in time.
+
+    Node's adapter drops what arrived; this keeps it:
+
+    ``results``
+        what did arrive, already merged the way the operation returns it (for
+        ``fetch_sockets`` the local sockets plus the remote ones that came,
+        for ``all_rooms`` a set, for ``server_side_emit`` the list of answers);
+    ``responded``
+        how many of the *other* servers answered;
+    ``expected``
+        how many other servers were asked (``None`` when Redis itself did not
+        answer, so the number of servers is unknown).
+    """
+
+    def __init__(self, message: str, results: object = None, responded: int = 0,
+                 expected: int | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.results = results
+        self.responded = responded
+        self.expected = expected
