@@ -585,7 +585,8 @@ class RedisConnection:
         Waits for a connection when there is none, ``timeout`` seconds
         (default ``command_timeout``) at most in all, then fails with
         :class:`~txsocketio.errors.RedisUnavailable`.  Arguments are ``bytes``
-        or ``str`` (UTF-8); replies are ``bytes``, ``int`` or lists of them.
+        or ``str`` (UTF-8); replies are ``bytes`` (bulk), ``str`` (status),
+        ``int`` or lists of them.
         Not for SUBSCRIBE and friends, nor blocking commands.
         """
         if self._closed:
