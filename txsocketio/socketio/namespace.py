@@ -27,6 +27,9 @@ import re
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
+from txsocketio import subscriptions as _subscriptions
+from txsocketio.subscriptions import Decoder, EventName, decode_json
+
 if TYPE_CHECKING:
     from twisted.internet.defer import Deferred
 
@@ -107,3 +110,34 @@ class Namespace:
 
     def disconnect(self, close: bool = False) -> None:
         self.socket.disconnect(close)
+
+    # -- Redis channels forwarded to this client (txsocketio.subscriptions) --------------
+
+    def subscribe(self, channel: str, event: EventName = None,
+                  decode: Decoder = decode_json) -> "Deferred[None]":
+        """Forward every message published on the Redis ``channel`` to this
+        client, as long as it stays connected.
+
+        The event is named after the channel unless ``event`` gives a name
+        (or a callable ``(channel, pattern) -> name``); the message is
+        JSON-decoded unless ``decode`` is ``None`` (raw ``str``, or ``bytes``
+        when it is not UTF-8) or another callable taking the ``bytes``.
+        Fires once Redis confirmed the subscription.  One Redis subscription
+        per channel serves every client of the process; see
+        :mod:`txsocketio.subscriptions`.
+        """
+        return _subscriptions.subscribe(self.socket, channel, event, decode)
+
+    def psubscribe(self, pattern: str, event: EventName = None,
+                   decode: Decoder = decode_json) -> "Deferred[None]":
+        """As :meth:`subscribe`, for every channel matching the glob-style
+        ``pattern`` (the default event name is each message's channel)."""
+        return _subscriptions.psubscribe(self.socket, pattern, event, decode)
+
+    def unsubscribe(self, channel: str | None = None) -> None:
+        """Stop forwarding ``channel`` (every channel when ``None``)."""
+        _subscriptions.unsubscribe(self.socket, channel)
+
+    def punsubscribe(self, pattern: str | None = None) -> None:
+        """Stop forwarding ``pattern`` (every pattern when ``None``)."""
+        _subscriptions.punsubscribe(self.socket, pattern)
