@@ -88,6 +88,9 @@ class ServerNamespace:
             self.handlers = ChainMap({}, parent.handlers)
         else:
             self.handlers = {}
+        #: event -> handler of events sent by the other servers (server_side_emit)
+        self.server_side_handlers: MutableMapping[str, Callable[..., Any]] = (
+            ChainMap({}, parent.server_side_handlers) if parent is not None else {})
         self._middlewares: list[Callable[..., Any]] = []
         self._class: type[Namespace] | None = None
         self._lifecycle_cache: dict[Any, _Lifecycle] = {}
@@ -123,6 +126,27 @@ class ServerNamespace:
             if not callable(fn):
                 raise TypeError(f"handler for {event!r} must be callable")
             self.handlers[event] = fn
+            return fn
+
+        return register(handler) if handler is not None else register
+
+    def on_server_side(self, event: str, handler: Callable[..., Any] | None = None) -> Any:
+        """Handle ``event`` when another server of the cluster sends it with
+        :meth:`server_side_emit` (what Node's ``nsp.on(event)`` receives from
+        ``serverSideEmit``); usable as a decorator.
+
+        The handler gets the event's arguments (no socket); when the sender
+        asked for acknowledgements its return value (plain, Deferred or
+        coroutine) is this server's answer.  Kept apart from :meth:`on`, whose
+        handlers answer clients.  Needs a cluster adapter (Redis).
+        """
+        if not isinstance(event, str):
+            raise TypeError("an event name must be a str")
+
+        def register(fn: Callable[..., Any]) -> Callable[..., Any]:
+            if not callable(fn):
+                raise TypeError(f"server-side handler for {event!r} must be callable")
+            self.server_side_handlers[event] = fn
             return fn
 
         return register(handler) if handler is not None else register
@@ -404,9 +428,11 @@ class ServerNamespace:
 
     def server_side_emit(self, event: str, *args: Any, timeout: float | None = None,
                          want_ack: bool = False) -> "Deferred[list[Any]]":
-        """Send an event to the other servers of the cluster (their ``on`` handlers
-        for ``event`` are called with the arguments); with ``want_ack`` fires
-        with their answers."""
+        """Send an event to the other servers of the cluster (their
+        :meth:`on_server_side` handlers for ``event`` are called with the
+        arguments); with ``want_ack`` fires with one answer per other server
+        (failing with :class:`~txsocketio.errors.ClusterTimeout`, which holds
+        the answers that came, after ``timeout`` seconds)."""
         return self.adapter.server_side_emit(event, list(args), timeout=timeout, want_ack=want_ack)
 
 
@@ -728,6 +754,12 @@ class SocketIOServer:
            namespace: NamespaceMatcher = "/") -> Any:
         """Register a handler (see :meth:`ServerNamespace.on`); a decorator too."""
         return self.of(namespace).on(event, handler)
+
+    def on_server_side(self, event: str, handler: Callable[..., Any] | None = None,
+                       namespace: NamespaceMatcher = "/") -> Any:
+        """Handle server-side emits of the other servers (see
+        :meth:`ServerNamespace.on_server_side`); a decorator too."""
+        return self.of(namespace).on_server_side(event, handler)
 
     def register(self, namespace: NamespaceMatcher, namespace_class: type[Namespace]) -> type[Namespace]:
         """Handle ``namespace`` with a :class:`~txsocketio.Namespace` subclass."""

@@ -1,0 +1,700 @@
+# -*- test-case-name: tests.test_redis_adapter -*-
+"""The Redis adapter: one namespace spread over many processes, Node-compatible.
+
+::
+
+    from txsocketio import SocketIOServer
+    from txsocketio.adapters.redis import redis_adapter
+
+    sio = SocketIOServer(adapter=redis_adapter("redis://127.0.0.1:6379/0"))
+
+    @sio.on_server_side("reload")          # another server called server_side_emit("reload", ...)
+    def reload(what):
+        return "done"                      # its answer, when the sender asked for one
+
+Every server of the cluster (txsocketio processes and Node socket.io
+servers with ``@socket.io/redis-adapter`` 8.x, classic ``createAdapter``)
+subscribes to the same channels; ``@socket.io/redis-emitter`` and
+:mod:`txsocketio.emitter` publish into them.  The wire format is
+:mod:`txsocketio.adapters.redis_wire`; the connections are a
+:class:`~txsocketio.redisconn.RedisConnection` (one per server).
+
+What goes through the cluster (everything else stays local):
+
+* broadcasts (``sio.emit``, ``to(...)``, ``except_(...)``, ``socket.broadcast``),
+  published unless ``.local``; the same packet reaches the local clients;
+* broadcasts with acknowledgements (``sio.timeout(5).emit_with_ack(...)``):
+  every server reports how many clients it asked, then each client's answer;
+* ``fetch_sockets()``: the local :class:`~txsocketio.Socket` objects plus a
+  :class:`RemoteSocket` for each socket of another server;
+* ``sockets_join`` / ``sockets_leave`` / ``disconnect_sockets`` (applied here at
+  once, published for the others);
+* ``all_rooms()``, ``server_count()`` (``PUBSUB NUMSUB`` of the request
+  channel), ``server_side_emit(...)`` with or without answers.
+
+Requests that wait for other servers (``fetch_sockets``, ``all_rooms``,
+``server_side_emit(want_ack=True)``) give up after ``request_timeout``
+seconds with :class:`~txsocketio.errors.ClusterTimeout`, which keeps what
+did arrive (``results``) and says how many of the other servers answered
+(``responded`` of ``expected``).
+
+Faults: with Redis unreachable the server keeps serving its own clients (a
+warning is logged; broadcasts are delivered locally, the publish gives up
+after ``request_timeout``); after Redis restarts the subscriptions are
+restored and broadcasts resume.  :meth:`RedisAdapter.close` (called by
+``sio.shutdown()``) unsubscribes, and closes the connection when
+:func:`redis_adapter` opened it and no other namespace uses it.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping
+
+from twisted.internet.defer import Deferred, succeed
+from twisted.logger import Logger
+from twisted.python.failure import Failure
+
+from txsocketio._invoke import invoke
+from txsocketio.adapters import redis_wire as wire
+from txsocketio.adapters.base import Adapter, BroadcastOptions
+from txsocketio.adapters.memory import MemoryAdapter
+from txsocketio.errors import ClusterTimeout, ProtocolError, SocketDisconnected
+from txsocketio.redisconn import RedisAddress, RedisConnection, Subscription
+from txsocketio.socketio.packet import Packet
+from txsocketio.socketio.socket import SocketHandshake, check_event_name
+
+if TYPE_CHECKING:
+    from txsocketio.socketio.broadcast import BroadcastOperator
+    from txsocketio.socketio.server import ServerNamespace
+    from txsocketio.socketio.socket import Socket
+
+__all__ = ["RedisAdapter", "RemoteSocket", "redis_adapter"]
+
+log = Logger(namespace="txsocketio.redis")
+
+RequestType = wire.RequestType
+
+
+# --------------------------------------------------------------------------
+# Remote sockets
+# --------------------------------------------------------------------------
+
+
+def _handshake(raw: Mapping[str, Any]) -> SocketHandshake:
+    def mapping(name: str) -> dict[str, Any]:
+        value = raw.get(name)
+        return dict(value) if isinstance(value, dict) else {}
+
+    issued = raw.get("issued")
+    return SocketHandshake(
+        headers=mapping("headers"), query=mapping("query"), address=str(raw.get("address") or ""),
+        time=str(raw.get("time") or ""),
+        issued=int(issued) if isinstance(issued, (int, float)) and not isinstance(issued, bool) else 0,
+        url=str(raw.get("url") or ""), secure=bool(raw.get("secure")), xdomain=bool(raw.get("xdomain")),
+        auth=mapping("auth"), environ={},
+    )
+
+
+def _describe(socket: "Socket") -> dict[str, Any]:
+    """A local socket as a REMOTE_FETCH response carries it (Node's shape)."""
+    h = socket.handshake
+    return {
+        "id": socket.id,
+        "handshake": {"headers": dict(h.headers), "time": h.time, "address": h.address, "xdomain": h.xdomain,
+                      "secure": h.secure, "issued": h.issued, "url": h.url, "query": dict(h.query),
+                      "auth": dict(h.auth) if h.auth is not None else {}},
+        "rooms": sorted(socket.rooms),
+        "data": socket.data,
+    }
+
+
+class RemoteSocket:
+    """A socket connected to another server, as ``fetch_sockets()`` returns it.
+
+    ``id``, ``handshake`` (a :class:`~txsocketio.socketio.socket.SocketHandshake`
+    without ``environ``), ``rooms`` and ``data`` are a snapshot taken when the
+    other server answered.  The actions go through the cluster, as Node's
+    ``RemoteSocket`` does (a broadcast or request aimed at the room named after
+    the socket's id), so they work whichever server holds the socket.
+    """
+
+    __slots__ = ("nsp", "id", "handshake", "rooms", "data")
+
+    def __init__(self, nsp: "ServerNamespace", details: wire.RemoteSocketDetails) -> None:
+        self.nsp = nsp
+        self.id = details.id
+        self.handshake = _handshake(details.handshake)
+        self.rooms: set[str] = set(details.rooms)
+        self.data = details.data
+
+    def __repr__(self) -> str:
+        return f"<RemoteSocket {self.id} on {self.nsp.name}>"
+
+    @property
+    def namespace(self) -> str:
+        return self.nsp.name
+
+    def _operator(self) -> "BroadcastOperator":
+        from txsocketio.socketio.broadcast import BroadcastOperator
+
+        return BroadcastOperator(self.nsp, rooms=frozenset([self.id]))
+
+    def emit(self, event: str, *args: Any) -> None:
+        """Send ``event`` to this socket, wherever it is connected."""
+        self._operator().emit(event, *args)
+
+    def emit_with_ack(self, event: str, *args: Any, timeout: float | None = None) -> "Deferred[list[Any]]":
+        """Emit and fire with ``[answer]``: the client's first ack argument (only
+        the first one crosses servers, as with Node).  Fails with
+        :class:`~txsocketio.errors.AckTimeout` after ``timeout`` seconds
+        (default: the adapter's ``request_timeout``), with
+        :class:`~txsocketio.errors.SocketDisconnected` when no server has it
+        any more."""
+        check_event_name(event)
+        if timeout is None:
+            timeout = getattr(self.nsp.adapter, "request_timeout", 5.0)
+        d = self._operator().timeout(timeout).emit_with_ack(event, *args)
+
+        def first(responses: list[Any]) -> list[Any]:
+            if not responses:
+                raise SocketDisconnected(f"socket {self.id} is no longer connected to any server")
+            return responses[:1]
+
+        return d.addCallback(first)
+
+    def join(self, *rooms: str) -> "Deferred[None]":
+        return self._operator().sockets_join(*rooms)
+
+    def leave(self, *rooms: str) -> "Deferred[None]":
+        return self._operator().sockets_leave(*rooms)
+
+    def disconnect(self, close: bool = False) -> "Deferred[None]":
+        return self._operator().disconnect_sockets(close)
+
+
+# --------------------------------------------------------------------------
+# Pending requests
+# --------------------------------------------------------------------------
+
+_NAMES = {RequestType.REMOTE_FETCH: "fetchSockets", RequestType.ALL_ROOMS: "allRooms",
+          RequestType.SERVER_SIDE_EMIT: "serverSideEmit"}
+
+
+class _Pending:
+    """A request waiting for the other servers' answers."""
+
+    __slots__ = ("adapter", "kind", "request_id", "expected", "responded", "results", "done", "timer",
+                 "timeout")
+
+    def __init__(self, adapter: "RedisAdapter", kind: int, request_id: str, expected: int, results: Any,
+                 timeout: float) -> None:
+        self.adapter = adapter
+        self.kind = kind
+        self.request_id = request_id
+        self.expected = expected
+        self.responded = 0
+        self.results = results
+        self.timeout = timeout
+        self.done: Deferred[Any] = Deferred(lambda _: self._forget())
+        self.timer = adapter.reactor.callLater(timeout, self._timed_out)
+
+    def _forget(self) -> None:
+        self.adapter._requests.pop(self.request_id, None)
+        if self.timer.active():
+            self.timer.cancel()
+
+    def receive(self, response: wire.Response) -> None:
+        self.responded += 1
+        if self.kind == RequestType.REMOTE_FETCH:
+            if response.sockets is not None:
+                try:
+                    details = response.remote_sockets()
+                except ProtocolError as e:
+                    log.warn("ignoring a malformed fetchSockets answer: {error}", error=e)
+                else:
+                    self.results.extend(RemoteSocket(self.adapter.nsp, d) for d in details)
+        elif self.kind == RequestType.ALL_ROOMS:
+            if response.rooms is not None:
+                self.results.update(response.rooms)
+        else:
+            self.results.append(response.data)
+        if self.responded >= self.expected:
+            self._forget()
+            self.done.callback(self.results)
+
+    def _timed_out(self) -> None:
+        self.adapter._requests.pop(self.request_id, None)
+        name = _NAMES.get(self.kind, str(self.kind))
+        self.done.errback(ClusterTimeout(
+            f"timeout reached while waiting for {name} response: {self.responded} of {self.expected} "
+            f"other server(s) answered within {self.timeout} s", self.results, self.responded, self.expected))
+
+    def abort(self, message: str) -> None:
+        self._forget()
+        if not self.done.called:
+            self.done.errback(ClusterTimeout(message, self.results, self.responded, self.expected))
+
+
+class _AckRequest:
+    """A broadcast with acknowledgements sent to the other servers."""
+
+    __slots__ = ("client_count", "ack", "timer")
+
+    def __init__(self, client_count: Callable[[int], None], ack: Callable[[Any], None], timer: Any) -> None:
+        self.client_count = client_count
+        self.ack = ack
+        self.timer = timer
+
+
+# --------------------------------------------------------------------------
+# The adapter
+# --------------------------------------------------------------------------
+
+
+class RedisAdapter(MemoryAdapter):
+    """The adapter of one namespace in a Redis cluster (see the module docstring).
+
+    Rooms and local delivery are the :class:`MemoryAdapter`'s.  ``uid`` (6
+    random characters, as Node's) tells this adapter's messages apart;
+    ``key`` is the channel prefix (Node's ``key`` option); with
+    ``publish_on_specific_response_channel`` answers go to the requester's own
+    response channel (Node's ``publishOnSpecificResponseChannel``).
+    """
+
+    def __init__(self, nsp: "ServerNamespace", connection: RedisConnection, key: str = wire.DEFAULT_KEY,
+                 request_timeout: float = 5.0, *, publish_on_specific_response_channel: bool = False,
+                 on_close: Callable[["RedisAdapter"], Any] | None = None) -> None:
+        super().__init__(nsp)
+        self.connection = connection
+        self.key = key
+        self.request_timeout = request_timeout
+        self.publish_on_specific_response_channel = publish_on_specific_response_channel
+        self.uid = wire.new_uid()
+        self.channels = wire.Channels(key, nsp.name)
+        self.reactor = nsp.server.reactor
+        self._requests: dict[str, _Pending] = {}
+        self._ack_requests: dict[str, _AckRequest] = {}
+        self._subscriptions: list[Subscription] = []
+        self._on_close = on_close
+        self._closed = False
+
+    def __repr__(self) -> str:
+        return f"<RedisAdapter {self.nsp.name} uid={self.uid} on {self.connection.address}>"
+
+    # -- lifecycle -------------------------------------------------------------------
+
+    def init(self) -> "Deferred[None]":
+        """Subscribe to the namespace's channels; fires once Redis confirmed
+        them (while Redis is down it waits; it never fails)."""
+        if not self._subscriptions and not self._closed:
+            conn = self.connection
+            c = self.channels
+            self._subscriptions = [
+                conn.psubscribe(c.broadcast_pattern, self._on_broadcast),
+                conn.subscribe(c.request, self._on_request),
+                conn.subscribe(c.response, self._on_response),
+                conn.subscribe(c.specific_response(self.uid), self._on_response),
+            ]
+        return self.wait_ready()
+
+    def wait_ready(self) -> "Deferred[None]":
+        """Fires once this adapter's subscriptions are confirmed by Redis."""
+        from twisted.internet.defer import gatherResults
+
+        return gatherResults([s.ready() for s in self._subscriptions]).addCallback(lambda _: None)
+
+    def close(self) -> "Deferred[None]":
+        """Unsubscribe, drop pending requests (they fail with
+        :class:`~txsocketio.errors.ClusterTimeout`) and, when the factory opened
+        the connection and this was its last user, close it."""
+        if self._closed:
+            return succeed(None)
+        self._closed = True
+        for sub in self._subscriptions:
+            self.connection.unsubscribe(sub)
+        self._subscriptions = []
+        acks, self._ack_requests = self._ack_requests, {}
+        for request in acks.values():
+            if request.timer.active():
+                request.timer.cancel()
+        for pending in list(self._requests.values()):
+            pending.abort(f"the adapter of {self.nsp.name} was closed before the other servers answered")
+        if self._on_close is not None:
+            result = self._on_close(self)
+            if isinstance(result, Deferred):
+                return result
+        return succeed(None)
+
+    # -- publishing --------------------------------------------------------------------
+
+    def _publish(self, channel: str, payload: bytes, what: str) -> "Deferred[None]":
+        """Publish; a failure is logged (this server has done its part) and the
+        Deferred fires with None all the same."""
+        d = self.connection.publish(channel, payload, timeout=self.request_timeout)
+
+        def failed(f: Failure) -> None:
+            log.warn("{what} on {nsp} reached only this server: {error}", what=what, nsp=self.nsp.name,
+                     error=f.getErrorMessage())
+
+        return d.addCallbacks(lambda _: None, failed)
+
+    def _respond(self, request: wire.Request, payload: bytes) -> None:
+        if self.publish_on_specific_response_channel and request.uid:
+            channel = self.channels.specific_response(request.uid)
+        else:
+            channel = self.channels.response
+        self._publish(channel, payload, "an answer to another server")
+
+    # -- broadcasting ------------------------------------------------------------------
+
+    def broadcast(self, packet: Packet, opts: BroadcastOptions) -> None:
+        encoded = self.nsp.prepare(packet)  # TypeError before anything is sent
+        if not opts.flags.get("local"):
+            message = wire.encode_broadcast(self.uid, packet, opts)
+            self._publish(self.channels.for_broadcast(opts), message, "a broadcast")
+        volatile = bool(opts.flags.get("volatile"))
+        for socket in self.local_sockets(opts):
+            socket._write_encoded(encoded, packet, volatile)
+
+    def broadcast_with_ack(self, packet: Packet, opts: BroadcastOptions, client_count: Callable[[int], None],
+                           ack: Callable[[Any], None]) -> None:
+        if opts.flags.get("local"):
+            super().broadcast_with_ack(packet, opts, client_count, ack)
+            return
+        request_id = wire.new_uid()
+        message = wire.broadcast_request(self.uid, request_id, packet, opts)
+        super().broadcast_with_ack(packet, opts, client_count, ack)  # TypeError before anything is sent
+        seconds = opts.flags.get("timeout") or self.request_timeout
+        # As Node: no way to tell when every answer is in, so forget after the timeout.
+        timer = self.reactor.callLater(seconds, self._ack_requests.pop, request_id, None)
+        self._ack_requests[request_id] = _AckRequest(client_count, ack, timer)
+        self._publish(self.channels.request, message, "a broadcast with acknowledgements")
+
+    # -- cluster-wide operations ------------------------------------------------------------
+
+    def server_count(self) -> "Deferred[int]":
+        """``PUBSUB NUMSUB`` of the request channel: the servers of the cluster
+        that serve this namespace (fails with RedisUnavailable if Redis does
+        not answer within ``request_timeout``)."""
+        return self.connection.numsub(self.channels.request, timeout=self.request_timeout)
+
+    def _ask(self, kind: int, build: Callable[[str], bytes], results: Any, timeout: float | None = None,
+             ) -> "Deferred[Any]":
+        """Ask the other servers; fire with ``results`` merged with their answers."""
+        timeout = self.request_timeout if timeout is None else timeout
+        name = _NAMES[kind]
+
+        def unavailable(f: Failure) -> Failure:
+            return Failure(ClusterTimeout(f"{name}: cannot count the servers ({f.getErrorMessage()}); "
+                                          "only this server's part is in the results", results, 0, None))
+
+        def counted(servers: int) -> Any:
+            others = servers - 1
+            if others <= 0:
+                return results
+            request_id = wire.new_uid()
+            pending = _Pending(self, kind, request_id, others, results, timeout)
+            self._requests[request_id] = pending
+            d = self.connection.publish(self.channels.request, build(request_id), timeout=timeout)
+            d.addErrback(lambda f: pending.abort(f"{name}: the request could not be published "
+                                                 f"({f.getErrorMessage()})"))
+            return pending.done
+
+        return self.server_count().addCallbacks(counted, unavailable)
+
+    def fetch_sockets(self, opts: BroadcastOptions) -> "Deferred[list[Any]]":
+        local: list[Any] = list(self.local_sockets(opts))
+        if opts.flags.get("local"):
+            return succeed(local)
+        return self._ask(RequestType.REMOTE_FETCH,
+                         lambda rid: wire.fetch_sockets_request(self.uid, rid, opts), local)
+
+    def all_rooms(self) -> "Deferred[set[str]]":
+        return self._ask(RequestType.ALL_ROOMS, lambda rid: wire.all_rooms_request(self.uid, rid),
+                         set(self.rooms))
+
+    def add_sockets(self, opts: BroadcastOptions, rooms: Iterable[str]) -> "Deferred[None]":
+        rooms = list(rooms)
+        super().add_sockets(opts, rooms)
+        if opts.flags.get("local"):
+            return succeed(None)
+        return self._publish(self.channels.request, wire.remote_join_request(self.uid, opts, rooms), "sockets_join")
+
+    def del_sockets(self, opts: BroadcastOptions, rooms: Iterable[str]) -> "Deferred[None]":
+        rooms = list(rooms)
+        super().del_sockets(opts, rooms)
+        if opts.flags.get("local"):
+            return succeed(None)
+        return self._publish(self.channels.request, wire.remote_leave_request(self.uid, opts, rooms),
+                             "sockets_leave")
+
+    def disconnect_sockets(self, opts: BroadcastOptions, close: bool) -> "Deferred[None]":
+        super().disconnect_sockets(opts, close)
+        if opts.flags.get("local"):
+            return succeed(None)
+        return self._publish(self.channels.request, wire.remote_disconnect_request(self.uid, opts, close),
+                             "disconnect_sockets")
+
+    def server_side_emit(self, event: str, args: list[Any], *, timeout: float | None = None,
+                         want_ack: bool = False) -> "Deferred[list[Any]]":
+        check_event_name(event)
+        data = [event, *args]
+        wire.dump_json(data)  # TypeError now, not after the servers were counted
+        if not want_ack:
+            payload = wire.server_side_emit_request(self.uid, data)
+            return self._publish(self.channels.request, payload, "server_side_emit").addCallback(lambda _: [])
+        return self._ask(RequestType.SERVER_SIDE_EMIT,
+                         lambda rid: wire.server_side_emit_request(self.uid, data, rid), [], timeout)
+
+    # -- receiving -------------------------------------------------------------------------
+
+    def _on_broadcast(self, pattern: str, channel: str, payload: bytes) -> None:
+        if self._closed:
+            return
+        room = self.channels.room_of(channel)
+        if room is None or (room and room not in self.rooms):
+            return  # another namespace's, or a room with nobody here (Node skips those too)
+        try:
+            message = wire.decode_broadcast(payload)
+        except ProtocolError as e:
+            log.warn("ignoring a malformed broadcast on {channel}: {error}", channel=channel, error=e)
+            return
+        if message.uid == self.uid or message.packet.namespace != self.nsp.name:
+            return
+        try:
+            MemoryAdapter.broadcast(self, message.packet, message.opts)
+        except (TypeError, ValueError):
+            log.failure("cannot deliver a broadcast from another server on {nsp}", nsp=self.nsp.name)
+
+    def _on_request(self, channel: str, payload: bytes) -> None:
+        if self._closed:
+            return
+        try:
+            request = wire.decode_request(payload)
+        except ProtocolError as e:
+            log.warn("ignoring a malformed request on {channel}: {error}", channel=channel, error=e)
+            return
+        try:
+            self._handle_request(request)
+        except Exception:
+            log.failure("handling a request of type {type} on {nsp} failed", type=request.type,
+                        nsp=self.nsp.name)
+
+    def _mine(self, request: wire.Request) -> bool:
+        return request.uid == self.uid or (request.request_id is not None and (
+            request.request_id in self._requests or request.request_id in self._ack_requests))
+
+    def _handle_request(self, request: wire.Request) -> None:
+        kind = request.type
+        if self._mine(request):
+            return  # our own request: this server did its part already
+        rid = request.request_id
+        if kind == RequestType.SOCKETS:
+            sids = [s.id for s in self.local_sockets(BroadcastOptions(frozenset(request.rooms)))]
+            self._respond(request, wire.sockets_response(rid or "", sids))
+        elif kind == RequestType.ALL_ROOMS:
+            self._respond(request, wire.all_rooms_response(rid or "", list(self.rooms)))
+        elif kind in (RequestType.REMOTE_JOIN, RequestType.REMOTE_LEAVE, RequestType.REMOTE_DISCONNECT):
+            self._remote_change(request)
+        elif kind == RequestType.REMOTE_FETCH:
+            assert request.opts is not None and rid is not None
+            self._respond(request, self._fetch_response(rid, request.opts))
+        elif kind == RequestType.SERVER_SIDE_EMIT:
+            self._server_side_event(request)
+        elif kind == RequestType.BROADCAST:
+            self._broadcast_for(request)
+        else:
+            log.debug("ignoring a request of unknown type {type}", type=kind)
+
+    def _remote_change(self, request: wire.Request) -> None:
+        kind = request.type
+        if request.opts is not None:
+            opts = BroadcastOptions(request.opts.rooms, request.opts.except_)
+            if kind == RequestType.REMOTE_JOIN:
+                MemoryAdapter.add_sockets(self, opts, request.rooms)
+            elif kind == RequestType.REMOTE_LEAVE:
+                MemoryAdapter.del_sockets(self, opts, request.rooms)
+            else:
+                MemoryAdapter.disconnect_sockets(self, opts, request.close)
+            return
+        # The single-socket form of older adapters: {sid, room}, answered.
+        socket = self.nsp.sockets.get(request.sid or "")
+        if socket is None:
+            return
+        if kind == RequestType.REMOTE_JOIN:
+            socket.join(request.room or "")
+        elif kind == RequestType.REMOTE_LEAVE:
+            socket.leave(request.room or "")
+        else:
+            socket.disconnect(request.close)
+        self._respond(request, wire.dump_json({"requestId": request.request_id}))
+
+    def _fetch_response(self, request_id: str, opts: BroadcastOptions) -> bytes:
+        described = [_describe(s) for s in self.local_sockets(opts)]
+        try:
+            return wire.fetch_sockets_response(request_id, described)
+        except (TypeError, ValueError):
+            for entry in described:
+                try:
+                    wire.dump_json(entry["data"])
+                except (TypeError, ValueError):
+                    log.warn("socket {sid}: its data cannot be sent to other servers (not JSON); sending null",
+                             sid=entry["id"])
+                    entry["data"] = None
+            return wire.fetch_sockets_response(request_id, described)
+
+    def _server_side_event(self, request: wire.Request) -> None:
+        event, args = request.data[0], list(request.data[1:])
+        handler = self.nsp.server_side_handlers.get(event)
+        if handler is None:
+            log.debug("no server-side handler for {event!r} on {nsp}", event=event, nsp=self.nsp.name)
+            return
+        rid = request.request_id
+        try:
+            result = invoke(handler, *args)
+        except Exception:
+            log.failure("server-side handler for {event!r} on {nsp} failed", event=event, nsp=self.nsp.name)
+            return
+
+        def answer(value: Any) -> None:
+            if rid is None:
+                return
+            try:
+                payload = wire.server_side_emit_response(rid, value)
+            except (TypeError, ValueError):
+                log.failure("the answer of the server-side handler for {event!r} is not JSON", event=event)
+                return
+            # Node answers on the shared response channel, whatever the options.
+            self._publish(self.channels.response, payload, "an answer to a server-side emit")
+
+        if isinstance(result, Deferred):
+            result.addCallback(answer)
+            result.addErrback(lambda f: log.failure("server-side handler for {event!r} on {nsp} failed", f,
+                                                    event=event, nsp=self.nsp.name))
+        else:
+            answer(result)
+
+    def _broadcast_for(self, request: wire.Request) -> None:
+        assert request.packet is not None and request.opts is not None and request.request_id is not None
+        rid = request.request_id
+        packet = Packet(request.packet.type, self.nsp.name, request.packet.data)
+        # As Node: the flags stay with the sender.
+        opts = BroadcastOptions(request.opts.rooms, request.opts.except_)
+
+        def client_count(count: int) -> None:
+            self._respond(request, wire.client_count_response(rid, count))
+
+        def ack(arg: Any) -> None:
+            try:
+                payload = wire.broadcast_ack_response(rid, arg)
+            except (TypeError, ValueError):
+                log.failure("cannot forward a client's acknowledgement")
+                return
+            self._respond(request, payload)
+
+        try:
+            MemoryAdapter.broadcast_with_ack(self, packet, opts, client_count, ack)
+        except (TypeError, ValueError):
+            log.failure("cannot deliver a broadcast with acknowledgements from another server on {nsp}",
+                        nsp=self.nsp.name)
+
+    def _on_response(self, channel: str, payload: bytes) -> None:
+        if self._closed:
+            return
+        try:
+            response = wire.decode_response(payload)
+        except ProtocolError as e:
+            log.warn("ignoring a malformed response on {channel}: {error}", channel=channel, error=e)
+            return
+        rid = response.request_id
+        ack_request = self._ack_requests.get(rid)
+        if ack_request is not None:
+            if response.type == RequestType.BROADCAST_CLIENT_COUNT:
+                ack_request.client_count(response.client_count or 0)
+            elif response.type == RequestType.BROADCAST_ACK:
+                ack_request.ack(response.packet)
+            return
+        pending = self._requests.get(rid)
+        if pending is not None:
+            pending.receive(response)
+
+
+# --------------------------------------------------------------------------
+# The factory
+# --------------------------------------------------------------------------
+
+
+class RedisAdapterFactory:
+    """What :func:`redis_adapter` returns: ``factory(nsp) -> RedisAdapter``.
+
+    With a URL it opens one :class:`~txsocketio.redisconn.RedisConnection`
+    when the first namespace needs it and closes it when the last adapter
+    closes (a later namespace opens a new one); with a connection it uses
+    that one and never closes it.  Use one factory per
+    :class:`~txsocketio.SocketIOServer`.
+    """
+
+    def __init__(self, url_or_connection: str | RedisAddress | RedisConnection, *, key: str = wire.DEFAULT_KEY,
+                 request_timeout: float = 5.0, publish_on_specific_response_channel: bool = False) -> None:
+        if isinstance(url_or_connection, RedisConnection):
+            self._connection: RedisConnection | None = url_or_connection
+            self._address = url_or_connection.address
+            self._owned = False
+        else:
+            self._connection = None
+            self._address = (url_or_connection if isinstance(url_or_connection, RedisAddress)
+                             else RedisAddress.parse(url_or_connection))
+            self._owned = True
+        if not isinstance(key, str) or not key:
+            raise ValueError("the Redis key prefix is a non-empty str")
+        if not (isinstance(request_timeout, (int, float)) and request_timeout > 0):
+            raise ValueError(f"request_timeout is a positive number of seconds, not {request_timeout!r}")
+        self.key = key
+        self.request_timeout = float(request_timeout)
+        self.publish_on_specific_response_channel = publish_on_specific_response_channel
+        self._users: set[RedisAdapter] = set()
+
+    def __repr__(self) -> str:
+        return f"<redis_adapter {self._address} key={self.key!r}>"
+
+    @property
+    def connection(self) -> RedisConnection | None:
+        """The connection in use (None while no namespace has started)."""
+        return self._connection
+
+    def __call__(self, nsp: "ServerNamespace") -> Adapter:
+        if not nsp.name.startswith("/"):
+            # The parent of dynamic namespaces only fans out to its children,
+            # each of which has its own Redis adapter.
+            return MemoryAdapter(nsp)
+        if self._connection is None:
+            self._connection = RedisConnection(self._address, nsp.server.reactor,
+                                               command_timeout=self.request_timeout)
+        adapter = RedisAdapter(nsp, self._connection, self.key, self.request_timeout,
+                               publish_on_specific_response_channel=self.publish_on_specific_response_channel,
+                               on_close=self._release)
+        self._users.add(adapter)
+        return adapter
+
+    def _release(self, adapter: RedisAdapter) -> "Deferred[None]":
+        self._users.discard(adapter)
+        if self._owned and not self._users and self._connection is not None:
+            connection, self._connection = self._connection, None
+            return connection.close()
+        return succeed(None)
+
+
+def redis_adapter(url_or_connection: str | RedisAddress | RedisConnection, *, key: str = wire.DEFAULT_KEY,
+                  request_timeout: float = 5.0,
+                  publish_on_specific_response_channel: bool = False) -> RedisAdapterFactory:
+    """The adapter factory for ``SocketIOServer(adapter=...)``.
+
+    ``url_or_connection``: a Redis URL (``redis://``, ``rediss://``,
+    ``unix://``; see :mod:`txsocketio.redisconn`) or a
+    :class:`~txsocketio.redisconn.RedisConnection` you manage.  ``key``: the
+    channel prefix shared with the Node servers and emitters (``socket.io``).
+    ``request_timeout``: seconds to wait for the other servers (and for
+    Redis).  Raises ``ValueError`` for a bad URL.
+    """
+    return RedisAdapterFactory(url_or_connection, key=key, request_timeout=request_timeout,
+                               publish_on_specific_response_channel=publish_on_specific_response_channel)
