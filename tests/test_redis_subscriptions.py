@@ -353,6 +353,29 @@ class FunctionStyleTests(SubscriptionTestCase):
         self.assertEqual(self.conn.channels(), set())
 
 
+class AdapterConnectionTests(SubscriptionTestCase):
+    async def test_uses_the_adapter_connection(self) -> None:
+        """With the Redis adapter, subscriptions ride on its connection: one
+        subscriber connection per process for the adapter and every client."""
+        from txsocketio.adapters.redis import redis_adapter
+
+        self.redis = RedisServer()
+        self.addCleanup(self.redis.stop)
+        await self.redis.start()
+        self.publisher = self.connection()
+        self.sio = SocketIOServer(adapter=redis_adapter(self.redis.url))
+        self.sio.register("/feed", Feed)
+        self.addCleanup(self.sio.shutdown, 1)
+        alice = self.client()
+        self.assertEqual(await self.call(alice, "watch", "news"), "ok")
+        subs = Subscriptions.of(self.sio)
+        self.assertIs(subs.connection, self.sio.adapter_factory.connection)
+        clients = await self.publisher.execute("CLIENT", "LIST")
+        self.assertEqual(clients.count(b"cmd=subscribe") + clients.count(b"cmd=psubscribe"), 1, clients)
+        self.assertEqual(await self.publish("news", "hi"), 1)
+        self.assertEqual(await self.wait_events(alice, 1), [("news", ["hi"])])
+
+
 class NoConnectionTests(unittest.TestCase):
     def test_no_redis(self) -> None:
         """Without a Redis connection, subscribing says how to get one."""

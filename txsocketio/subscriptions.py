@@ -35,10 +35,10 @@ reaches that client as an event for as long as the connection holds::
   once per decoder and written to each client; the connection subscribes
   again after Redis restarts.
 
-The connection is the server's Redis connection (``sio.redis``, set by the
-Redis adapter: ``twistd txsocketio --redis URL`` or
-``SocketIOServer(adapter=redis_adapter(url))``).  A server without the Redis
-adapter can still forward channels:
+The connection is the one of the server's Redis adapter (``twistd
+txsocketio --redis URL``, or ``SocketIOServer(adapter=redis_adapter(url))``),
+so one process keeps one subscriber connection for everything.  A server
+without the Redis adapter can still forward channels:
 ``Subscriptions.of(sio, connection=RedisConnection(url))`` once at start-up.
 """
 
@@ -58,7 +58,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "Subscriptions", "decode_json", "decode_raw", "subscribe", "psubscribe", "unsubscribe",
-    "punsubscribe", "EventName",
+    "punsubscribe", "EventName", "server_connection",
 ]
 
 log = Logger(namespace="txsocketio.subscriptions")
@@ -139,7 +139,7 @@ class Subscriptions:
                 raise RuntimeError("the subscriptions of this server already use another Redis connection")
             return found
         if connection is None:
-            connection = getattr(sio, "redis", None)
+            connection = server_connection(sio)
         if connection is None:
             raise RuntimeError(
                 "forwarding Redis channels needs the server's Redis connection: run it with "
@@ -311,6 +311,12 @@ class _Undecodable:
 
     def __init__(self, error: Exception) -> None:
         self.error = error
+
+
+def server_connection(sio: "SocketIOServer") -> "RedisConnection | None":
+    """The Redis connection of server ``sio``: its Redis adapter's (``--redis``,
+    ``redis_adapter(...)``), or ``None``."""
+    return getattr(sio.adapter_factory, "connection", None)
 
 
 # -- function-style API ------------------------------------------------------------------
