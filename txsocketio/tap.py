@@ -69,6 +69,14 @@ class Options(usage.Options):
         ["static", None, None, "Directory of files served at / (at /static/ with --wsgi)."],
         ["wsgi", None, None, "MODULE:ATTR of a WSGI application served at / beside the Socket.IO path."],
         ["shutdown-timeout", None, 5.0, "Seconds a graceful shutdown may take.", _seconds("shutdown-timeout")],
+        ["redis", None, None,
+         "Scale out over Redis: redis://[[user]:password@]host[:port][/db], rediss://... (TLS) or "
+         "unix:///path/to/redis.sock?db=N&password=... Every server on the same Redis and key (txsocketio "
+         "or Node socket.io with @socket.io/redis-adapter) is one cluster; @socket.io/redis-emitter "
+         "and txsocketio.emitter can publish into it. Replaces the app's adapter."],
+        ["redis-key", None, None, "Channel prefix of the cluster, Node's 'key' option (default socket.io)."],
+        ["redis-timeout", None, None, "Seconds to wait for the other servers and for Redis (default 5).",
+         _seconds("redis-timeout")],
     ]
 
     def __init__(self) -> None:
@@ -107,6 +115,17 @@ class Options(usage.Options):
             raise usage.UsageError("--path must be an absolute URL path other than /, e.g. /socket.io/")
         if self["static"] is not None and not os.path.isdir(self["static"]):
             raise usage.UsageError(f"--static {self['static']!r} is not a directory")
+        if self["redis"] is not None:
+            from txsocketio.redisconn import RedisAddress
+
+            try:
+                RedisAddress.parse(self["redis"])
+            except ValueError as e:
+                raise usage.UsageError(f"--redis: {e}")
+        elif self["redis-key"] is not None or self["redis-timeout"] is not None:
+            raise usage.UsageError("--redis-key and --redis-timeout need --redis URL")
+        if self["redis-key"] is not None and not self["redis-key"]:
+            raise usage.UsageError("--redis-key must not be empty")
         # Import the application now, so that a mistake is a one-line usage error.
         self["sio"] = load_app(self["app"] or DEMO_APP)
         self["wsgi_app"] = None
@@ -175,6 +194,11 @@ def makeService(options: Options) -> Any:
     if options["cors_origins"]:
         origins = options["cors_origins"]
         overrides["cors_allowed_origins"] = "*" if "*" in origins else list(origins)
+    if options["redis"] is not None:
+        from txsocketio.adapters.redis import redis_adapter
+
+        overrides["adapter"] = redis_adapter(options["redis"], key=options["redis-key"] or "socket.io",
+                                             request_timeout=options["redis-timeout"] or 5.0)
     if overrides:
         sio.configure(**overrides)
     wsgi = None
