@@ -51,6 +51,8 @@ from txsocketio.socketio.packet import Packet, PacketType
 from txsocketio.socketio.socket import check_event_name
 
 if TYPE_CHECKING:
+    from typing import Self
+
     from twisted.internet.defer import Deferred
 
 __all__ = ["Emitter", "BlockingEmitter", "EmitterOperator"]
@@ -197,13 +199,13 @@ class _EmitterBase(Generic[R]):
     def __repr__(self) -> str:
         return f"<{type(self).__name__} key={self.key!r} nsp={self.nsp!r}>"
 
-    def _derive(self, nsp: str) -> "_EmitterBase[R]":
+    def _derive(self, nsp: str) -> "Self":
         other = object.__new__(type(self))
         other.__dict__.update(self.__dict__)
         other.nsp = _nsp_name(nsp)
         return other
 
-    def of(self, nsp: str) -> "_EmitterBase[R]":
+    def of(self, nsp: str) -> "Self":
         """The same emitter for another namespace (``"/chat"`` or ``"chat"``)."""
         return self._derive(nsp)
 
