@@ -247,3 +247,14 @@ class ConnectionTests(unittest.TestCase):
         await conn.wait_subscribed()
         self.assertEqual(await conn.numsub("c"), 1)
 
+    async def test_wrong_password(self) -> None:
+        """A refused password is logged as an error; commands fail with
+        RedisUnavailable instead of waiting forever."""
+        logged = _Logged(self)
+        redis = await self.start_redis("--requirepass", "right")
+        conn = self.connect(f"redis://:wrong@127.0.0.1:{redis.port}", command_timeout=0.5)
+        conn.subscribe("c", lambda *a: None)
+        with self.assertRaises(RedisUnavailable):
+            await conn.publish("c", b"x")
+        self.assertTrue(any("refused the connection" in t for t in logged.texts()), logged.texts())
+        self.assertFalse(any("wrong" in t for t in logged.texts()))

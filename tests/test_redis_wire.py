@@ -148,7 +148,7 @@ class MessagePackTests(unittest.TestCase):
         self.assertEqual(wire.unpack(msgpack.packb(value, use_bin_type=True, datetime=True)), value)
 
     @given(st.binary(max_size=200))
-    @settings(max_examples=500)
+    @settings(max_examples=300)
     def test_arbitrary_bytes(self, data) -> None:
         """Any bytes decode or raise ProtocolError; nothing else escapes."""
         for decode in (wire.unpack, wire.decode_broadcast, wire.decode_request, wire.decode_response,

@@ -277,6 +277,7 @@ class RedisAdapter(MemoryAdapter):
         self._subscriptions: list[Subscription] = []
         self._on_close = on_close
         self._closed = False
+        self._failed_publishes = 0
 
     def __repr__(self) -> str:
         return f"<RedisAdapter {self.nsp.name} uid={self.uid} on {self.connection.address}>"
@@ -329,14 +330,24 @@ class RedisAdapter(MemoryAdapter):
 
     def _publish(self, channel: str, payload: bytes, what: str) -> "Deferred[None]":
         """Publish; a failure is logged (this server has done its part) and the
-        Deferred fires with None all the same."""
+        Deferred fires with None all the same.  One warning per outage: the
+        first failure is logged, the next ones counted until a publish works."""
         d = self.connection.publish(channel, payload, timeout=self.request_timeout)
 
-        def failed(f: Failure) -> None:
-            log.warn("{what} on {nsp} reached only this server: {error}", what=what, nsp=self.nsp.name,
-                     error=f.getErrorMessage())
+        def sent(_: Any) -> None:
+            if self._failed_publishes:
+                log.info("publishing on {nsp} works again; {n} message(s) reached only this server meanwhile",
+                         nsp=self.nsp.name, n=self._failed_publishes)
+                self._failed_publishes = 0
 
-        return d.addCallbacks(lambda _: None, failed)
+        def failed(f: Failure) -> None:
+            if not self._failed_publishes:
+                log.warn("{what} on {nsp} reached only this server: {error} (further failures are counted, "
+                         "not logged, until Redis is back)", what=what, nsp=self.nsp.name,
+                         error=f.getErrorMessage())
+            self._failed_publishes += 1
+
+        return d.addCallbacks(sent, failed)
 
     def _respond(self, request: wire.Request, payload: bytes) -> None:
         if self.publish_on_specific_response_channel and request.uid:
