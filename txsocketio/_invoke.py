@@ -16,6 +16,11 @@ from twisted.logger import Logger
 __all__ = ["invoke", "is_async", "log_failures"]
 
 
+# Results that cannot be awaitable, checked first by exact type: the common
+# synchronous handler pays one set lookup.
+_PLAIN = frozenset([type(None), bool, int, float, str, bytes, tuple, list, dict])
+
+
 async def _await(awaitable: Awaitable[Any]) -> Any:
     return await awaitable
 
@@ -24,7 +29,7 @@ def invoke(fn: Callable[..., Any], *args: Any) -> Any:
     """Call ``fn``; a coroutine (or other awaitable) result becomes a Deferred,
     anything else is returned as is."""
     result = fn(*args)
-    if result is None or isinstance(result, Deferred):
+    if type(result) in _PLAIN or isinstance(result, Deferred):
         return result
     if iscoroutine(result):
         return ensureDeferred(result)

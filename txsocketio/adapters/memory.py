@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator
+from typing import TYPE_CHECKING, Any, Callable, Iterable
 
 import attrs
 from twisted.internet.defer import Deferred, succeed
@@ -61,26 +61,35 @@ class MemoryAdapter(Adapter):
 
     # -- local recipients ---------------------------------------------------------
 
-    def local_sockets(self, opts: BroadcastOptions) -> Iterator["Socket"]:
-        """The sockets of this process that ``opts`` selects, each once."""
+    def local_sockets(self, opts: BroadcastOptions) -> list["Socket"]:
+        """The sockets of this process that ``opts`` selects, each once (a snapshot)."""
         sockets = self.nsp.sockets
+        rooms = opts.rooms
+        if not opts.except_:
+            # The common cases, without the bookkeeping of the general one.
+            if not rooms:
+                return list(sockets.values())
+            if len(rooms) == 1:
+                for room in rooms:
+                    members = self.rooms.get(room, ())
+                get = sockets.get
+                return [s for s in map(get, list(members)) if s is not None]
         excluded: set[str] = set()
         for room in opts.except_:
             excluded.update(self.rooms.get(room, ()))
-        if not opts.rooms:
-            for sid, socket in list(sockets.items()):
-                if sid not in excluded:
-                    yield socket
-            return
+        if not rooms:
+            return [socket for sid, socket in list(sockets.items()) if sid not in excluded]
+        selected: list["Socket"] = []
         seen: set[str] = set()
-        for room in opts.rooms:
+        for room in rooms:
             for sid in list(self.rooms.get(room, ())):
                 if sid in seen or sid in excluded:
                     continue
                 seen.add(sid)
                 socket = sockets.get(sid)
                 if socket is not None:
-                    yield socket
+                    selected.append(socket)
+        return selected
 
     # -- broadcasting ---------------------------------------------------------------
 

@@ -134,10 +134,18 @@ class EngineIOSocket:
     def send_many(self, messages: Sequence["str | bytes | OutgoingMessage"]) -> None:
         """Send several messages; on polling they go out in one response."""
         session = self.session
-        if session.transport == "websocket":
-            for m in messages:
-                self.send(m)
+        if session.state is not SessionState.OPEN:
             return
+        if session.transport == "websocket":
+            ws = self._ws
+            if ws is not None:
+                version = session.version
+                for m in messages:
+                    if isinstance(m, OutgoingMessage):
+                        ws.send_prepared(m.prepared(version))
+                    else:
+                        ws.send_frame(*encode_frame(Packet(PacketType.MESSAGE, m), version))
+                return
         for m in messages:
             session.send(m.packet if isinstance(m, OutgoingMessage) else Packet(PacketType.MESSAGE, m))
         self._flush()

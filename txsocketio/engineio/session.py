@@ -310,17 +310,16 @@ class Session:
             return None
         if self.state is SessionState.CLOSING:
             return self._closing_deadline
-        candidates = [
-            self._ping_due,
-            self._pong_due,
-            self._client_silence_deadline,
-            self._upgrade_deadline,
-        ]
+        # Written out rather than min() over a list: this runs after every packet.
+        best = self._ping_due
+        for candidate in (self._pong_due, self._client_silence_deadline, self._upgrade_deadline):
+            if candidate is not None and (best is None or candidate < best):
+                best = candidate
         if self.transport == "polling" and not self._poll_pending:
-            candidates.append(
-                self._last_poll_end + self.config.ping_interval + self.config.ping_timeout
-            )
-        return min((c for c in candidates if c is not None), default=None)
+            reap = self._last_poll_end + self.config.ping_interval + self.config.ping_timeout
+            if best is None or reap < best:
+                best = reap
+        return best
 
     def handle_timer(self, now: float) -> tuple[list[Event], bool]:
         """Act on every deadline that has passed.

@@ -129,30 +129,48 @@ class EngineIOWebSocketProtocol(WebSocketServerProtocol):
         Between the peer's close frame and the loss of the connection the
         session still holds this socket; a send then is dropped instead of
         raising autobahn's ``Disconnected`` into the caller.
+        """
+        if self._perMessageCompress is None:
+            return self.send_prepared(PreparedMessage(payload, is_binary, False, False))
+        if self.state != self.STATE_OPEN:
+            return False
+        self._send_compressed(payload, is_binary)
+        return True
 
-        ``maxMessagePayloadSize`` is our limit for what the client sends
-        (Node's ``maxHttpBufferSize``); autobahn also applies it to outgoing
-        messages, which Node does not, so it is lifted while sending.
+    def send_prepared(self, message: PreparedMessage) -> bool:
+        """Send a message framed once for many sockets; see :meth:`send_frame`.
+
+        Uncompressed frames go straight to the transport when nothing is
+        queued before them (autobahn's ``sendData`` would format a debug log
+        line for every frame, even with debugging off).
         """
         if self.state != self.STATE_OPEN:
             return False
+        if self._perMessageCompress is None or message.doNotCompress:
+            if self.send_queue:
+                self.sendData(message.payloadHybi)
+            else:
+                self.transport.write(message.payloadHybi)
+            return True
+        self._send_compressed(message.payload, message.binary)
+        return True
+
+    def _send_compressed(self, payload: bytes, is_binary: bool) -> None:
+        # ``maxMessagePayloadSize`` is our limit for what the client sends
+        # (Node's ``maxHttpBufferSize``); autobahn also applies it to outgoing
+        # messages, which Node does not, so it is lifted while sending.
         limit, self.maxMessagePayloadSize = self.maxMessagePayloadSize, 0
         try:
             self.sendMessage(payload, is_binary)
         finally:
             self.maxMessagePayloadSize = limit
-        return True
 
-    def send_prepared(self, message: PreparedMessage) -> bool:
-        """Send a message framed once for many sockets; see :meth:`send_frame`."""
-        if self.state != self.STATE_OPEN:
-            return False
-        limit, self.maxMessagePayloadSize = self.maxMessagePayloadSize, 0
-        try:
-            self.sendPreparedMessage(message)
-        finally:
-            self.maxMessagePayloadSize = limit
-        return True
+    def onMessageEnd(self) -> None:
+        # As autobahn's, without firing its "message" observers through txaio
+        # (a Deferred per message nobody listens to).
+        if not self.failedByMe:
+            self._onMessage(b"".join(self.message_data), self.message_is_binary)
+        self.message_data = None
 
     def detach(self) -> None:
         """The session no longer uses this socket: close it cleanly."""
