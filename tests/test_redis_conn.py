@@ -41,6 +41,33 @@ class AddressTests(unittest.TestCase):
         self.assertNotIn("hunter2", str(caught.exception))
 
 
+def _self_signed(directory: str, hostname: str) -> tuple[str, str]:
+    """A self-signed certificate for ``hostname`` and its key, as PEM files."""
+    import datetime
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, hostname)])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(minutes=5))
+            .not_valid_after(now + datetime.timedelta(days=1))
+            .add_extension(x509.SubjectAlternativeName([x509.DNSName(hostname)]), critical=False)
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+            .sign(key, hashes.SHA256()))
+    cert_path, key_path = os.path.join(directory, "cert.pem"), os.path.join(directory, "key.pem")
+    with open(cert_path, "wb") as f:
+        f.write(cert.public_bytes(serialization.Encoding.PEM))
+    with open(key_path, "wb") as f:
+        f.write(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                  serialization.NoEncryption()))
+    return cert_path, key_path
+
+
 class _Logged:
     """Collects log events during a test."""
 
@@ -258,3 +285,22 @@ class ConnectionTests(unittest.TestCase):
             await conn.publish("c", b"x")
         self.assertTrue(any("refused the connection" in t for t in logged.texts()), logged.texts())
         self.assertFalse(any("wrong" in t for t in logged.texts()))
+
+    async def test_tls(self) -> None:
+        """rediss:// connects over TLS (here with our own trust root)."""
+        from twisted.internet.ssl import Certificate, optionsForClientTLS
+
+        directory = tempfile.mkdtemp()
+        cert, key = _self_signed(directory, "localhost")
+        tls_port = free_port()
+        await self.start_redis("--tls-port", str(tls_port), "--tls-cert-file", cert, "--tls-key-file", key,
+                               "--tls-ca-cert-file", cert, "--tls-auth-clients", "no")
+        with open(cert, "rb") as f:
+            trust = Certificate.loadPEM(f.read())
+        conn = self.connect(f"rediss://localhost:{tls_port}", tls_options=optionsForClientTLS("localhost", trust))
+        got: list[bytes] = []
+        conn.subscribe("c", lambda ch, p: got.append(p))
+        await conn.wait_subscribed()
+        self.assertEqual(await conn.publish("c", b"\x00secret"), 1)
+        await poll_until(lambda: got, 5)
+        self.assertEqual(got, [b"\x00secret"])
