@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import tempfile
 
+import txredisapi
 from twisted.logger import globalLogPublisher
 from twisted.trial import unittest
 
@@ -112,6 +113,14 @@ class ConnectionTests(unittest.TestCase):
         await conn.publish("pat:1", "text")
         await poll_until(lambda: len(got) == len(payloads) + 1, 5)
         self.assertEqual(got, [("chan", p) for p in payloads] + [("pat:*", "pat:1", b"text")])
+
+    async def test_bad_argument(self) -> None:
+        """An argument Redis cannot take fails the command's Deferred (no timer left behind)."""
+        redis = await self.start_redis()
+        conn = self.connect(redis.url)
+        self.assertEqual(await conn.publish("c", b"ok"), 0)
+        with self.assertRaises(txredisapi.InvalidData):
+            await conn.publish("c", "\ud800")
 
     async def test_shared_subscription(self) -> None:
         """Callbacks on one channel share one SUBSCRIBE; each gets every message

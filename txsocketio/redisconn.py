@@ -566,6 +566,9 @@ class RedisConnection:
         except txredisapi.ConnectionError:
             self._pending.append(command)  # lost this very moment: wait for the next one
             return
+        except Exception:
+            command.result.errback()  # an argument Redis cannot take (txredisapi.InvalidData...)
+            return
 
         def done(result: Any) -> None:
             if not command.result.called:
