@@ -466,6 +466,15 @@ class WireCompatibilityTests(ClusterTestCase):
         self.assertEqual(len(sockets), 1)
         self.assertEqual(shared, [])
 
+    async def test_one_factory_per_server(self) -> None:
+        """A redis_adapter(url) given to a second server is refused: both would
+        count as one server."""
+        redis = await self.start_redis()
+        factory = redis_adapter(redis.url, key=new_key())
+        first = SocketIOServer(adapter=factory)
+        self.addCleanup(first.shutdown)
+        self.assertRaises(ValueError, SocketIOServer, adapter=factory)
+
     async def test_request_ids_are_not_confused(self) -> None:
         """Answers to one server's request are ignored by the others."""
         s0, s1, s2 = await self.cluster(3)

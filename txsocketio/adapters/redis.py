@@ -678,6 +678,9 @@ class RedisAdapterFactory:
             # The parent of dynamic namespaces only fans out to its children,
             # each of which has its own Redis adapter.
             return MemoryAdapter(nsp)
+        if self._owned and any(user.nsp.server is not nsp.server for user in self._users):
+            raise ValueError("this redis_adapter(...) already serves another SocketIOServer: use one per "
+                             "server (the cluster counts servers by their Redis subscriber connections)")
         if self._connection is None:
             self._connection = RedisConnection(self._address, nsp.server.reactor,
                                                command_timeout=self.request_timeout)
