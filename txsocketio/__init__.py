@@ -31,13 +31,21 @@ _EXPORTS = {
     "AckTimeout": "txsocketio.errors",
     "SocketDisconnected": "txsocketio.errors",
     "ProtocolError": "txsocketio.errors",
+    "ClusterTimeout": "txsocketio.errors",
+    "RedisUnavailable": "txsocketio.errors",
+    "redis_adapter": "txsocketio.adapters.redis",
+    "Emitter": "txsocketio.emitter",
+    "BlockingEmitter": "txsocketio.emitter",
 }
 
 __all__ = list(_EXPORTS)
 
 if TYPE_CHECKING:
     from txsocketio.engineio.server import EngineIOServer, EngineIOSocket
-    from txsocketio.errors import AckTimeout, ConnectionRefused, ProtocolError, SocketDisconnected
+    from txsocketio.adapters.redis import redis_adapter
+    from txsocketio.emitter import BlockingEmitter, Emitter
+    from txsocketio.errors import (AckTimeout, ClusterTimeout, ConnectionRefused, ProtocolError,
+                                   RedisUnavailable, SocketDisconnected)
     from txsocketio.service import SocketIOService
     from txsocketio.socketio.broadcast import BroadcastOperator
     from txsocketio.socketio.namespace import Namespace
