@@ -533,6 +533,20 @@ class HandshakeTests(SynchronousTestCase):
         self.assertEqual(h.socket(sid).transport, "websocket")
         self.assertEqual(h.events, [("connect", h.socket(sid))])
 
+    def test_websocket_base64_client(self):
+        """
+        A client that asked for base64 (C{b64=1}, engine.io-client's
+        C{forceBase64}) gets binary messages as C{b<base64>} text frames, and
+        its own C{b<base64>} text frames arrive as binary messages.
+        """
+        h = Harness(self)
+        h.on_message = lambda socket, data: socket.send(data)
+        ws = h.websocket("EIO=4&transport=websocket&b64=1")
+        [opening] = ws.received()
+        ws.send_text("bAQL/")
+        self.assertEqual(h.events[-1][2], b"\x01\x02\xff")
+        self.assertEqual(ws.received()[-1], "bAQL/")
+
     def test_websocket_only_v3(self):
         """A v3 WebSocket-only session also starts with the OPEN text frame."""
         h = Harness(self, allow_eio3=True)

@@ -316,12 +316,36 @@ class DecodeFrameTests(SynchronousTestCase):
 
     def test_textUnknownType(self) -> None:
         """
-        A text frame that does not start with a digit 0-6 is a protocol error,
-        including base64 binary (C{b...}), which frames never carry.
+        A text frame that does not start with a digit 0-6 (or C{b} for base64)
+        is a protocol error.
         """
-        for payload in (b"7", b"9x", b"abc", b" 4x", b"bAQI=", b"b4AQI=", b"\xd9\xa34"):
+        for payload in (b"7", b"9x", b"abc", b" 4x", b"\xd9\xa34"):
             for version in (3, 4):
                 self.assertRaises(ProtocolError, decode_frame, payload, False, version)
+
+    def test_textBase64Binary(self) -> None:
+        """
+        A text frame C{b<base64>} (v4) or C{b4<base64>} (v3) is a binary
+        message, as Node's parser reads frames from C{forceBase64} clients;
+        malformed forms are protocol errors.
+        """
+        self.assertEqual(decode_frame(b"bAQI=", False, 4), Packet(PacketType.MESSAGE, b"\x01\x02"))
+        self.assertEqual(decode_frame(b"b4AQI=", False, 3), Packet(PacketType.MESSAGE, b"\x01\x02"))
+        for payload, version in ((b"b4AQI=", 4), (b"bAQI=", 3), (b"b2AQI=", 3), (b"bA", 4)):
+            self.assertRaises(ProtocolError, decode_frame, payload, False, version)
+
+    def test_encodeBase64Frames(self) -> None:
+        """
+        With C{b64=True} a binary message goes in a text frame as base64, and
+        decodes back to the same bytes; text packets are unchanged.
+        """
+        binary = Packet(PacketType.MESSAGE, b"\x00\xff")
+        self.assertEqual(encode_frame(binary, 4, b64=True), (b"bAP8=", False))
+        self.assertEqual(encode_frame(binary, 3, b64=True), (b"b4AP8=", False))
+        self.assertEqual(encode_frame(Packet(PacketType.MESSAGE, "x"), 4, b64=True), (b"4x", False))
+        for version in (3, 4):
+            payload, is_binary = encode_frame(binary, version, b64=True)
+            self.assertEqual(decode_frame(payload, is_binary, version), binary)
 
     def test_textInvalidUTF8(self) -> None:
         """

@@ -128,20 +128,26 @@ def encode_text_packet(packet: Packet) -> str:
     return _TYPE_DIGITS[packet.type] + packet.data  # type: ignore[operator]
 
 
-def encode_frame(packet: Packet, version: int) -> tuple[bytes, bool]:
+def encode_frame(packet: Packet, version: int, *, b64: bool = False) -> tuple[bytes, bool]:
     """Encode one packet as a WebSocket message.
 
     Returns the frame payload and whether it goes in a binary frame, the two
     arguments autobahn's ``sendMessage`` takes.  A text packet is the UTF-8 of
     ``<type digit><data>``.  A binary message is its raw bytes in v4, and the
-    type byte ``0x04`` followed by the bytes in v3.
+    type byte ``0x04`` followed by the bytes in v3; for a client that asked
+    for base64 (``b64=1``, engine.io-client's ``forceBase64``) it is a text
+    frame instead: ``b`` and the base64 (v4), ``b4`` and the base64 (v3).
     """
     data = packet.data
     if isinstance(data, str):
         return (_TYPE_DIGITS[packet.type] + data).encode(), False
     if version == 4:
+        if b64:
+            return ("b" + _b64encode(data)).encode(), False
         return data, True
     if version == 3:
+        if b64:
+            return ("b4" + _b64encode(data)).encode(), False
         return b"\x04" + data, True
     raise _unknown_version(version)
 
@@ -151,12 +157,20 @@ def decode_frame(payload: bytes, is_binary: bool, version: int) -> Packet:
 
     A binary frame is a binary message: all of it in v4; in v3 its first byte
     is the packet type, which must be 4 (message).  A text frame must be UTF-8
-    and start with a packet type digit.
+    and start with a packet type digit, or be a base64 binary message as
+    Node's parser reads it (``b…`` in v4, ``b4…`` in v3).
 
     @raise ProtocolError: if the frame is not a valid packet.
     """
     if not is_binary:
-        return _decode_text_packet(_decode_utf8(payload))
+        text = _decode_utf8(payload)
+        if text[:1] == "b":
+            if version == 4:
+                return Packet(PacketType.MESSAGE, _b64decode(text[1:]))
+            if version == 3:
+                return _decode_v3_packet(text)
+            raise _unknown_version(version)
+        return _decode_text_packet(text)
     if version == 4:
         return Packet(PacketType.MESSAGE, payload)
     if version == 3:

@@ -57,13 +57,14 @@ class OutgoingMessage:
     def __init__(self, data: str | bytes) -> None:
         self.data = data
         self.packet = Packet(PacketType.MESSAGE, data)
-        self._frames: dict[int, PreparedMessage] = {}
+        self._frames: dict[tuple[int, bool], PreparedMessage] = {}
 
-    def prepared(self, version: int) -> PreparedMessage:
-        frame = self._frames.get(version)
+    def prepared(self, version: int, b64: bool = False) -> PreparedMessage:
+        key = (version, b64)
+        frame = self._frames.get(key)
         if frame is None:
-            payload, is_binary = encode_frame(self.packet, version)
-            frame = self._frames[version] = PreparedMessage(payload, is_binary, False, False)
+            payload, is_binary = encode_frame(self.packet, version, b64=b64)
+            frame = self._frames[key] = PreparedMessage(payload, is_binary, False, False)
         return frame
 
 
@@ -122,9 +123,10 @@ class EngineIOSocket:
         ws = self._ws
         if ws is not None and session.transport == "websocket":
             if isinstance(data, OutgoingMessage):
-                ws.send_prepared(data.prepared(session.version))
+                ws.send_prepared(data.prepared(session.version, self.b64))
             else:
-                payload, is_binary = encode_frame(Packet(PacketType.MESSAGE, data), session.version)
+                payload, is_binary = encode_frame(Packet(PacketType.MESSAGE, data), session.version,
+                                                  b64=self.b64)
                 ws.send_frame(payload, is_binary)
             return
         session.send(data.packet if isinstance(data, OutgoingMessage) else
@@ -139,12 +141,12 @@ class EngineIOSocket:
         if session.transport == "websocket":
             ws = self._ws
             if ws is not None:
-                version = session.version
+                version, b64 = session.version, self.b64
                 for m in messages:
                     if isinstance(m, OutgoingMessage):
-                        ws.send_prepared(m.prepared(version))
+                        ws.send_prepared(m.prepared(version, b64))
                     else:
-                        ws.send_frame(*encode_frame(Packet(PacketType.MESSAGE, m), version))
+                        ws.send_frame(*encode_frame(Packet(PacketType.MESSAGE, m), version, b64=b64))
                 return
         for m in messages:
             session.send(m.packet if isinstance(m, OutgoingMessage) else Packet(PacketType.MESSAGE, m))
@@ -172,7 +174,7 @@ class EngineIOSocket:
             if ws is None:
                 return
             for packet in session.take_outbox():
-                payload, is_binary = encode_frame(packet, session.version)
+                payload, is_binary = encode_frame(packet, session.version, b64=self.b64)
                 ws.send_frame(payload, is_binary)
             if session.state is SessionState.CLOSING:
                 session.closed_after_flush()
@@ -465,13 +467,16 @@ class EngineIOServer:
         return []
 
     def open_session(self, version: int, transport: str, handshake: Handshake,
-                     *, b64: bool = False) -> EngineIOSocket:
+                     *, b64: bool | None = None) -> EngineIOSocket:
         """Create a session; its OPEN packet waits in the outbox."""
         sid = _new_sid()
         while sid in self.sockets:  # pragma: no cover - 128 random bits
             sid = _new_sid()
         session = Session(sid, version, transport, self.config, self.reactor.seconds(),
                           upgrades=self.upgrades_for(transport))
+        if b64 is None:
+            # engine.io-client's forceBase64 asks with b64=1 in the query.
+            b64 = "b64" in handshake.query
         socket = EngineIOSocket(self, session, handshake, b64=b64)
         self.sockets[sid] = socket
         log.debug("session {sid} opened over {transport} (EIO={version})",
