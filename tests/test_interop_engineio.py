@@ -73,13 +73,15 @@ class EngineIOInteropTestCase(unittest.TestCase):
         await self.server.start()
 
     async def run_client(self, client, scenario, transports=UPGRADE, *, duration_ms=None,
-                         timeout_ms=10000, expect_ok=True):
+                         timeout_ms=10000, expect_ok=True, force_base64=False):
         """Run eio_client.js -> its JSON result (asserting exit 0 and ok)."""
         argv = [require_node(), str(CLIENT_SCRIPT), "--client", client, "--url", self.url,
                 "--path", "/engine.io", "--transports", transports,
                 "--scenario", scenario, "--timeout", str(timeout_ms)]
         if duration_ms is not None:
             argv += ["--duration", str(duration_ms)]
+        if force_base64:
+            argv += ["--force-base64", "true"]
         result = await run_process(argv, cwd=NODE_DIR, timeout=timeout_ms / 1000 + 10)
         context = (f"\n=== client {' '.join(argv[1:])}\n{result.describe()}"
                    f"\n=== server\n{self.server.describe()}")
@@ -114,8 +116,8 @@ class EngineIOInteropTestCase(unittest.TestCase):
             self.assertEqual({e["transport"] for e in echoes if e["phase"] == "upgraded"},
                              {WEBSOCKET}, context)
 
-    async def check_echo(self, client, transports):
-        data = await self.run_client(client, "echo", transports)
+    async def check_echo(self, client, transports, force_base64=False):
+        data = await self.run_client(client, "echo", transports, force_base64=force_base64)
         self.assert_echoes(data, transports)
 
     async def check_heartbeat(self, client, transports):
@@ -164,6 +166,17 @@ class EchoTests(EngineIOInteropTestCase):
 
     async def test_eioc3_upgrade(self):
         await self.check_echo("eioc3", UPGRADE)
+
+
+class ForceBase64Tests(EngineIOInteropTestCase):
+    """Clients with C{forceBase64} (C{b64=1}) exchange binary as base64 text,
+    over polling and over the upgraded WebSocket."""
+
+    async def test_eioc6_upgrade(self):
+        await self.check_echo("eioc6", UPGRADE, force_base64=True)
+
+    async def test_eioc3_upgrade(self):
+        await self.check_echo("eioc3", UPGRADE, force_base64=True)
 
 
 class HeartbeatTests(EngineIOInteropTestCase):

@@ -32,7 +32,7 @@
 const path = require("path");
 
 const USAGE = "usage: eio_client.js --client eioc6|eioc3 --url URL [--path P] " +
-  "[--transports polling,websocket] [--upgrade true|false] " +
+  "[--transports polling,websocket] [--upgrade true|false] [--force-base64 true|false] " +
   "[--scenario echo|heartbeat|vanish] [--duration MS] [--timeout MS]";
 
 const ECHO_MESSAGES = [
@@ -48,6 +48,7 @@ function parseArgs(argv) {
     path: "/engine.io",
     transports: ["polling", "websocket"],
     upgrade: true,
+    forceBase64: false,
     scenario: "echo",
     duration: 1500,
     timeout: 10000,
@@ -73,6 +74,7 @@ function parseArgs(argv) {
         }
         opts.upgrade = value === "true";
         break;
+      case "--force-base64": opts.forceBase64 = value === "true"; break;
       case "--scenario": opts.scenario = value; break;
       case "--duration": opts.duration = Number(value); break;
       case "--timeout": opts.timeout = Number(value); break;
@@ -100,6 +102,7 @@ function connect(opts) {
     path: opts.path,
     transports: opts.transports,
     upgrade: opts.upgrade,
+    forceBase64: opts.forceBase64,
   };
   const modulePath = path.join(__dirname, "node_modules", opts.client);
   if (opts.client === "eioc3") {
