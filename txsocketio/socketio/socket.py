@@ -9,6 +9,7 @@ import attrs
 from twisted.internet.defer import Deferred
 from twisted.logger import Logger
 
+from txsocketio.engineio.handshake import Handshake
 from txsocketio._invoke import invoke, log_failures
 from txsocketio.errors import AckTimeout, SocketDisconnected
 from txsocketio.socketio.namespace import method_name
@@ -48,25 +49,12 @@ def ack_arguments(result: Any) -> list[Any]:
 
 
 @attrs.frozen
-class SocketHandshake:
-    """The handshake of a Socket.IO connection, as Node's ``socket.handshake``."""
+class SocketHandshake(Handshake):
+    """The handshake of a Socket.IO connection, as Node's ``socket.handshake``:
+    the Engine.IO handshake (headers, query, address, time, url, secure,
+    cookies, a WSGI-style environ…) plus the ``auth`` the client sent."""
 
-    headers: Mapping[str, str]
-    query: Mapping[str, str]
-    address: str
-    time: str
-    issued: int
-    url: str
-    secure: bool
-    xdomain: bool
-    auth: Mapping[str, Any]
-    environ: Mapping[str, Any]
-
-    @property
-    def cookies(self) -> dict[str, str]:
-        from txsocketio.engineio.handshake import Handshake
-
-        return Handshake.cookies.fget(self)  # type: ignore[attr-defined]
+    auth: Mapping[str, Any] = attrs.field(factory=dict)
 
 
 class _Ack:
