@@ -9,8 +9,8 @@ import attrs
 from twisted.internet.defer import Deferred
 from twisted.logger import Logger
 
-from txsocketio.engineio.handshake import Handshake
 from txsocketio._invoke import invoke, log_failures
+from txsocketio.engineio.handshake import Handshake
 from txsocketio.errors import AckTimeout, SocketDisconnected
 from txsocketio.socketio.namespace import method_name
 from txsocketio.socketio.packet import Packet, PacketType
