@@ -10,7 +10,8 @@ imports nothing from ``twisted.internet`` (a test checks it); the I/O lives in
 
 Values
     :func:`pack` / :func:`unpack` speak MessagePack as the JavaScript
-    ``notepack.io`` 3.x writes and reads it: ``bytes`` is ``bin`` (a JS
+    ``notepack.io`` 3.x writes and reads it, with the C code of the
+    ``msgpack`` library doing the work: ``bytes`` is ``bin`` (a JS
     Buffer), an integral float is written as an integer (JavaScript has one
     number type), a :class:`~datetime.datetime` is the timestamp extension
     (type -1, a JS ``Date``), ``None`` is ``nil``.  Decoding mirrors notepack:
@@ -20,7 +21,8 @@ Values
     legacy ``fixext8`` type 0 date is read too, an unknown extension is
     ``[type, bytes]``, invalid UTF-8 in strings is replaced (Node's
     ``Buffer.toString``), map keys that are numbers, booleans or null become
-    their JavaScript string.  :func:`dump_json` / :func:`load_json` are
+    their JavaScript string.  Type -1 is msgpack's timestamp, strictly: a
+    type -1 extension that is no valid timestamp is malformed input.  :func:`dump_json` / :func:`load_json` are
     ``JSON.stringify`` / ``JSON.parse`` (a ``bytes`` value becomes
     ``{"type": "Buffer", "data": [...]}`` as a Buffer's ``toJSON`` does).
     Every decoder raises :class:`txsocketio.errors.ProtocolError` and nothing
@@ -60,10 +62,11 @@ import math
 import re
 import secrets
 import string
-import struct
+import threading
 from typing import Any, Final, Iterable, Mapping, Sequence
 
 import attrs
+import msgpack
 
 from txsocketio.adapters.base import BroadcastOptions
 from txsocketio.errors import ProtocolError
@@ -142,13 +145,20 @@ def new_uid(length: int = 6) -> str:
 
 
 # --------------------------------------------------------------------------
-# MessagePack, as notepack.io writes and reads it
+# MessagePack, as notepack.io writes and reads it (on top of msgpack)
 # --------------------------------------------------------------------------
 
 _EPOCH: Final = datetime.datetime(1970, 1, 1, tzinfo=datetime.timezone.utc)
-_TS32_MAX: Final = 2**32 - 1
-_TS64_MAX: Final = 2**34 - 1
 _BINARY: Final = (bytes, bytearray, memoryview)
+#: How deeply :func:`pack` lets a value nest (msgpack's own limit is 511).
+_PACK_MAX_DEPTH: Final = 500
+#: What msgpack writes, with ``use_bin_type``, exactly as notepack writes the
+#: JavaScript value (a float may be integral, a dict key may be no string).
+_PACKED_AS_IS: Final = frozenset({str, int, bool, bytes, bytearray, type(None)})
+#: What msgpack decodes exactly as notepack does (a ``str`` from ``raw=False``
+#: with ``unicode_errors="replace"``, as Node's ``Buffer.toString``).
+_UNPACKED_AS_IS: Final = frozenset({str, int, float, bool, bytes, type(None)})
+_DATE_MODES: Final = ("datetime", "iso")
 
 
 class _Undefined:
@@ -160,6 +170,24 @@ class _Undefined:
 _UNDEFINED: Final = _Undefined()
 
 
+class _Packers(threading.local):
+    """One :class:`msgpack.Packer` per thread (a Packer is not thread-safe)."""
+
+    def __init__(self) -> None:
+        self.packer: Any = msgpack.Packer(use_bin_type=True, default=_refuse)
+
+
+def _refuse(value: Any) -> Any:
+    """The Packer's ``default``: the pre-pass lets only packable values
+    through, so only an int out of the 64-bit range ends up here."""
+    if isinstance(value, int):
+        raise ValueError(f"integer {value} is out of the MessagePack (64-bit) range")
+    raise TypeError(f"{type(value).__name__} cannot be sent over Redis (MessagePack)")
+
+
+_packers: Final = _Packers()
+
+
 def pack(value: Any) -> bytes:
     """``value`` as notepack.io's ``encode`` writes the same JavaScript value.
 
@@ -167,72 +195,95 @@ def pack(value: Any) -> bytes:
     ``bytes``/``bytearray``/``memoryview``, ``list``/``tuple``, ``dict`` (keys
     ``str``, or numbers, booleans and ``None`` written as JavaScript would
     name them) and ``datetime`` (naive means UTC).  Anything else raises
-    ``TypeError``; a cycle, an integer out of range or a string that is not
-    valid Unicode raises ``ValueError``.
+    ``TypeError``; a cycle, nesting deeper than 500, an integer out of range
+    or a string that is not valid Unicode raises ``ValueError``.
+
+    msgpack (``use_bin_type``) does the writing.  What it would write
+    differently from notepack is turned first into what it writes as notepack
+    does: an integral float into an int (JavaScript has one number type:
+    notepack writes ``1.0`` and ``-0.0`` as integers), a non-string key into
+    its JavaScript name (two keys with one name become one entry, the last
+    value winning, as in a JavaScript object), a ``datetime`` into a
+    :class:`msgpack.Timestamp` (notepack's 32-, 64- or 96-bit timestamp), a
+    subclass into its base type.  A first pass that allocates nothing finds
+    out whether there is anything to turn; usually there is not.
     """
-    out = bytearray()
-    try:
-        _pack(out, value, set())
-    except RecursionError:
-        raise ValueError("value nests too deeply for MessagePack") from None
-    return bytes(out)
+    if type(value) not in _PACKED_AS_IS and not _packs_as_is(value, 0):
+        try:
+            value = _for_msgpack(value, 0)
+        except RecursionError:
+            raise ValueError("value nests too deeply for MessagePack") from None
+    packed: bytes = _packers.packer.pack(value)
+    return packed
 
 
-def _pack_length(out: bytearray, length: int, fix: int | None, fix_limit: int,
-                 b8: int | None, b16: int, b32: int, what: str) -> None:
-    if fix is not None and length < fix_limit:
-        out.append(fix | length)
-    elif b8 is not None and length < 0x100:
-        out += bytes((b8, length))
-    elif length < 0x10000:
-        out.append(b16)
-        out += struct.pack(">H", length)
-    elif length < 0x100000000:
-        out.append(b32)
-        out += struct.pack(">I", length)
-    else:
-        raise ValueError(f"{what} too large for MessagePack")
+def _packs_as_is(value: Any, depth: int) -> bool:
+    """Whether msgpack writes ``value`` exactly as notepack does: plain
+    lists, tuples and dicts with string keys, of ``_PACKED_AS_IS`` values."""
+    kind = type(value)
+    if kind is dict:
+        for key, item in value.items():
+            if type(key) is not str:
+                return False
+            kind = type(item)
+            if kind in _PACKED_AS_IS:
+                continue
+            if (kind is dict or kind is list or kind is tuple) and depth < _PACK_MAX_DEPTH \
+                    and _packs_as_is(item, depth + 1):
+                continue
+            return False
+        return True
+    if kind is list or kind is tuple:
+        for item in value:
+            kind = type(item)
+            if kind in _PACKED_AS_IS:
+                continue
+            if (kind is dict or kind is list or kind is tuple) and depth < _PACK_MAX_DEPTH \
+                    and _packs_as_is(item, depth + 1):
+                continue
+            return False
+        return True
+    return False
 
 
-def _pack_int(out: bytearray, value: int) -> None:
-    if value >= 0:
-        if value < 0x80:
-            out.append(value)
-        elif value < 0x100:
-            out += bytes((0xCC, value))
-        elif value < 0x10000:
-            out.append(0xCD)
-            out += struct.pack(">H", value)
-        elif value < 0x100000000:
-            out.append(0xCE)
-            out += struct.pack(">I", value)
-        elif value < 2**64:
-            out.append(0xCF)
-            out += struct.pack(">Q", value)
-        else:
-            raise ValueError(f"integer {value} is out of the MessagePack (64-bit) range")
-    elif value >= -0x20:
-        out.append(value & 0xFF)
-    elif value >= -0x80:
-        out.append(0xD0)
-        out += struct.pack(">b", value)
-    elif value >= -0x8000:
-        out.append(0xD1)
-        out += struct.pack(">h", value)
-    elif value >= -0x80000000:
-        out.append(0xD2)
-        out += struct.pack(">i", value)
-    elif value >= -(2**63):
-        out.append(0xD3)
-        out += struct.pack(">q", value)
-    else:
-        raise ValueError(f"integer {value} is out of the MessagePack (64-bit) range")
-
-
-def _pack_str(out: bytearray, value: str) -> None:
-    data = value.encode("utf-8")  # a lone surrogate raises UnicodeEncodeError, a ValueError
-    _pack_length(out, len(data), 0xA0, 0x20, 0xD9, 0xDA, 0xDB, "string")
-    out += data
+def _for_msgpack(value: Any, depth: int) -> Any:
+    """``value`` (not of a ``_PACKED_AS_IS`` type) as msgpack must see it to
+    write notepack's bytes (see :func:`pack`): built of exact built-in types
+    and Timestamps only, so that msgpack calls no Python code."""
+    kind = type(value)
+    if kind is float:
+        if value.is_integer() and -(2**63) <= value < 2**64:  # finite: is_integer() is False for inf and nan
+            return int(value)
+        return value
+    if kind is list or kind is tuple or kind is dict:
+        if depth >= _PACK_MAX_DEPTH:
+            raise ValueError("value nests too deeply for MessagePack (or is circular)")
+        if kind is dict:
+            out: dict[str, Any] = {}
+            for key, item in value.items():
+                out[key if type(key) is str else _js_key(key)] = (
+                    item if type(item) in _PACKED_AS_IS else _for_msgpack(item, depth + 1))
+            return out
+        items = []
+        for item in value:
+            items.append(item if type(item) in _PACKED_AS_IS else _for_msgpack(item, depth + 1))
+        return items
+    if isinstance(value, datetime.datetime):
+        return msgpack.Timestamp(*_timestamp_parts(value))
+    # Subclasses (an IntEnum, a str Enum, an OrderedDict...) become their base type.
+    if isinstance(value, float):
+        return _for_msgpack(float.__float__(value), depth)
+    if isinstance(value, (list, tuple)):
+        return _for_msgpack(list(value), depth)
+    if isinstance(value, dict):
+        return _for_msgpack(dict(value.items()), depth)
+    if isinstance(value, int):
+        return int(value)
+    if isinstance(value, str):
+        return str.__str__(value)
+    if isinstance(value, _BINARY):
+        return bytes(value)
+    raise TypeError(f"{type(value).__name__} cannot be sent over Redis (MessagePack)")
 
 
 def _js_key(key: Any) -> str:
@@ -264,56 +315,14 @@ def _timestamp_parts(value: datetime.datetime) -> tuple[int, int]:
     return seconds, rest * 1000
 
 
-def _pack(out: bytearray, value: Any, active: set[int]) -> None:
-    if value is None:
-        out.append(0xC0)
-    elif value is True:
-        out.append(0xC3)
-    elif value is False:
-        out.append(0xC2)
-    elif isinstance(value, int):
-        _pack_int(out, int(value))
-    elif isinstance(value, float):
-        # notepack: an integral, finite number is an integer (-0 is 0).
-        if math.isfinite(value) and value.is_integer() and -(2**63) <= value < 2**64:
-            _pack_int(out, int(value))
-        else:
-            out.append(0xCB)
-            out += struct.pack(">d", value)
-    elif isinstance(value, str):
-        _pack_str(out, value)
-    elif isinstance(value, _BINARY):
-        data = bytes(value)
-        _pack_length(out, len(data), None, 0, 0xC4, 0xC5, 0xC6, "binary value")
-        out += data
-    elif isinstance(value, (list, tuple, dict)):
-        marker = id(value)
-        if marker in active:
-            raise ValueError("circular reference")
-        active.add(marker)
-        try:
-            if isinstance(value, dict):
-                _pack_length(out, len(value), 0x80, 0x10, None, 0xDE, 0xDF, "dict")
-                for key, item in value.items():
-                    _pack_str(out, _js_key(key))
-                    _pack(out, item, active)
-            else:
-                _pack_length(out, len(value), 0x90, 0x10, None, 0xDC, 0xDD, "list")
-                for item in value:
-                    _pack(out, item, active)
-        finally:
-            active.discard(marker)
-    elif isinstance(value, datetime.datetime):
-        seconds, nanos = _timestamp_parts(value)
-        if 0 <= seconds <= _TS64_MAX:
-            if nanos == 0 and seconds <= _TS32_MAX:
-                out += b"\xd6\xff" + struct.pack(">I", seconds)
-            else:
-                out += b"\xd7\xff" + struct.pack(">Q", (nanos << 34) | seconds)
-        else:
-            out += b"\xc7\x0c\xff" + struct.pack(">Iq", nanos, seconds)
-    else:
-        raise TypeError(f"{type(value).__name__} cannot be sent over Redis (MessagePack)")
+# The bytes that may start a container (which nests), an ext or a bin value.
+_CONTAINER_BYTES: Final = frozenset([*range(0x80, 0xA0), *range(0xDC, 0xE0)])
+_EXT_BYTES: Final = frozenset([*range(0xC7, 0xCA), *range(0xD4, 0xD9)])
+_BIN_BYTES: Final = frozenset(range(0xC4, 0xC7))
+#: ``data.translate(_TAGS, _UNTAGGED)``: 0 per container byte, 1 per ext byte, 2 per bin byte.
+_TAGS: Final = bytes(1 if b in _EXT_BYTES else 2 if b in _BIN_BYTES else 0 for b in range(256))
+_UNTAGGED: Final = bytes(sorted(set(range(256)) - _CONTAINER_BYTES - _EXT_BYTES - _BIN_BYTES))
+_MALFORMED: Final = (ValueError, TypeError, OverflowError, msgpack.UnpackException, RecursionError)
 
 
 def unpack(data: bytes | bytearray | memoryview, *, dates: str = "datetime",
@@ -325,217 +334,242 @@ def unpack(data: bytes | bytearray | memoryview, *, dates: str = "datetime",
     is a ProtocolError) or ``"iso"`` (the string ``Date.toJSON`` gives, which
     is what a Node server would send its clients; ``None`` for an invalid
     date).  Raises :class:`~txsocketio.errors.ProtocolError`, and only that,
-    on malformed input, trailing bytes or nesting deeper than ``max_depth``.
+    on malformed input, trailing bytes or nesting deeper than ``max_depth``
+    (msgpack refuses more than 1024 levels whatever ``max_depth`` says; a
+    map value that a later duplicate key replaces is dropped unchecked).
+
+    msgpack's C decoder (``raw=False``, invalid UTF-8 replaced, its size
+    limits derived from ``len(data)``, an ``ext_hook`` for notepack's
+    extensions of type 0 and any other type but -1) does the work.  A
+    timestamp (type -1) goes through msgpack's own reader, which refuses what
+    the specification forbids (another size than 4, 8 or 12 bytes, more than
+    999999999 nanoseconds) where notepack would make something up.  A
+    scan of the bytes says whether the result may need more: when a bin or
+    ext value may be present (a bin value can be a map key, an extension
+    means undefined, dates or ``[type, bytes]``) or enough container headers
+    to break ``max_depth``.  Then a pass that allocates nothing checks the
+    containers, and only if it finds something to change does another pass
+    change it; a map key that is no string makes msgpack read the maps as
+    pairs, so that the keys are named in order, duplicates included.
     """
-    if dates not in ("datetime", "iso"):
+    if dates not in _DATE_MODES:
         raise ValueError("dates is 'datetime' or 'iso'")
-    reader = _Reader(bytes(data), dates, max_depth)
-    value = reader.value(0)
-    if reader.pos != len(reader.data):
-        raise ProtocolError(f"{len(reader.data) - reader.pos} trailing byte(s) after the MessagePack value")
+    if type(data) is not bytes:
+        data = bytes(data)
+    tags = data.translate(_TAGS, _UNTAGGED)
+    ext = b"\x01" in tags
+    ext_hook = _ExtHook(data, dates) if ext else msgpack.ExtType
+    try:
+        try:
+            value = msgpack.unpackb(data, raw=False, unicode_errors="replace", strict_map_key=True,
+                                    ext_hook=ext_hook)
+            check = ext or len(tags) > max_depth or b"\x02" in tags  # a bin value may be a map key
+        except ValueError:
+            # A map key that is no string (or malformed input): read the
+            # pairs as they come, duplicates included, and name the keys.
+            if ext:
+                ext_hook = _ExtHook(data, dates)
+            value = msgpack.unpackb(data, raw=False, unicode_errors="replace", strict_map_key=False,
+                                    object_pairs_hook=_Pairs, ext_hook=ext_hook)
+            check = True
+        if check and type(value) not in _UNPACKED_AS_IS and not _unpacked_as_is(value, max_depth, 0):
+            value = _finish(value, dates, max_depth, 0)
+    except _MALFORMED as e:
+        raise ProtocolError(f"malformed MessagePack value: {str(e) or type(e).__name__}") from None
     return None if value is _UNDEFINED else value
 
 
-_S_B_U8 = struct.Struct(">B")
-_S_B = struct.Struct(">b")
-_S_H = struct.Struct(">H")
-_S_h = struct.Struct(">h")
-_S_I = struct.Struct(">I")
-_S_i = struct.Struct(">i")
-_S_Q = struct.Struct(">Q")
-_S_q = struct.Struct(">q")
-_S_f = struct.Struct(">f")
-_S_d = struct.Struct(">d")
+class _Pairs(list[tuple[Any, Any]]):
+    """A map's ``(key, value)`` pairs as msgpack's ``object_pairs_hook`` gets them."""
+
+    __slots__ = ()
 
 
-class _Reader:
-    __slots__ = ("data", "pos", "dates", "max_depth")
-
-    def __init__(self, data: bytes, dates: str, max_depth: int) -> None:
-        self.data = data
-        self.pos = 0
-        self.dates = dates
-        self.max_depth = max_depth
-
-    def take(self, n: int) -> bytes:
-        start = self.pos
-        end = start + n
-        if end > len(self.data):
-            raise ProtocolError("truncated MessagePack value")
-        self.pos = end
-        return self.data[start:end]
-
-    def unpack(self, st: struct.Struct) -> Any:
-        start = self.pos
-        end = start + st.size
-        if end > len(self.data):
-            raise ProtocolError("truncated MessagePack value")
-        self.pos = end
-        return st.unpack_from(self.data, start)[0]
-
-    def count(self, n: int) -> int:
-        # Each element takes at least one byte: refuse absurd lengths early.
-        if n > len(self.data) - self.pos:
-            raise ProtocolError("truncated MessagePack value")
-        return n
-
-    def value(self, depth: int) -> Any:
-        if self.pos >= len(self.data):
-            raise ProtocolError("truncated MessagePack value")
-        prefix = self.data[self.pos]
-        self.pos += 1
-        if prefix < 0x80:
-            return prefix
-        if prefix < 0x90:
-            return self.map(prefix & 0x0F, depth)
-        if prefix < 0xA0:
-            return self.array(prefix & 0x0F, depth)
-        if prefix < 0xC0:
-            return self.string(prefix & 0x1F)
-        if prefix > 0xDF:
-            return prefix - 0x100
-        if prefix == 0xC0:
-            return None
-        if prefix == 0xC2:
+def _unpacked_as_is(value: Any, max_depth: int, depth: int) -> bool:
+    """Whether msgpack decoded ``value`` exactly as notepack does and within
+    ``max_depth``: plain lists and dicts with string keys, of
+    ``_UNPACKED_AS_IS`` values (nothing from an extension)."""
+    if depth >= max_depth:
+        return False
+    kind = type(value)
+    if kind is dict:
+        for key, item in value.items():
+            if type(key) is not str:
+                return False
+            kind = type(item)
+            if kind in _UNPACKED_AS_IS:
+                continue
+            if (kind is list or kind is dict) and _unpacked_as_is(item, max_depth, depth + 1):
+                continue
             return False
-        if prefix == 0xC3:
-            return True
-        if prefix == 0xC4:
-            return self.take(self.unpack(_S_B_U8))
-        if prefix == 0xC5:
-            return self.take(self.unpack(_S_H))
-        if prefix == 0xC6:
-            return self.take(self.unpack(_S_I))
-        if prefix in (0xC7, 0xC8, 0xC9):
-            length = self.unpack((_S_B_U8, _S_H, _S_I)[prefix - 0xC7])
-            ext_type = self.unpack(_S_B)
-            if ext_type == 0:
-                return self.take(length)  # notepack's ArrayBuffer
-            if ext_type == -1 and prefix == 0xC7:
-                if length != 12:
-                    raise ProtocolError("a timestamp 96 extension has 12 bytes")
-                nanos = self.unpack(_S_I)
-                seconds = self.unpack(_S_q)
-                return self.date(seconds, nanos)
-            return [ext_type, self.take(length)]
-        if prefix == 0xCA:
-            return self.unpack(_S_f)
-        if prefix == 0xCB:
-            return self.unpack(_S_d)
-        if prefix == 0xCC:
-            return self.unpack(_S_B_U8)
-        if prefix == 0xCD:
-            return self.unpack(_S_H)
-        if prefix == 0xCE:
-            return self.unpack(_S_I)
-        if prefix == 0xCF:
-            return self.unpack(_S_Q)
-        if prefix == 0xD0:
-            return self.unpack(_S_B)
-        if prefix == 0xD1:
-            return self.unpack(_S_h)
-        if prefix == 0xD2:
-            return self.unpack(_S_i)
-        if prefix == 0xD3:
-            return self.unpack(_S_q)
-        if prefix == 0xD4:
-            ext_type = self.unpack(_S_B)
-            if ext_type == 0:
-                self.take(1)
-                return _UNDEFINED
-            return [ext_type, self.take(1)]
-        if prefix == 0xD5:
-            return [self.unpack(_S_B), self.take(2)]
-        if prefix == 0xD6:
-            ext_type = self.unpack(_S_B)
-            if ext_type == -1:
-                return self.date(self.unpack(_S_I), 0)
-            return [ext_type, self.take(4)]
-        if prefix == 0xD7:
-            ext_type = self.unpack(_S_B)
-            if ext_type == 0:
-                return self.date_ms(self.unpack(_S_q))  # notepack's legacy Date
-            if ext_type == -1:
-                both = self.unpack(_S_Q)
-                return self.date(both & _TS64_MAX, both >> 34)
-            return [ext_type, self.take(8)]
-        if prefix == 0xD8:
-            return [self.unpack(_S_B), self.take(16)]
-        if prefix == 0xD9:
-            return self.string(self.unpack(_S_B_U8))
-        if prefix == 0xDA:
-            return self.string(self.unpack(_S_H))
-        if prefix == 0xDB:
-            return self.string(self.unpack(_S_I))
-        if prefix == 0xDC:
-            return self.array(self.unpack(_S_H), depth)
-        if prefix == 0xDD:
-            return self.array(self.unpack(_S_I), depth)
-        if prefix == 0xDE:
-            return self.map(self.unpack(_S_H), depth)
-        if prefix == 0xDF:
-            return self.map(self.unpack(_S_I), depth)
-        raise ProtocolError(f"0x{prefix:02x} is not a MessagePack type")
+        return True
+    if kind is list:
+        for item in value:
+            kind = type(item)
+            if kind in _UNPACKED_AS_IS:
+                continue
+            if (kind is list or kind is dict) and _unpacked_as_is(item, max_depth, depth + 1):
+                continue
+            return False
+        return True
+    return False
 
-    def string(self, length: int) -> str:
-        return self.take(length).decode("utf-8", "replace")
 
-    def array(self, length: int, depth: int) -> list[Any]:
-        if depth >= self.max_depth:
-            raise ProtocolError(f"MessagePack value nests deeper than {self.max_depth}")
-        items = []
-        for _ in range(self.count(length)):
-            item = self.value(depth + 1)
-            items.append(None if item is _UNDEFINED else item)
-        return items
-
-    def map(self, length: int, depth: int) -> dict[str, Any]:
-        if depth >= self.max_depth:
-            raise ProtocolError(f"MessagePack value nests deeper than {self.max_depth}")
+def _finish(value: Any, dates: str, max_depth: int, depth: int) -> Any:
+    """A value msgpack decoded (not of an ``_UNPACKED_AS_IS`` type) as
+    notepack decodes it: ``max_depth`` enforced, an undefined array element
+    ``None`` and an undefined map entry dropped, map keys named as JavaScript
+    names them, timestamps dates, an unknown extension ``[type, bytes]``."""
+    kind = type(value)
+    if kind is list or kind is dict or kind is _Pairs:
+        if depth >= max_depth:
+            raise ProtocolError(f"MessagePack value nests deeper than {max_depth}")
+        if kind is list:
+            for i, item in enumerate(value):
+                if type(item) not in _UNPACKED_AS_IS:
+                    item = _finish(item, dates, max_depth, depth + 1)
+                    value[i] = None if item is _UNDEFINED else item
+            return value
         out: dict[str, Any] = {}
-        for _ in range(self.count(length)):
-            key = self.key(self.value(depth + 1))
-            item = self.value(depth + 1)
-            if item is _UNDEFINED:
-                out.pop(key, None)  # JS keeps the key holding undefined; JSON and notepack drop it
-            else:
-                out[key] = item
+        for key, item in (value.items() if kind is dict else value):
+            if type(key) is not str:
+                key = _map_key(key if type(key) in _UNPACKED_AS_IS else _finish(key, dates, max_depth, depth + 1))
+            if type(item) not in _UNPACKED_AS_IS:
+                item = _finish(item, dates, max_depth, depth + 1)
+                if item is _UNDEFINED:
+                    out.pop(key, None)  # JS keeps the key holding undefined; JSON and notepack drop it
+                    continue
+            out[key] = item
         return out
+    if kind is msgpack.Timestamp:
+        return _date(value.seconds, value.nanoseconds, dates)
+    if kind is tuple:
+        return list(value)  # an unknown extension (from _ExtHook)
+    return value  # undefined, or a legacy date from _ExtHook
 
-    def key(self, key: Any) -> str:
-        if isinstance(key, str):
-            return key
-        if key is _UNDEFINED:
-            return "undefined"
-        if isinstance(key, bytes):
-            return key.decode("utf-8", "replace")  # String(buffer)
-        if isinstance(key, (bool, int, float)) or key is None:
-            return _js_key(key)
-        raise ProtocolError(f"a MessagePack map key that is a {type(key).__name__}")
 
-    def date_ms(self, ms: float) -> Any:
-        ms = math.trunc(ms) if math.isfinite(ms) else ms
-        if not (isinstance(ms, int) and abs(ms) <= 8.64e15):
-            if self.dates == "iso":
-                return None  # Invalid Date; toJSON gives null
-            raise ProtocolError("a MessagePack timestamp outside JavaScript's Date range")
-        if self.dates == "iso":
-            return iso_date(ms)
-        try:
-            return _EPOCH + datetime.timedelta(milliseconds=ms)
-        except OverflowError:
-            raise ProtocolError("a MessagePack timestamp outside Python's datetime range") from None
+def _map_key(key: Any) -> str:
+    """A decoded map key as the JavaScript property name notepack gives it."""
+    if isinstance(key, str):
+        return key
+    if key is _UNDEFINED:
+        return "undefined"
+    if isinstance(key, bytes):
+        return key.decode("utf-8", "replace")  # String(buffer)
+    if isinstance(key, (bool, int, float)) or key is None:
+        return _js_key(key)
+    raise ProtocolError(f"a MessagePack map key that is a {type(key).__name__}")
 
-    def date(self, seconds: int, nanos: int) -> Any:
-        if self.dates == "iso":
-            return self.date_ms(seconds * 1e3 + nanos / 1e6)
-        if abs(seconds) > 8.64e12:
-            raise ProtocolError("a MessagePack timestamp outside JavaScript's Date range")
-        try:
-            return _EPOCH + datetime.timedelta(seconds=seconds, microseconds=nanos // 1000)
-        except OverflowError:
-            raise ProtocolError("a MessagePack timestamp outside Python's datetime range") from None
 
+_FIXEXT_OF_SIZE: Final = {1: 0xD4, 2: 0xD5, 4: 0xD6, 8: 0xD7, 16: 0xD8}
+#: Where the type byte of an ext value is, from its first byte.
+_EXT_TYPE_AT: Final = {0xC7: 2, 0xC8: 3, 0xC9: 5, 0xD4: 1, 0xD5: 1, 0xD6: 1, 0xD7: 1, 0xD8: 1}
+
+
+class _ExtHook:
+    """msgpack's ``ext_hook`` for one :func:`unpack` call.
+
+    msgpack passes ``(type, payload)`` but not the format byte, and notepack
+    reads type 0 by format: ``fixext 1`` is ``undefined``, ``fixext 8`` the
+    legacy date (int64 milliseconds), ``fixext 2/4/16`` ``[0, bytes]`` and
+    ``ext 8/16/32`` an ArrayBuffer (``bytes``).  The payload size tells them
+    apart but for the sizes of a fixext; then the bytes around say which
+    format can occur, and only if both can does a scan of the structure
+    (:func:`_ext0_formats`) say which one this is.  Another type is
+    ``[type, bytes]`` (a tuple until :func:`_finish` makes it a list: a
+    tuple can be a map key, and then is refused as notepack's array is).
+    """
+
+    __slots__ = ("data", "dates", "seen", "formats")
+
+    def __init__(self, data: bytes, dates: str) -> None:
+        self.data = data
+        self.dates = dates
+        self.seen = 0
+        self.formats: list[int] | None = None
+
+    def __call__(self, code: int, payload: bytes) -> Any:
+        if code != 0:
+            return (code, payload)
+        index = self.seen
+        self.seen += 1
+        fmt = self.format(len(payload), index)
+        if fmt == 0xD4:
+            return _UNDEFINED
+        if fmt == 0xD7:
+            return _date_ms(int.from_bytes(payload, "big", signed=True), self.dates)
+        if fmt in (0xD5, 0xD6, 0xD8):
+            return (0, payload)
+        return payload
+
+    def format(self, size: int, index: int) -> int:
+        fixext = _FIXEXT_OF_SIZE.get(size)
+        if fixext is None:
+            return 0xC7
+        data = self.data
+        n = size.to_bytes(4, "big")
+        if not (b"\xc7" + n[3:] + b"\x00" in data or b"\xc8" + n[2:] + b"\x00" in data
+                or b"\xc9" + n + b"\x00" in data):
+            return fixext
+        if bytes((fixext, 0)) not in data:
+            return 0xC7
+        if self.formats is None:
+            self.formats = _ext0_formats(data)
+        if index >= len(self.formats):
+            raise ProtocolError("malformed MessagePack value")
+        return self.formats[index]
+
+
+def _ext0_formats(data: bytes) -> list[int]:
+    """The first byte of every ext value of type 0 in ``data``, in stream
+    order: msgpack walks the structure, the bytes at its offsets say the formats."""
+    unpacker = msgpack.Unpacker(max_buffer_size=max(len(data), 1))
+    unpacker.feed(data)
+    formats = []
+    pending = 1
+    while pending:
+        pending -= 1
+        offset = unpacker.tell()
+        if offset >= len(data):
+            raise ProtocolError("truncated MessagePack value")
+        first = data[offset]
+        if 0x80 <= first <= 0x8F or first in (0xDE, 0xDF):
+            pending += 2 * unpacker.read_map_header()
+        elif 0x90 <= first <= 0x9F or first in (0xDC, 0xDD):
+            pending += unpacker.read_array_header()
+        else:
+            at = _EXT_TYPE_AT.get(first)
+            if at is not None and data[offset + at:offset + at + 1] == b"\x00":
+                formats.append(first)
+            unpacker.skip()
+    return formats
+
+
+def _date_ms(ms: float, dates: str) -> Any:
+    """A JavaScript ``new Date(ms)`` as ``dates`` asks."""
+    ms = math.trunc(ms) if math.isfinite(ms) else ms
+    if not (isinstance(ms, int) and abs(ms) <= 8.64e15):
+        if dates == "iso":
+            return None  # Invalid Date; toJSON gives null
+        raise ProtocolError("a MessagePack timestamp outside JavaScript's Date range")
+    if dates == "iso":
+        return iso_date(ms)
+    try:
+        return _EPOCH + datetime.timedelta(milliseconds=ms)
+    except OverflowError:
+        raise ProtocolError("a MessagePack timestamp outside Python's datetime range") from None
+
+
+def _date(seconds: int, nanos: int, dates: str) -> Any:
+    """A timestamp extension as ``dates`` asks."""
+    if dates == "iso":
+        return _date_ms(seconds * 1e3 + nanos / 1e6, dates)
+    if abs(seconds) > 8.64e12:
+        raise ProtocolError("a MessagePack timestamp outside JavaScript's Date range")
+    try:
+        return _EPOCH + datetime.timedelta(seconds=seconds, microseconds=nanos // 1000)
+    except OverflowError:
+        raise ProtocolError("a MessagePack timestamp outside Python's datetime range") from None
 
 
 def _civil_from_days(days: int) -> tuple[int, int, int]:
