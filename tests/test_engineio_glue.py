@@ -355,6 +355,8 @@ class WebSocketClient:
             self.client.data = b""
             self.body = rest
         self.frames: list[tuple[int, bytes]] = []
+        #: per frame: the RSV1 bit, set on permessage-deflate compressed messages
+        self.rsv1: list[bool] = []
         self.close_code: int | None = None
         self._parse()
 
@@ -407,6 +409,7 @@ class WebSocketClient:
                 raise AssertionError("the server is expected to send unfragmented frames")
             data = data[offset + n:]
             self.frames.append((opcode, payload))
+            self.rsv1.append(bool(b0 & 0x40))
             if opcode == OP_CLOSE:
                 self.close_code = struct.unpack("!H", payload[:2])[0] if payload else 1005
                 if self.auto_close_reply:
@@ -2069,6 +2072,30 @@ class WebSocketTests(SynchronousTestCase):
                          headers={"Sec-WebSocket-Extensions": "permessage-deflate"})
         self.assertEqual(ws.status, 101)
         self.assertIn("permessage-deflate", ws.headers.get("sec-websocket-extensions", [""])[0])
+
+    def test_per_message_deflate_honours_compress_false(self):
+        """
+        With permessage-deflate negotiated, a message prepared with
+        C{compress=False} goes out uncompressed (RSV1 clear, the plain
+        packet), while the default one is compressed (RSV1 set).
+        """
+        from txsocketio.engineio.server import OutgoingMessage
+
+        h = Harness(self, per_message_deflate=True)
+        ws = h.websocket("EIO=4&transport=websocket",
+                         headers={"Sec-WebSocket-Extensions": "permessage-deflate"})
+        import zlib
+
+        [(_, compressed)] = ws.frames
+        opening = zlib.decompressobj(-15).decompress(compressed + b"\x00\x00\xff\xff").decode()
+        socket = h.socket(open_sid(opening))
+        text = "x" * 300
+        socket.send(OutgoingMessage(text))
+        socket.send(OutgoingMessage(text, compress=False))
+        ws._parse()
+        self.assertEqual(ws.rsv1[-2:], [True, False])
+        self.assertLess(len(ws.frames[-2][1]), 100)
+        self.assertEqual(ws.frames[-1][1], b"4" + text.encode())
 
     def test_per_message_deflate_off(self):
         """By default no compression extension is negotiated."""

@@ -499,3 +499,39 @@ class CatchAllV4Tests(CatchAllTestsMixin, ServerTestCase):
 
 class CatchAllV3Tests(CatchAllTestsMixin, ServerTestCase):
     protocol = 3
+
+
+class CompressFlagTests(ServerTestCase):
+    """C{compress(False)} reaches the encoded messages (and so Autobahn's
+    C{doNotCompress}), for one socket and for broadcasts."""
+
+    def capture(self, client: Any) -> list[Any]:
+        seen: list[Any] = []
+        original = client.connection.send_many
+
+        def send_many(messages: Any) -> None:
+            seen.extend(messages)
+            original(messages)
+
+        client.connection.send_many = send_many
+        return seen
+
+    def test_socket_compress_false(self) -> None:
+        """C{socket.compress(False).emit} sends messages marked not to compress;
+        a plain emit leaves compression on."""
+        sockets: list[Any] = []
+        self.sio.on("connect", lambda socket: sockets.append(socket))
+        client = self.client()
+        seen = self.capture(client)
+        sockets[0].compress(False).emit("a", b"\x01")
+        sockets[0].emit("b")
+        self.assertEqual([m.compress for m in seen], [False, False, True])
+        self.assertEqual([e for e, _ in client.pop_received()], ["a", "b"])
+
+    def test_broadcast_compress_false(self) -> None:
+        """C{sio.compress(False).emit} marks the broadcast's messages too."""
+        client = self.client()
+        seen = self.capture(client)
+        self.sio.compress(False).emit("news", 1)
+        self.sio.emit("news", 2)
+        self.assertEqual([m.compress for m in seen], [False, True])

@@ -94,7 +94,8 @@ class MemoryAdapter(Adapter):
     # -- broadcasting ---------------------------------------------------------------
 
     def broadcast(self, packet: "Packet", opts: BroadcastOptions) -> None:
-        encoded = self.nsp.prepare(packet)  # once for everybody; TypeError before anything is sent
+        # once for everybody; TypeError before anything is sent
+        encoded = self.nsp.prepare(packet, opts.flags.get("compress", True) is not False)
         volatile = bool(opts.flags.get("volatile"))
         for socket in self.local_sockets(opts):
             socket._write_encoded(encoded, packet, volatile)
@@ -104,7 +105,7 @@ class MemoryAdapter(Adapter):
                            ack: Callable[[Any], None]) -> None:
         if packet.id is None:
             packet = attrs.evolve(packet, id=self.nsp.next_ack_id())
-        encoded = self.nsp.prepare(packet)
+        encoded = self.nsp.prepare(packet, opts.flags.get("compress", True) is not False)
         volatile = bool(opts.flags.get("volatile"))
         count = 0
         for socket in self.local_sockets(opts):

@@ -359,7 +359,7 @@ class RedisAdapter(MemoryAdapter):
     # -- broadcasting ------------------------------------------------------------------
 
     def broadcast(self, packet: Packet, opts: BroadcastOptions) -> None:
-        encoded = self.nsp.prepare(packet)  # TypeError before anything is sent
+        encoded = self.nsp.prepare(packet, opts.flags.get("compress", True) is not False)  # TypeError first
         if not opts.flags.get("local"):
             message = wire.encode_broadcast(self.uid, packet, opts)
             self._publish(self.channels.for_broadcast(opts), message, "a broadcast")

@@ -52,10 +52,12 @@ class OutgoingMessage:
     reused for every recipient, so a broadcast frames its payload once.
     """
 
-    __slots__ = ("data", "packet", "_frames")
+    __slots__ = ("data", "packet", "compress", "_frames")
 
-    def __init__(self, data: str | bytes) -> None:
+    def __init__(self, data: str | bytes, compress: bool = True) -> None:
         self.data = data
+        #: False: never compressed, even where permessage-deflate was negotiated
+        self.compress = compress
         self.packet = Packet(PacketType.MESSAGE, data)
         self._frames: dict[tuple[int, bool], PreparedMessage] = {}
 
@@ -64,7 +66,7 @@ class OutgoingMessage:
         frame = self._frames.get(key)
         if frame is None:
             payload, is_binary = encode_frame(self.packet, version, b64=b64)
-            frame = self._frames[key] = PreparedMessage(payload, is_binary, False, False)
+            frame = self._frames[key] = PreparedMessage(payload, is_binary, False, not self.compress)
         return frame
 
 

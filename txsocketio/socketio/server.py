@@ -355,12 +355,14 @@ class ServerNamespace:
         self._ack_id += 1
         return ack_id
 
-    def prepare(self, packet: Packet) -> list[OutgoingMessage]:
+    def prepare(self, packet: Packet, compress: bool = True) -> list[OutgoingMessage]:
         """Encode once into Engine.IO messages reusable for every recipient.
 
-        Raises ``TypeError`` naming the argument that cannot be serialised.
+        ``compress=False`` keeps them uncompressed on WebSockets that
+        negotiated permessage-deflate.  Raises ``TypeError`` naming the
+        argument that cannot be serialised.
         """
-        return [OutgoingMessage(m) for m in encode(packet)]
+        return [OutgoingMessage(m, compress) for m in encode(packet)]
 
     def _forget_ack(self, ack_id: int) -> None:
         """A broadcast with acks is over: drop its ack id from the sockets still holding it."""

@@ -82,7 +82,8 @@ class _Emitter:
         """
         check_event_name(event)
         socket = self._socket
-        socket._send(Packet(PacketType.EVENT, socket.nsp.name, [event, *args]), self._volatile)
+        socket._send(Packet(PacketType.EVENT, socket.nsp.name, [event, *args]), self._volatile,
+                     self._compress)
 
     def send(self, *args: Any) -> None:
         """Emit a ``message`` event (Node's ``socket.send``)."""
@@ -107,7 +108,7 @@ class _Emitter:
             return fail(SocketDisconnected(f"socket {socket.id} is disconnected"))
         ack_id = socket.nsp.next_ack_id()
         packet = Packet(PacketType.EVENT, socket.nsp.name, [event, *args], id=ack_id)
-        encoded = socket.nsp.prepare(packet)  # TypeError here, before anything is registered
+        encoded = socket.nsp.prepare(packet, self._compress)  # TypeError here, before anything is registered
         timer: Any = None
 
         def stop_timer() -> None:
@@ -335,8 +336,8 @@ class Socket(_Emitter):
 
     # -- writing ------------------------------------------------------------------
 
-    def _send(self, packet: Packet, volatile: bool = False) -> None:
-        self._write_encoded(self.nsp.prepare(packet), packet, volatile)
+    def _send(self, packet: Packet, volatile: bool = False, compress: bool = True) -> None:
+        self._write_encoded(self.nsp.prepare(packet, compress), packet, volatile)
 
     def _write_encoded(self, encoded: list["OutgoingMessage"], packet: Packet, volatile: bool) -> None:
         if not self.connected:
