@@ -92,7 +92,7 @@ class RoomTestsMixin:
         prepared: list[Any] = []
         nsp = self.sio.of("/")
         real = nsp.prepare
-        self.patch(nsp, "prepare", lambda packet: prepared.append(packet) or real(packet))
+        self.patch(nsp, "prepare", lambda packet, *a: prepared.append(packet) or real(packet, *a))
         self.sio.emit("big", {"data": "x" * 1000}, b"\x00")
         self.assertEqual(len(prepared), 1)
         self.assertEqual(len(batches), 3)
