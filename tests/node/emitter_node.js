@@ -16,20 +16,10 @@
 // prints {"ok": true, "count": N} (exit 0) or {"ok": false, "error"} (exit 1).
 "use strict";
 
+const { fromJson } = require("./binjson");
+
 const { Emitter } = require("@socket.io/redis-emitter");
 const { createClient } = require("redis");
-
-function fromJson(value) {
-  if (Array.isArray(value)) return value.map(fromJson);
-  if (value && typeof value === "object") {
-    const keys = Object.keys(value);
-    if (keys.length === 1 && keys[0] === "$bin") return Buffer.from(value.$bin, "base64");
-    const result = {};
-    for (const key of keys) result[key] = fromJson(value[key]);
-    return result;
-  }
-  return value;
-}
 
 function parseArgs(argv) {
   const opts = { redis: null, key: "socket.io", ops: null };

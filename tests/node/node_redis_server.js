@@ -30,6 +30,8 @@
 // Binary values travel as {"$bin": "<base64>"} both ways.
 "use strict";
 
+const { toJson, fromJson } = require("./binjson");
+
 const http = require("http");
 const readline = require("readline");
 const { Server } = require("socket.io");
@@ -53,35 +55,6 @@ function parseArgs(argv) {
 
 function out(obj) {
   process.stdout.write(JSON.stringify(obj) + "\n");
-}
-
-function toJson(value, depth = 0) {
-  if (depth > 64) return "<too deep>";
-  if (Buffer.isBuffer(value)) return { $bin: value.toString("base64") };
-  if (value instanceof ArrayBuffer) return { $bin: Buffer.from(value).toString("base64") };
-  if (ArrayBuffer.isView(value)) {
-    return { $bin: Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString("base64") };
-  }
-  if (value instanceof Set) return [...value].map((v) => toJson(v, depth + 1)).sort();
-  if (Array.isArray(value)) return value.map((v) => toJson(v, depth + 1));
-  if (value && typeof value === "object") {
-    const result = {};
-    for (const key of Object.keys(value)) result[key] = toJson(value[key], depth + 1);
-    return result;
-  }
-  return value === undefined ? null : value;
-}
-
-function fromJson(value) {
-  if (Array.isArray(value)) return value.map(fromJson);
-  if (value && typeof value === "object") {
-    const keys = Object.keys(value);
-    if (keys.length === 1 && keys[0] === "$bin") return Buffer.from(value.$bin, "base64");
-    const result = {};
-    for (const key of keys) result[key] = fromJson(value[key]);
-    return result;
-  }
-  return value;
 }
 
 function select(io, cmd) {
