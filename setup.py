@@ -13,6 +13,9 @@ from setuptools import find_packages, setup
 
 setup(
     packages=[*find_packages(include=["txsocketio", "txsocketio.*"]), "twisted.plugins"],
+    # Data files: exactly these globs (not "whatever the manifest holds"); the
+    # data directories have no __init__.py and are not packages.
+    include_package_data=False,
     package_data={
         "txsocketio": ["py.typed", "client_dist/*"],
         "txsocketio.demo": ["static/*"],
