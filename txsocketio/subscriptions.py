@@ -51,6 +51,9 @@ from typing import TYPE_CHECKING, Any, Callable, Union
 from twisted.internet.defer import Deferred, succeed
 from twisted.logger import Logger
 
+from txsocketio.socketio.events import check_event_name
+from txsocketio.socketio.packet import Packet, PacketType
+
 if TYPE_CHECKING:
     from txsocketio.redisconn import RedisConnection, Subscription
     from txsocketio.socketio.server import SocketIOServer
@@ -200,8 +203,6 @@ class Subscriptions:
 
     def _add(self, socket: "Socket", kind: str, name: str, event: EventName,
              decode: Decoder) -> "Deferred[None]":
-        from txsocketio.socketio.socket import check_event_name  # (socket.py imports us, indirectly)
-
         if not isinstance(name, str) or not name:
             raise TypeError(f"a {kind} is a non-empty str, not {name!r}")
         if not (event is None or isinstance(event, str) or callable(event)):
@@ -257,9 +258,6 @@ class Subscriptions:
                 socket.off("disconnect", cleanup)
 
     def _deliver(self, topic: _Topic, channel: str, pattern: str | None, message: bytes) -> None:
-        from txsocketio.socketio.packet import Packet, PacketType
-        from txsocketio.socketio.socket import check_event_name
-
         # Decode once per decoder, encode once per (namespace, event, decoder):
         # a thousand listeners cost one decode and one encode.
         decoded: dict[Any, Any] = {}
@@ -303,7 +301,7 @@ class Subscriptions:
                 encoded[key] = ready
             if isinstance(ready, _Undecodable):
                 continue
-            socket._write_encoded(ready[0], ready[1], False)
+            socket.deliver(ready[0], ready[1])
 
 
 class _Undecodable:
@@ -316,7 +314,7 @@ class _Undecodable:
 def server_connection(sio: "SocketIOServer") -> "RedisConnection | None":
     """The Redis connection of server ``sio``: its Redis adapter's (``--redis``,
     ``redis_adapter(...)``), or ``None``."""
-    return getattr(sio.adapter_factory, "connection", None)
+    return getattr(sio.config.adapter, "connection", None)
 
 
 # -- function-style API ------------------------------------------------------------------

@@ -71,7 +71,7 @@ class SocketIOResource(EngineIOResource):
         super().__init__(sio.engine)
         self.sio = sio
         # The Autobahn factory has read the size limits: configure() would be too late now.
-        sio._resource_created = True
+        sio.mounted()
         self.serve_client = serve_client
         self._client_dist = Path(client_dist) if client_dist is not None else None
 
