@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.test_emitter -*-
+# -*- test-case-name: tests.test_emitter,tests.interop.test_redis_emitter -*-
 """Emit to the clients of a Socket.IO cluster from a process that is not a server.
 
 A Django view, a Celery task or a cron job can reach every client of a

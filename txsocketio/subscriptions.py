@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.test_redis_subscriptions -*-
+# -*- test-case-name: tests.interop.test_redis_subscriptions -*-
 """Forward Redis pub/sub channels to connected clients.
 
 The gevent-socketio pattern: a client asks for a feed, its handler subscribes
@@ -161,6 +161,10 @@ class Subscriptions:
     def patterns(self, socket: "Socket") -> set[str]:
         """The patterns ``socket`` is subscribed to."""
         return {name for kind, name in self._by_socket.get(socket, ()) if kind == PATTERN}
+
+    def sockets(self) -> set["Socket"]:
+        """The sockets with at least one channel or pattern forwarded to them."""
+        return set(self._by_socket)
 
     def listeners(self, channel_or_pattern: str, pattern: bool = False) -> int:
         """How many sockets of this server listen to that channel (or pattern)."""
