@@ -24,7 +24,7 @@ from twisted.python.failure import Failure
 from txsocketio._invoke import invoke
 from txsocketio.errors import ConnectionRefused
 from txsocketio.socketio import connection as sio
-from txsocketio.socketio.packet import Packet, PacketType
+from txsocketio.socketio.packet import Packet
 from txsocketio.socketio.socket import Socket, SocketHandshake
 
 if TYPE_CHECKING:
@@ -238,7 +238,7 @@ class Client:
             return
         for socket in list(self.sockets.values()):
             if socket.connected:
-                socket.send_packet(Packet(PacketType.DISCONNECT, socket.nsp.name))
+                socket.send_packet(self.connection.disconnect(socket.nsp.name))
         self.on_close(reason)
         self.eio.close(engine_reason)
 
