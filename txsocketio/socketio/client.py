@@ -72,11 +72,15 @@ class Client:
 
     def start(self) -> None:
         """Arm the connect timeout; a Socket.IO v4 client (EIO 3) joins ``/`` at once."""
-        self._handle(self.connection.start(self.server.reactor.seconds()))
+        events = self.connection.start(self.server.reactor.seconds())
+        self._schedule()
+        self._handle(events)
 
     # -- time ---------------------------------------------------------------------------
 
     def _schedule(self) -> None:
+        """Match the one timer to the machine's deadline (it changes on start,
+        accept, timer and close only)."""
         deadline = self.connection.next_deadline()
         timer = self._timer
         if deadline is None:
@@ -94,6 +98,7 @@ class Client:
     def _timer_fired(self) -> None:
         self._timer = None
         self._handle(self.connection.handle_timer(self.server.reactor.seconds()))
+        self._schedule()
 
     # -- from Engine.IO -------------------------------------------------------------
 
@@ -131,7 +136,6 @@ class Client:
                     log.info("connection {sid}: no namespace joined within connect_timeout; closing",
                              sid=self.eio.sid)
                     self.eio.close("forced close")
-        self._schedule()
 
     def on_close(self, reason: str) -> None:
         """The Engine.IO session ended: every namespace sees ``reason``."""

@@ -20,12 +20,12 @@ from twisted.logger import Logger
 
 from txsocketio._invoke import invoke, log_failures
 from txsocketio.adapters.base import Adapter
+from txsocketio.engineio.server import OutgoingMessage
 from txsocketio.socketio.broadcast import BroadcastOperator, Broadcasting, FanOutExecutor, NamespaceExecutor
 from txsocketio.socketio.namespace import Namespace
 from txsocketio.socketio.packet import Packet
 
 if TYPE_CHECKING:
-    from txsocketio.engineio.server import OutgoingMessage
     from txsocketio.socketio.server import SocketIOServer
     from txsocketio.socketio.socket import Socket
 
@@ -256,7 +256,7 @@ class ServerNamespace(Broadcasting):
         negotiated permessage-deflate.  Raises ``TypeError`` naming the
         argument that cannot be serialised.
         """
-        return self.server.prepare(packet, compress)
+        return [OutgoingMessage(m, compress) for m in self.server.config.parser.encode(packet)]
 
     def forget_ack(self, ack_id: int) -> None:
         """A broadcast with acks is over: drop its ack id from the sockets still holding it."""

@@ -61,8 +61,8 @@ class JSONParser:
     def __repr__(self) -> str:
         return "<JSONParser>"
 
-    def encode(self, packet: Packet) -> list[Message]:
-        return encode(packet)
+    #: :func:`txsocketio.socketio.packet.encode` itself (no extra call per packet)
+    encode = staticmethod(encode)
 
     def decoder(self, *, max_attachments: int, max_depth: int | None = None) -> Decoder:
         if max_depth is None:

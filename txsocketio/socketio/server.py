@@ -17,13 +17,12 @@ from twisted.internet.defer import Deferred, DeferredList, maybeDeferred
 from twisted.logger import Logger
 
 from txsocketio.adapters.base import Adapter
-from txsocketio.engineio.server import EngineIOServer, EngineIOSocket, OutgoingMessage
+from txsocketio.engineio.server import EngineIOServer, EngineIOSocket
 from txsocketio.socketio.broadcast import BroadcastOperator, Broadcasting
 from txsocketio.socketio.client import Client
 from txsocketio.socketio.config import ServerConfig
 from txsocketio.socketio.namespace import Namespace
 from txsocketio.socketio.namespaces import NamespaceMatcher, ParentNamespace, ServerNamespace
-from txsocketio.socketio.packet import Packet
 from txsocketio.socketio.threadsafe import ThreadSafeServer
 
 __all__ = ["SocketIOServer", "ServerNamespace", "ParentNamespace"]
@@ -243,10 +242,6 @@ class SocketIOServer(Broadcasting):
                          want_ack: bool = False) -> "Deferred[list[Any]]":
         return self.of("/").server_side_emit(event, *args, timeout=timeout, want_ack=want_ack)
 
-    def prepare(self, packet: Packet, compress: bool = True) -> list[OutgoingMessage]:
-        """Encode once (with the parser) into Engine.IO messages reusable for every
-        recipient; ``TypeError`` names an argument that cannot be serialised."""
-        return [OutgoingMessage(m, compress) for m in self.config.parser.encode(packet)]
 
     # -- serving ---------------------------------------------------------------------
 

@@ -47,6 +47,10 @@ class SocketHandshake(Handshake):
     auth: Mapping[str, Any] = attrs.field(factory=dict)
 
 
+#: the selection of a socket's own emits: no rooms, no exclusions, no flags
+_EVERYONE = BroadcastOptions()
+
+
 class _Ack:
     __slots__ = ("on_ack", "on_disconnect")
 
@@ -131,6 +135,8 @@ class Socket:
         self._any_outgoing: list[Callable[..., Any]] = []
         self._middlewares: list[Callable[..., Any]] = []
         self._disconnect_after_connect: bool | None = None
+        #: what carries out this socket's emits and views (see txsocketio.socketio.broadcast)
+        self.executor = SocketExecutor(self)
 
     def __repr__(self) -> str:
         return f"<Socket {self.id} on {self.nsp.name}>"
@@ -182,8 +188,8 @@ class Socket:
 
     # -- emitting (one operator; see txsocketio.socketio.broadcast) -------------------
 
-    def _operator(self, options: BroadcastOptions = BroadcastOptions()) -> BroadcastOperator[SocketExecutor]:
-        return BroadcastOperator(SocketExecutor(self), options)
+    def _operator(self, options: BroadcastOptions = _EVERYONE) -> BroadcastOperator[SocketExecutor]:
+        return BroadcastOperator(self.executor, options)
 
     def emit(self, event: str, *args: Any) -> None:
         """Send ``event`` with ``args`` to this client.
@@ -191,7 +197,9 @@ class Socket:
         Raises ``TypeError`` (naming the argument) when an argument cannot be
         serialised, and ``ValueError`` for a reserved event name.
         """
-        self._operator().emit(event, *args)
+        # What BroadcastOperator.emit does, without building an operator for it.
+        check_event_name(event)
+        self.executor.emit(_EVERYONE, event, args)
 
     def send(self, *args: Any) -> None:
         """Emit a ``message`` event (Node's ``socket.send``)."""
@@ -433,27 +441,26 @@ class Socket:
         for listener in self.listeners("error"):
             log_failures(log, listener, error, what="error listener failed on {socket}", socket=self)
 
-    def _handler_for(self, event: str) -> tuple[Callable[..., Any] | None, tuple[Any, ...]]:
-        """The class method or namespace handler of ``event`` (or the ``"*"`` catch-all)."""
-        instance = self.instance
-        if instance is not None:
-            fn = getattr(instance, method_name(event), None)
-            if fn is not None:
-                return fn, ()
-        handlers = self.nsp.handlers
-        fn = handlers.get(event) if event != "*" else None
-        if fn is not None:
-            return fn, (self,)
-        fn = handlers.get("*")
-        return fn, (self, event)
-
     def _dispatch(self, event: str, args: list[Any], ack_id: int | None) -> None:
         if self._any:
             for listener in list(self._any):
                 log_failures(log, listener, event, *args,
                              what="catch-all listener failed for {event!r} on {socket}",
                              event=event, socket=self)
-        fn, head = self._handler_for(event)
+        # The class method, else the namespace handler, else the "*" catch-all.
+        fn: Callable[..., Any] | None = None
+        head: tuple[Any, ...] = ()
+        instance = self.instance
+        if instance is not None:
+            fn = getattr(instance, method_name(event), None)
+        if fn is None:
+            handlers = self.nsp.handlers
+            fn = handlers.get(event) if event != "*" else None
+            if fn is not None:
+                head = (self,)
+            else:
+                fn = handlers.get("*")
+                head = (self, event)
         listeners = self._listeners.get(event)
         if fn is None and not listeners:
             log.debug("{socket}: no handler for event {event!r}", socket=self, event=event)
