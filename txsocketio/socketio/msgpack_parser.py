@@ -124,8 +124,10 @@ def encode(packet: Packet) -> bytes:
     ptype = _check(packet)
     try:
         return pack(_wire(packet, ptype), dates="legacy")
-    except (TypeError, ValueError) as e:
-        raise type(e)(f"payload of {ptype.name} packet: {e}") from None
+    except TypeError as e:
+        raise TypeError(f"payload of {ptype.name} packet: {e}") from None
+    except ValueError as e:  # UnicodeEncodeError too
+        raise ValueError(f"payload of {ptype.name} packet: {e}") from None
 
 
 # --------------------------------------------------------------------------
