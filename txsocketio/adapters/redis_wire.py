@@ -261,7 +261,7 @@ def _for_msgpack(value: Any, depth: int, legacy_dates: bool) -> Any:
     if kind is float:
         if value.is_integer() and -(2**63) <= value < 2**64:  # finite: is_integer() is False for inf and nan
             return int(value)
-        return value
+        return value if value == value else math.nan  # JavaScript has one NaN (no sign, no payload)
     if kind is list or kind is tuple or kind is dict:
         if depth >= _PACK_MAX_DEPTH:
             raise ValueError("value nests too deeply for MessagePack (or is circular)")
