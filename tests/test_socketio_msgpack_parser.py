@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime
 import math
+import struct
 import subprocess
 import sys
 from typing import Any
@@ -215,11 +216,15 @@ class EncodeTests(unittest.TestCase):
     def test_javascript_values(self) -> None:
         """Values are written as notepack.io 2 writes the JavaScript value:
         integral floats as integers, non-string keys by their JavaScript
-        name, array-index keys first in ascending order, a datetime as
-        notepack 2's Date (fixext 8 type 0, milliseconds; naive is UTC)."""
+        name, array-index keys first in ascending order, every NaN as
+        JavaScript's one NaN, a datetime as notepack 2's Date (fixext 8 type
+        0, milliseconds; naive is UTC)."""
         encoded = msgpack_parser.encode(Packet(T.EVENT, "/", ["v", 3.0, {"b": 1, "10": 2, "2": 3, None: 4, 1.5: 5}]))
         self.assertEqual(msgpack.unpackb(encoded, raw=False)["data"], ["v", 3, {"2": 3, "10": 2, "b": 1, "null": 4, "1.5": 5}])
         self.assertEqual(list(msgpack.unpackb(encoded, raw=False)["data"][2]), ["2", "10", "b", "null", "1.5"])
+        negative_nan = struct.unpack(">d", bytes.fromhex("fff8000000000001"))[0]
+        encoded = msgpack_parser.encode(Packet(T.EVENT, "/", ["nan", negative_nan, math.inf - math.inf]))
+        self.assertEqual(encoded.count(bytes.fromhex("cb7ff8000000000000")), 2)  # JavaScript's one NaN
         date = datetime.datetime(1969, 12, 31, 23, 59, 59, 999500)
         encoded = msgpack_parser.encode(Packet(T.EVENT, "/", ["d", date]))
         self.assertIn(bytes.fromhex("d700ffffffffffffffff"), encoded)
