@@ -14,14 +14,15 @@ C{id, type, data, nsp} for an ACK, C{type, data, nsp} for CONNECT and
 CONNECT_ERROR, C{type, nsp} for DISCONNECT; C{data} and C{id} are left out when
 they are C{None}.  Values are written by L{txsocketio.adapters.redis_wire.pack}
 (the one notepack dialect in txsocketio) with C{dates="legacy"}: C{bytes} is
-C{bin} (a Buffer), an integral float an integer, a C{datetime} notepack 2's
-Date (C{fixext 8} type 0, int64 milliseconds), dict keys in JavaScript's
-property order.
+C{bin} (a Buffer), an integral float an integer, every NaN JavaScript's one
+NaN, a C{datetime} notepack 2's Date (C{fixext 8} type 0, int64
+milliseconds), dict keys in JavaScript's property order.
 
 Decoding (L{MsgpackDecoder}) reads what C{notepack.io} 2.x reads
 (L{txsocketio.adapters.redis_wire.unpack}: C{undefined} is C{None} in an
 array and drops a map entry, an ArrayBuffer is C{bytes}, a Date a UTC
-C{datetime}) and checks the packet as C{socket.io-msgpack-parser}'s
+C{datetime}; msgpack's timestamp extension, which notepack 2.x would read as
+C{[-1, bytes]}, is a date too) and checks the packet as C{socket.io-msgpack-parser}'s
 C{Decoder.checkPacket} does (a map; C{type} an integer 0-4; C{nsp} a string;
 C{data} absent or an object for CONNECT, absent for DISCONNECT, a string or an
 object for CONNECT_ERROR, an array otherwise; C{id} absent or an integer),
