@@ -12,7 +12,9 @@ Encoding (L{encode}) writes the bytes Node's socket.io 4.8 server writes for
 the same packet, key order included: C{type, data, id, nsp} for an EVENT,
 C{id, type, data, nsp} for an ACK, C{type, data, nsp} for CONNECT and
 CONNECT_ERROR, C{type, nsp} for DISCONNECT; C{data} and C{id} are left out when
-they are C{None}.  Values are written by L{txsocketio.adapters.redis_wire.pack}
+they are C{None} (Node's server writes C{undefined} for C{pid} in its CONNECT
+reply and for a CONNECT_ERROR's missing C{data}, and another order for its
+"Invalid namespace" error and for broadcasts with acks: decoders ignore both).  Values are written by L{txsocketio.adapters.redis_wire.pack}
 (the one notepack dialect in txsocketio) with C{dates="legacy"}: C{bytes} is
 C{bin} (a Buffer), an integral float an integer, every NaN JavaScript's one
 NaN, a C{datetime} notepack 2's Date (C{fixext 8} type 0, int64
