@@ -69,6 +69,24 @@ class ObserverAPITests(unittest.TestCase):
             args = [1] * (len(sig.parameters) - 1)
             self.assertIsNone(getattr(m.NULL_OBSERVER, name)(*args), name)
 
+    def test_redis_request_types(self) -> None:
+        """The request type names are the Redis adapter's RequestType names."""
+        from txsocketio.adapters.redis_wire import RequestType
+
+        self.assertEqual(m.REDIS_REQUEST_TYPES, tuple(t.name for t in RequestType))
+
+    def test_light_import(self) -> None:
+        """Importing txsocketio.metrics loads neither prometheus_client nor
+        the adapters (metrics off costs nothing; no import cycle with the
+        server layers)."""
+        import subprocess
+        import sys
+
+        code = ("import sys, txsocketio.metrics; print(sorted(m for m in sys.modules if m.startswith("
+                "('prometheus_client', 'txsocketio.adapters'))))")
+        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+        self.assertEqual(out.stdout.strip(), "[]")
+
     def test_null_observer_module_is_light(self) -> None:
         """The null observer holds no state (no per-instance dict to fill)."""
         self.assertEqual(vars(m.NULL_OBSERVER), {})

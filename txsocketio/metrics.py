@@ -33,8 +33,6 @@ from typing import TYPE_CHECKING, Any, Final, Protocol
 from twisted.logger import Logger
 from twisted.web.resource import Resource
 
-from txsocketio.adapters.redis_wire import RequestType
-
 if TYPE_CHECKING:
     from twisted.web.server import Request
 
@@ -66,8 +64,14 @@ HANDSHAKE_ERRORS: Final = {
     0: "Transport unknown", 1: "Session ID unknown", 2: "Bad handshake method", 3: "Bad request",
     4: "Forbidden", 5: "Unsupported protocol version",
 }
-#: The Redis adapter's request types (Node's ``RequestType`` names).
-REDIS_REQUEST_TYPES: Final = tuple(t.name for t in RequestType)
+#: The Redis adapter's request types: the names of Node's ``RequestType``
+#: (``txsocketio.adapters.redis_wire.RequestType``; a test keeps them equal,
+#: spelled out here so that the server layers can import this module without
+#: the adapters).
+REDIS_REQUEST_TYPES: Final = (
+    "SOCKETS", "ALL_ROOMS", "REMOTE_JOIN", "REMOTE_LEAVE", "REMOTE_DISCONNECT", "REMOTE_FETCH",
+    "SERVER_SIDE_EMIT", "BROADCAST", "BROADCAST_CLIENT_COUNT", "BROADCAST_ACK",
+)
 
 
 class ServerObserver(Protocol):
