@@ -11,7 +11,7 @@ from types import MappingProxyType
 from typing import Any
 
 import attrs
-from hypothesis import given
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from twisted.trial import unittest
 
@@ -19,6 +19,9 @@ from txsocketio.admin import protocol as p
 from txsocketio.errors import ProtocolError
 
 NOW = 1795696029.123456  # 2026-11-26T12:27:09.123Z
+#: Property tests: no per-example deadline and no input-speed health check
+#: (the machine is shared; the properties are about values, not speed).
+PROPERTY = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 @attrs.frozen
@@ -83,6 +86,7 @@ class ValueTests(unittest.TestCase):
         self.assertEqual(p.js_date(0), "1970-01-01T00:00:00.000Z")
         self.assertEqual(p.js_date(1.9999), "1970-01-01T00:00:01.999Z")
 
+    @PROPERTY
     @given(st.floats(min_value=0, max_value=4e9))
     def test_js_date_parses_back(self, t: float) -> None:
         """The string parses back (ISO 8601) to the time, to the millisecond."""
@@ -114,9 +118,12 @@ class ValueTests(unittest.TestCase):
             depth += 1
         self.assertLessEqual(depth, p.MAX_DEPTH)
 
-    @given(st.recursive(st.none() | st.booleans() | st.integers() | st.floats() | st.text(),
-                        lambda inner: st.lists(inner) | st.dictionaries(st.text() | st.integers(), inner)
-                        | st.tuples(inner, inner) | st.sets(st.integers()).map(frozenset)))
+    @PROPERTY
+    @given(st.recursive(st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=8),
+                        lambda inner: st.lists(inner, max_size=4)
+                        | st.dictionaries(st.text(max_size=4) | st.integers(), inner, max_size=4)
+                        | st.tuples(inner, inner) | st.sets(st.integers(), max_size=4).map(frozenset),
+                        max_leaves=20))
     def test_jsonable_always_json(self, value: Any) -> None:
         """Whatever it is given (without bytes), the result is strict JSON."""
         json.dumps(p.jsonable(value), allow_nan=False)
@@ -264,8 +271,11 @@ class CommandTests(unittest.TestCase):
             error = self.assertRaises(p.InvalidCommand, p.parse_command, event, args, features)
             self.assertIn("read-only", str(error))
 
-    @given(st.text(), st.lists(st.none() | st.booleans() | st.integers() | st.text() | st.binary()
-                                | st.dictionaries(st.text(), st.integers()), max_size=6))
+    @PROPERTY
+    @given(st.sampled_from(["emit", "join", "leave", "_disconnect"]) | st.text(max_size=12),
+           st.lists(st.none() | st.booleans() | st.integers() | st.sampled_from(["/", "/chat", "r", "connect", ""])
+                    | st.text(max_size=8) | st.binary(max_size=8)
+                    | st.dictionaries(st.text(max_size=4), st.integers(), max_size=3), max_size=6))
     def test_arbitrary_input(self, event: str, args: list[Any]) -> None:
         """Any event name and arguments give a command or InvalidCommand, nothing else."""
         try:
@@ -283,7 +293,8 @@ class LoginTests(unittest.TestCase):
         self.assertEqual(p.AdminLogin.parse("user:pw"), p.AdminLogin())
         self.assertEqual(p.AdminLogin.parse(None), p.AdminLogin())
 
-    @given(st.none() | st.text() | st.lists(st.integers())
+    @PROPERTY
+    @given(st.none() | st.text(max_size=8) | st.lists(st.integers(), max_size=4)
            | st.dictionaries(st.sampled_from(["username", "password", "sessionId", "x"]),
                              st.none() | st.text() | st.integers() | st.booleans()))
     def test_parse_arbitrary(self, auth: Any) -> None:
