@@ -259,7 +259,7 @@ class LimitedChannel(http.HTTPChannel):
             length = self.length
             if length is not None and length > limit:
                 log.info("{method} {path}: Content-Length {length} is over the limit of {limit} bytes: 413",
-                         method=method, path=_path_only(target), length=length, limit=limit)
+                         method=_text(method), path=_path_only(target), length=length, limit=limit)
                 self._refuse_body(request, method, target, rule)
                 return
             request.max_body_size = limit
@@ -290,7 +290,7 @@ class LimitedChannel(http.HTTPChannel):
             return True
         method, target = _split_request_line(self._request_line or b"")
         log.info("{method} {path}: chunked body over the limit of {limit} bytes: 413",
-                 method=method, path=_path_only(target), limit=request.max_body_size)
+                 method=_text(method), path=_path_only(target), limit=request.max_body_size)
         self._refuse_body(request, method, target, self.site.body_limit_for(target)[1])
         return True
 
@@ -364,6 +364,10 @@ def _split_request_line(line: bytes) -> tuple[bytes, bytes]:
     return parts[0], (parts[1] if len(parts) > 1 else b"")
 
 
+def _text(method: bytes) -> str:
+    return method[:20].decode("latin-1")
+
+
 def _path_only(target: bytes) -> str:
     return target.split(b"?", 1)[0][:200].decode("latin-1")
 
@@ -387,6 +391,7 @@ class SocketIOSite(server.Site):
 
     protocol = LimitedChannel  # type: ignore[assignment]
     requestFactory = Request
+    noisy = False  # no "Starting factory" lines
 
     def __init__(self, resource: IResource, *, reactor: Any = None, limits: HTTPLimits | None = None,
                  server_header: str | bytes | None = "txsocketio", access_log: str | TextIO | None = None,
