@@ -76,7 +76,7 @@ def summary(victims: list[Victim], at: float) -> dict[str, object]:
     times = sorted(v.closed_at for v in closed if v.closed_at is not None)
     return {
         "t": round(at, 1),
-        "open": sum(1 for v in victims if v.opened_at is not None and v not in closed),
+        "open": sum(1 for v in victims if v.opened_at is not None) - len(closed),
         "closed": len(closed),
         "answers": dict(Counter(v.answer for v in closed)),
         "first_closed_s": round(times[0], 1) if times else None,
