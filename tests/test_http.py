@@ -85,6 +85,22 @@ class BodyTests(unittest.TestCase):
         self.assertEqual(self.sio.requests, [])
         self.assertIsNone(channel.requests[-1].content)  # no content file was ever made
 
+    def test_no_100_continue_for_a_refused_body(self) -> None:
+        """A client that asks "Expect: 100-continue" for an oversized body gets
+        the 413 and never a 100 Continue inviting it to send."""
+        channel, transport = connect(self.site)
+        channel.dataReceived(POLL_POST + b"Expect: 100-continue\r\nContent-Length: 5000\r\n\r\n")
+        self.assertEqual(status(transport), b"HTTP/1.1 413 Payload Too Large")
+        self.assertNotIn(b"100 Continue", transport.value())
+
+    def test_pipelined_request_after_a_good_one(self) -> None:
+        """Two pipelined requests are both served; limits apply to the second too."""
+        channel, transport = connect(self.site)
+        channel.dataReceived(b"GET /upload HTTP/1.1\r\nHost: a\r\n\r\n" + POLL_POST
+                             + b"Content-Length: 5000\r\n\r\n")
+        self.assertIn(b"HTTP/1.1 200 OK", transport.value())
+        self.assertIn(b"HTTP/1.1 413 Payload Too Large", transport.value())
+
     def test_body_after_refusal_is_dropped(self) -> None:
         """Body bytes that follow a refused head are read and dropped, not stored."""
         channel, transport = connect(self.site, HalfCloseTransport())
@@ -226,11 +242,13 @@ class HeadTests(unittest.TestCase):
         self.assertEqual(status(transport), b"HTTP/1.1 408 Request Timeout")
         self.assertTrue(transport.disconnecting)
 
-    def test_silent_connection_is_closed_without_answer(self) -> None:
-        """A connection that sends nothing is closed at the deadline, with no 408."""
+    def test_silent_connection_gets_408(self) -> None:
+        """A new connection that sends nothing gets 408 at the deadline, as from Node."""
         channel, transport = connect(self.site)
-        self.clock.advance(30)
+        self.clock.advance(29.9)
         self.assertEqual(transport.value(), b"")
+        self.clock.advance(0.1)
+        self.assertEqual(status(transport), b"HTTP/1.1 408 Request Timeout")
         self.assertTrue(transport.disconnecting)
 
     def test_complete_head_stops_the_deadline(self) -> None:

@@ -154,8 +154,9 @@ class Request(server.Request):
 class LimitedChannel(http.HTTPChannel):
     """``HTTPChannel`` with a head deadline, 408/413/414/431 answers and body caps.
 
-    The state it keeps: whether a request head is being received (the deadline
-    runs), its request line and header byte counts, and whether the connection
+    The state it keeps: whether a request head is being received (``True``: the
+    deadline runs), a body is being read or answered (``False``) or the
+    kept-alive connection waits for its next request (``None``), the request line and header byte counts, and whether the connection
     has been refused (everything read after the answer is dropped).
     """
 
@@ -164,8 +165,7 @@ class LimitedChannel(http.HTTPChannel):
 
     def __init__(self) -> None:
         super().__init__()
-        self._in_head = True
-        self._head_bytes_seen = False
+        self._in_head: bool | None = True
         self._request_line: bytes | None = None
         self._header_bytes = 0
         self._header_lines = 0
@@ -201,13 +201,8 @@ class LimitedChannel(http.HTTPChannel):
             self._deadline = None
 
     def _head_timed_out(self) -> None:
+        # As Node: 408 even when nothing at all was sent.
         self._deadline = None
-        if not self._head_bytes_seen:
-            # Nothing was sent (a browser's preconnect, say): close without an answer.
-            log.debug("closing a connection that sent no request in {t} s", t=self.limits.headers_timeout)
-            self.setTimeout(None)
-            self.loseConnection()
-            return
         log.info("request head from {peer} not complete after {t} s: 408",
                  peer=_peer(self), t=self.limits.headers_timeout)
         self.refuse(408)
@@ -216,16 +211,20 @@ class LimitedChannel(http.HTTPChannel):
         if self.refused is not None:
             return
         if data and self._in_head is None:
-            # The first byte of the next request on a kept-alive connection.
-            self._in_head = True
-            self._arm_deadline()
-        if data and self._in_head:
-            self._head_bytes_seen = True
+            self._start_head()
         super().dataReceived(data)
+
+    def _start_head(self) -> None:
+        """The first byte of the next request on a kept-alive connection."""
+        self._in_head = True
+        self._arm_deadline()
 
     def lineReceived(self, line: bytes) -> None:
         if self.refused is not None:
             return
+        if self._in_head is None:
+            # Pipelined bytes already buffered by LineReceiver reach us here directly.
+            self._start_head()
         if self._in_head:
             limits = self.limits
             if self._request_line is None:
@@ -308,7 +307,6 @@ class LimitedChannel(http.HTTPChannel):
         if self.persistent and self.refused is None:
             # Reset before Twisted replays pipelined bytes into dataReceived.
             self._in_head = None
-            self._head_bytes_seen = False
             self._request_line = None
             self._header_bytes = self._header_lines = 0
             self.MAX_LENGTH = self.limits.max_request_line
