@@ -33,7 +33,9 @@ from io import BytesIO
 from typing import Any, Callable, Iterable, Mapping, Sequence, TextIO
 
 import attr
+from twisted.internet.protocol import connectionDone
 from twisted.logger import Logger
+from twisted.python.failure import Failure
 from twisted.web import http, server
 from twisted.web.resource import IResource
 
@@ -125,7 +127,7 @@ class Request(server.Request):
 
     def gotLength(self, length: int | None) -> None:
         if self.body_in_memory:
-            self.content = BytesIO()
+            self.content = BytesIO()  # type: ignore[assignment]  # Twisted annotates it None
         else:
             super().gotLength(length)
 
@@ -138,7 +140,8 @@ class Request(server.Request):
             if self._body_received > limit:
                 self.body_too_large = True
                 return
-        self.content.write(data)
+        content: Any = self.content
+        content.write(data)
 
     def write(self, data: bytes) -> None:
         if not self.startedWriting and self.responseHeaders.getRawHeaders(b"server") == [server.version]:
@@ -349,7 +352,7 @@ class LimitedChannel(http.HTTPChannel):
         if self.transport is not None:
             self.transport.loseConnection()
 
-    def connectionLost(self, reason: Any) -> None:
+    def connectionLost(self, reason: Failure = connectionDone) -> None:
         self._cancel_deadline()
         if self._linger is not None and self._linger.active():
             self._linger.cancel()
@@ -371,10 +374,8 @@ def _path_only(target: bytes) -> str:
 
 
 def _peer(channel: http.HTTPChannel) -> str:
-    try:
-        return str(channel.transport.getPeer())
-    except Exception:
-        return "?"
+    transport: Any = channel.transport
+    return "?" if transport is None else str(transport.getPeer())
 
 
 class SocketIOSite(server.Site):

@@ -144,10 +144,15 @@ class SocketIOService(MultiService):
     def _listen(self) -> None:
         waits: list[defer.Deferred[Any]] = []
         failed: list[tuple[str, Failure]] = []
+
+        def note(failure: Failure, description: str) -> Failure:
+            failed.append((description, failure))
+            return failure
+
         for description, endpoint in self.endpoints:
             d = endpoint.listen(self.site)
             d.addCallback(self._listening, description)
-            d.addErrback(lambda f, description=description: failed.append((description, f)) or f)
+            d.addErrback(note, description)
             waits.append(d)
         if failed:
             # Bound synchronously and failed (TCP, UNIX, SSL always do): undo and raise.
@@ -180,8 +185,9 @@ class SocketIOService(MultiService):
         """A POST over max_http_buffer_size: close its session (as Node does) and
         answer with the CORS headers a browser needs to see the 413."""
         query = urlsplit(refused.target.decode("latin-1")).query
-        sid = (parse_qs(query).get("sid") or [None])[0]
+        sids = parse_qs(query).get("sid") or []
         engine = self.sio.engine
+        sid = sids[0] if sids else None
         if sid is not None and sid in engine.sockets:
             log.info("session {sid}: POST body over max_http_buffer_size ({limit} bytes); closing",
                      sid=sid, limit=engine.max_http_buffer_size)

@@ -264,7 +264,7 @@ def _set_autobahn_level(level: str) -> None:
     import txaio
 
     txaio.use_twisted()
-    txaio.set_global_log_level(level)
+    txaio.set_global_log_level(level)  # type: ignore[attr-defined]
 
 
 def makeService(options: Options) -> Any:
