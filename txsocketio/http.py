@@ -157,10 +157,11 @@ class Request(server.Request):
 class LimitedChannel(http.HTTPChannel):
     """``HTTPChannel`` with a head deadline, 408/413/414/431 answers and body caps.
 
-    The state it keeps: whether a request head is being received (``True``: the
-    deadline runs), a body is being read or answered (``False``) or the
-    kept-alive connection waits for its next request (``None``), the request line and header byte counts, and whether the connection
-    has been refused (everything read after the answer is dropped).
+    The state it keeps: whether a request head is being received (``True``:
+    the deadline runs), a body is being read or answered (``False``) or the
+    kept-alive connection waits for its next request (``None``); the request
+    line and header byte counts; and whether the connection has been refused
+    (:attr:`refused`, the status sent; everything read after it is dropped).
     """
 
     site: "SocketIOSite"
