@@ -244,6 +244,21 @@ class LoggingTests(unittest.TestCase):
         with open(logfile) as f:
             self.assertIn("now shown", f.read())
 
+    def test_not_under_twist(self) -> None:
+        """Under `twist` (python -m twisted), which filters with its own
+        --log-level, nothing is installed (and no twistd.log is created)."""
+        from twisted.application.twist._options import TwistOptions
+
+        cwd = os.getcwd()
+        os.chdir(tempfile.mkdtemp())
+        self.addCleanup(os.chdir, cwd)
+        config = TwistOptions()
+        config.parseOptions(["txsocketio", "--listen", "tcp:0:interface=127.0.0.1"])
+        application = Application("txsocketio")
+        makeService(config.subOptions).setServiceParent(application)
+        self.assertIsNone(application.getComponent(ILogObserver, None))
+        self.assertEqual(os.listdir("."), [])
+
     def test_library_installs_nothing(self) -> None:
         """Without twistd (no parent options) nothing is installed anywhere: the
         service only logs through Logger."""

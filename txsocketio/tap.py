@@ -131,7 +131,10 @@ class Options(usage.Options):
         except usage.UsageError as e:
             if self.parent is None:
                 raise
-            raise SystemExit(f"twistd txsocketio: {e}\nsee: twistd txsocketio --help")
+            from twisted.application.app import ServerOptions
+
+            command = "twistd txsocketio" if isinstance(self.parent, ServerOptions) else "twist txsocketio"
+            raise SystemExit(f"{command}: {e}\nsee: {command} --help")
 
     def postOptions(self) -> None:
         if not self["listen"]:
@@ -225,7 +228,8 @@ class TwistdService(MultiService):
     Given twistd's options (``twistd_options``), it gives twistd's application
     a log observer that drops events below ``log_level`` in front of the
     observer twistd would have made (file, stdout or syslog, per ``--logfile``,
-    ``--nodaemon``, ``--syslog``).  twistd's own ``--logger`` takes precedence.
+    ``--nodaemon``, ``--syslog``).  twistd's own ``--logger`` takes precedence;
+    under ``twist`` (``python -m twisted``) its own ``--log-level`` applies.
     """
 
     def __init__(self, socketio: Any, log_level: str = "info", twistd_options: Any = None) -> None:
@@ -237,7 +241,10 @@ class TwistdService(MultiService):
 
     def setServiceParent(self, parent: Any) -> None:
         super().setServiceParent(parent)
-        if self.twistd_options is None or not hasattr(parent, "setComponent"):
+        from twisted.application.app import ServerOptions
+
+        # Only under twistd: `twist` (python -m twisted) has its own --log-level.
+        if not isinstance(self.twistd_options, ServerOptions) or not hasattr(parent, "setComponent"):
             return
         if parent.getComponent(ILogObserver, None) is not None:
             return
