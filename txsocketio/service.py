@@ -95,7 +95,10 @@ class SocketIOService(MultiService):
 
     ``root`` is the site's root resource; by default one with ``sio`` at
     ``path`` and, optionally, ``static`` files and a ``wsgi`` resource (see
-    :func:`txsocketio.web.build_root`).  ``limits`` are the HTTP limits of the
+    :func:`txsocketio.web.build_root`); with your own ``root``, ``path`` still
+    says where the Socket.IO resource is, for the site's body limit (POST
+    bodies there are capped at ``max_http_buffer_size`` and kept in memory).
+    ``limits`` are the HTTP limits of the
     site (:class:`txsocketio.http.HTTPLimits`); ``access_log`` and
     ``server_header`` go to :class:`~txsocketio.http.SocketIOSite`.
     """
