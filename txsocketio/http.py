@@ -109,9 +109,16 @@ class _BodyRule:
     on_refused: OnRefused | None
 
 
+#: first bytes of a folded (continuation) header line: space, tab
+_FOLD = frozenset(b" \t")
+
+
 def _segments(path: bytes) -> list[bytes]:
     """The path segments as twisted.web traverses them (unquoted)."""
-    return [server.unquote(s) for s in path[1:].split(b"/")]
+    segments = path[1:].split(b"/")
+    if b"%" in path:
+        segments = [server.unquote(s) for s in segments]
+    return segments
 
 
 class Request(server.Request):
@@ -184,7 +191,7 @@ class LimitedChannel(http.HTTPChannel):
         return self.site.limits
 
     def connectionMade(self) -> None:
-        limits = self.limits
+        limits = self._limits = self.site.limits
         # Our checks come first; Twisted's own (answered 400) only as a backstop.
         self.totalHeadersSize = limits.max_request_line + limits.max_header_size
         self.maxHeaders = limits.max_headers
@@ -229,23 +236,23 @@ class LimitedChannel(http.HTTPChannel):
         if self._in_head is None:
             # Pipelined bytes already buffered by LineReceiver reach us here directly.
             self._start_head()
-        if self._in_head:
-            limits = self.limits
+        if self._in_head and line:
+            # (Runs for every header line: kept lean.)
+            limits = self._limits
             if self._request_line is None:
-                if line:
-                    if len(line) > limits.max_request_line:
-                        self.refuse(414)
-                        return
-                    self._request_line = line
-                    self.MAX_LENGTH = limits.max_header_size
-            elif line:
-                self._header_bytes += len(line) + 2
-                if line[:1] not in (b" ", b"\t"):
+                if len(line) > limits.max_request_line:
+                    self.refuse(414)
+                    return
+                self._request_line = line
+                self.MAX_LENGTH = limits.max_header_size
+            else:
+                size = self._header_bytes = self._header_bytes + len(line) + 2
+                if line[0] not in _FOLD:
                     self._header_lines += 1
-                if self._header_bytes > limits.max_header_size or self._header_lines > limits.max_headers:
+                if size > limits.max_header_size or self._header_lines > limits.max_headers:
                     self.refuse(431)
                     return
-                self.MAX_LENGTH = max(limits.max_header_size - self._header_bytes, 1)
+                self.MAX_LENGTH = max(limits.max_header_size - size, 1)
         super().lineReceived(line)
 
     def lineLengthExceeded(self, line: bytes) -> None:
