@@ -351,6 +351,7 @@ def _master_first(proto: Any, chain: Callable[[], Deferred]) -> Any:
     answer may be stale during a failover).  A replica is dropped before the
     connection counts as usable, so txredisapi keeps backing off."""
     hub = proto.factory.hub
+    proto.callLater = hub.reactor.callLater  # txredisapi's parser resumes through it; default: global reactor
     if not hub.address.is_sentinel:
         return chain()
     if proto.password is not None:
@@ -529,6 +530,7 @@ class RedisConnection:
                                    minimum=min(_MIN_RETRY_DELAY, initial_retry_delay)).policy()
         #: ``attempt -> seconds`` before reconnection attempt number ``attempt``
         self.retry_policy = retry_policy
+        self._delays: dict[int, float] = {}
         self._sentinels: list[tuple[str, int]] = list(self.address.sentinels)
         self._started = False
         self._closed = False
@@ -570,8 +572,19 @@ class RedisConnection:
 
     def retry_delay(self, attempt: int) -> float:
         """Seconds before reconnection attempt number ``attempt`` (1, 2, ...)
-        of either connection (the ``retry_policy``)."""
-        return max(0.0, float(self.retry_policy(attempt)))
+        of either connection (the ``retry_policy``).
+
+        Within one outage both connections get the same delay for the same
+        attempt: they lost the same Redis together, so they retry together
+        and the server comes back whole (subscribed *and* able to publish).
+        The jitter is between processes, which is where a stampede comes from.
+        """
+        delay = self._delays.get(attempt)
+        if delay is None:
+            delay = self._delays[attempt] = max(0.0, float(self.retry_policy(attempt)))
+            for old in [n for n in self._delays if n < attempt - 1]:
+                del self._delays[old]  # bounded however long the outage
+        return delay
 
     def _endpoint(self) -> Any:
         a = self.address
@@ -647,6 +660,7 @@ class RedisConnection:
     async def _ask(self, host: str, port: int) -> tuple[str, int] | None:
         """One ``SENTINEL GET-MASTER-ADDR-BY-NAME`` on a short-lived connection."""
         proto = txredisapi.RedisProtocol(charset=None, convertNumbers=False)
+        proto.callLater = self.reactor.callLater
         await connectProtocol(HostnameEndpoint(self.reactor, host, port, timeout=self.connect_timeout), proto)
         lost = proto.whenDisconnected()
         try:
@@ -675,6 +689,8 @@ class RedisConnection:
         proto.transport.loseConnection()
 
     def _back(self) -> None:
+        if self.connected:
+            self._delays.clear()
         if self._outage and self.connected:
             self._outage = False
             log.info("Redis at {address} is reachable again; subscriptions restored", address=str(self.address))
