@@ -6,13 +6,15 @@ master is killed."""
 
 from __future__ import annotations
 
+import os
 import uuid
 from typing import Any
 
 from twisted.internet import reactor
+from twisted.internet.defer import Deferred
 from twisted.trial import unittest
 
-from tests.support import RedisSentinel, RedisServer, free_port, poll_until, sleep
+from tests.support import RedisSentinel, RedisServer, free_port, poll_until, require_tool, run_process, sleep
 from txsocketio import SocketIOServer
 from txsocketio.adapters.redis import RedisAdapter, redis_adapter
 from txsocketio.redisconn import RedisConnection
@@ -24,6 +26,11 @@ MASTER = "txsio"
 class SentinelFailoverTests(unittest.TestCase):
     timeout = 60
 
+    def directory(self) -> str:
+        path = os.path.abspath(self.mktemp())
+        os.makedirs(path)
+        return path
+
     async def start(self, server: Any) -> Any:
         self.addCleanup(server.stop)
         await server.start()
@@ -31,8 +38,11 @@ class SentinelFailoverTests(unittest.TestCase):
 
     async def replicated_pair(self) -> tuple[RedisServer, RedisServer, RedisSentinel]:
         """Master, replica in sync, and a Sentinel that knows both."""
-        master = await self.start(RedisServer())
-        replica = await self.start(RedisServer(extra_args=["--replicaof", "127.0.0.1", str(master.port)]))
+        # Each in its own directory: a replica writes the synced dump.rdb to
+        # disk, and a later test's server must not load it.
+        master = await self.start(RedisServer(extra_args=["--dir", self.directory()]))
+        replica = await self.start(RedisServer(extra_args=["--dir", self.directory(),
+                                                           "--replicaof", "127.0.0.1", str(master.port)]))
         await replica.wait_for_output("MASTER <-> REPLICA sync: Finished with success", timeout=15)
         sentinel = await self.start(RedisSentinel(MASTER, master.port, down_after_ms=500,
                                                   failover_timeout_ms=2000))
@@ -46,28 +56,21 @@ class SentinelFailoverTests(unittest.TestCase):
         self.addCleanup(sio.shutdown)
         return sio
 
-    async def test_cluster_follows_failover(self) -> None:
-        """Kill the master: Sentinel promotes the replica, both servers'
-        publisher and subscriber connections move to it and broadcasts flow
-        again both ways; the longest stretch without delivery is reported."""
-        master, replica, sentinel = await self.replicated_pair()
+    async def cluster(self, sentinel: RedisSentinel) -> tuple[list[SocketIOServer], list[list[float]], dict]:
+        """Two servers on the Sentinel URL, one client each, each server
+        broadcasting a tick every 50 ms; returns the servers, the arrival times
+        of the other server's ticks at each client, and the switch that stops
+        the broadcasting."""
         # The first Sentinel listed is down: the next one is asked.
         url = f"redis+sentinel://127.0.0.1:{free_port()},127.0.0.1:{sentinel.port}/{MASTER}"
         key = "t" + uuid.uuid4().hex[:10]
         servers = [self.server(url, key), self.server(url, key)]
-        clients = []
-        for sio in servers:
-            sio.of("/")
+        arrivals: list[list[float]] = [[], []]
+        for i, sio in enumerate(servers):
             await sio.of("/").adapter.wait_ready()
             client = TestClient(sio)
             self.assertTrue(client.is_connected())
-            clients.append(client)
-        # Each server broadcasts to the whole cluster; each client keeps the
-        # arrival times of the other server's broadcasts.
-        arrivals: list[list[float]] = [[], []]
-        for i, client in enumerate(clients):
-            client.on("tick", lambda sender, n, i=i: arrivals[i].append(reactor.seconds())
-                      if sender != i else None)
+            client.on("tick", lambda sender, n, i=i: arrivals[i].append(reactor.seconds()) if sender != i else None)
         running = {"on": True}
 
         async def broadcast() -> None:
@@ -78,41 +81,59 @@ class SentinelFailoverTests(unittest.TestCase):
                     sio.emit("tick", i, n)
                 await sleep(0.05)
 
-        from twisted.internet.defer import Deferred
-
-        ticking = Deferred.fromCoroutine(broadcast())
+        running["done"] = Deferred.fromCoroutine(broadcast())
         await poll_until(lambda: all(len(a) >= 5 for a in arrivals), 10)
+        self.url = url
+        return servers, arrivals, running
 
-        await master.kill()
-        killed_at = reactor.seconds()
-        await sentinel.wait_for_output(f"+switch-master {MASTER} 127.0.0.1 {master.port} 127.0.0.1 {replica.port}",
+    async def follow(self, what: str, servers: list[SocketIOServer], arrivals: list[list[float]], running: dict,
+                     sentinel: RedisSentinel, old: RedisServer, new: RedisServer, started_at: float) -> None:
+        """Wait for the switch and for delivery both ways, report the gap, and
+        check that every connection is on the new master."""
+        await sentinel.wait_for_output(f"+switch-master {MASTER} 127.0.0.1 {old.port} 127.0.0.1 {new.port}",
                                        timeout=30)
         switched_at = reactor.seconds()
-        # Delivery resumes both ways.
         await poll_until(lambda: all(a and a[-1] > switched_at for a in arrivals), 20)
         resumed_at = reactor.seconds()
         await sleep(1.0)
         running["on"] = False
-        await ticking
-
+        await running["done"]
         gaps = []
         for a in arrivals:
-            before = [t for t in a if t <= killed_at]
-            after = [t for t in a if t > killed_at]
-            self.assertTrue(before and after)
-            gaps.append(after[0] - before[-1])
-        print(f"\nsentinel failover: +switch-master {switched_at - killed_at:.2f} s after the kill; "
-              f"seconds without delivery {gaps[0]:.2f} and {gaps[1]:.2f}; "
-              f"delivery resumed both ways {resumed_at - killed_at:.2f} s after the kill")
-        for a in arrivals:  # steady again after the failover
-            tail = [t for t in a if t > resumed_at]
-            self.assertGreater(len(tail), 5)
-        # Both connections of both servers are on the promoted replica.
+            gaps.append(max(later - earlier for earlier, later in zip(a, a[1:])))
+            self.assertGreater(len([t for t in a if t > resumed_at]), 5)  # steady again
+        print(f"\nsentinel {what}: +switch-master {switched_at - started_at:.2f} s after it began; "
+              f"longest stretch without delivery {gaps[0]:.2f} s and {gaps[1]:.2f} s; delivery resumed both ways "
+              f"{resumed_at - started_at:.2f} s after it began")
         for sio in servers:
             adapter = sio.of("/").adapter
             assert isinstance(adapter, RedisAdapter)
-            self.assertEqual(await adapter.connection.execute("ROLE").addCallback(lambda r: r[0]), b"master")
+            # The publisher connection is on a master, the promoted one.
+            self.assertEqual((await adapter.connection.execute("ROLE"))[0], b"master")
             self.assertEqual(await sio.of("/").server_count(), 2)
-        watcher = RedisConnection(url)
+        watcher = RedisConnection(self.url)
         self.addCleanup(watcher.close)
-        self.assertEqual(await watcher.discover_master(), ("127.0.0.1", replica.port))
+        self.assertEqual(await watcher.discover_master(), ("127.0.0.1", new.port))
+
+    async def test_master_killed(self) -> None:
+        """Kill the master (SIGKILL): Sentinel promotes the replica, both
+        servers' publisher and subscriber connections move to it and
+        broadcasts flow again both ways; the gap is reported."""
+        master, replica, sentinel = await self.replicated_pair()
+        servers, arrivals, running = await self.cluster(sentinel)
+        await master.kill()
+        await self.follow("failover (master killed)", servers, arrivals, running, sentinel, master, replica,
+                          reactor.seconds())
+
+    async def test_manual_failover(self) -> None:
+        """SENTINEL FAILOVER with the old master alive (it is demoted to a
+        replica): the servers leave it for the promoted one and broadcasts flow
+        again both ways."""
+        master, replica, sentinel = await self.replicated_pair()
+        servers, arrivals, running = await self.cluster(sentinel)
+        started_at = reactor.seconds()
+        result = await run_process([require_tool("redis-cli"), "-h", "127.0.0.1", "-p", str(sentinel.port),
+                                    "SENTINEL", "FAILOVER", MASTER], timeout=10)
+        self.assertEqual(result.exit_code, 0, result.describe())
+        self.assertIn("OK", result.stdout_text, result.describe())
+        await self.follow("manual failover", servers, arrivals, running, sentinel, master, replica, started_at)
