@@ -466,3 +466,69 @@ class RoleCheckTests(unittest.TestCase):
         proto, transport, conn = self.connect("redis://h", redisconn._PublisherProtocol, b"")
         self.assertNotIn(b"ROLE", transport.value())
         self.assertTrue(proto.whenConnected().called)
+
+
+class SwitchMasterTests(unittest.TestCase):
+    """Sentinel's +switch-master announcement moves the connections."""
+
+    def hub(self) -> tuple[RedisConnection, list[StringTransport]]:
+        conn = RedisConnection("redis+sentinel://10.0.0.1:26379/mymaster", reactor=Clock())
+        transports = []
+        for kind in ("subscriber", "publisher"):
+            transport = StringTransport(peerAddress=IPv4Address("TCP", "10.0.0.5", 6379))
+            transports.append(transport)
+            setattr(conn, f"_{kind}", SimpleNamespace(transport=transport))
+        return conn, transports
+
+    def test_switch(self) -> None:
+        """An announcement for our master moves both connections (they are
+        closed and reconnect through Sentinel)."""
+        conn, transports = self.hub()
+        conn._master_switched(b"mymaster 10.0.0.5 6379 10.0.0.6 6380")
+        self.assertEqual([t.disconnecting for t in transports], [True, True])
+
+    def test_already_there(self) -> None:
+        """A connection already on the new master stays; another master's
+        announcement changes nothing."""
+        conn, transports = self.hub()
+        conn._master_switched(b"mymaster 10.0.0.4 6379 10.0.0.5 6379")
+        conn._master_switched(b"othermaster 10.0.0.5 6379 10.0.0.6 6380")
+        self.assertEqual([t.disconnecting for t in transports], [False, False])
+
+    def test_malformed(self) -> None:
+        """A malformed announcement is logged and ignored."""
+        events: list[dict] = []
+        globalLogPublisher.addObserver(events.append)
+        self.addCleanup(globalLogPublisher.removeObserver, events.append)
+        conn, transports = self.hub()
+        for message in (b"mymaster", b"mymaster a b c notaport", b"\xff\xfe"):
+            conn._master_switched(message)
+        self.assertEqual([t.disconnecting for t in transports], [False, False])
+        self.assertEqual(len([e for e in events if e.get("log_namespace") == "txsocketio.redis"]), 3)
+
+
+class AnySentinelTests(unittest.TestCase):
+    def test_first_that_accepts(self) -> None:
+        """The announcement watcher connects to the first Sentinel that accepts, in order."""
+        reactor = _reactor()
+        conn = RedisConnection("redis+sentinel://10.0.0.1:1,10.0.0.2:2/m", reactor=reactor)
+        factory = Factory.forProtocol(Protocol)
+        d = redisconn._AnySentinelEndpoint(conn).connect(factory)
+        reactor.advance(0.05)
+        reactor.tcpClients[0][2].clientConnectionFailed(None, Failure(ConnectionRefusedError()))
+        for _ in range(20):
+            reactor.advance(0.05)
+        self.assertEqual(reactor.tcpClients[1][:2], ("10.0.0.2", 2))
+        protocol = reactor.tcpClients[1][2].buildProtocol(None)
+        protocol.makeConnection(StringTransport())
+        self.assertIsInstance(self.successResultOf(d), Protocol)
+
+    def test_none_accepts(self) -> None:
+        """No Sentinel accepting fails the attempt with RedisUnavailable (ClientService retries)."""
+        reactor = _reactor()
+        conn = RedisConnection("redis+sentinel://10.0.0.1:1/m", reactor=reactor)
+        d = redisconn._AnySentinelEndpoint(conn).connect(Factory.forProtocol(Protocol))
+        reactor.advance(0.05)
+        reactor.tcpClients[0][2].clientConnectionFailed(None, Failure(ConnectionRefusedError()))
+        reactor.advance(1)
+        self.failureResultOf(d, RedisUnavailable)

@@ -46,9 +46,12 @@ Behaviour (built on txredisapi 1.6, with its traps worked around):
   subscribes again to everything current (txredisapi does not).
 * With Sentinel, each connection attempt asks the Sentinels (in turn, the
   last one that answered first) for the master's address and checks with
-  ``ROLE`` that the server it reaches is a master, so both connections follow
-  a failover: they lose the old master, retry, and land on the promoted
-  replica; the subscriber subscribes there again.  Commands issued while
+  ``ROLE`` that the server it reaches is a master; a third connection, to a
+  Sentinel, listens for ``+switch-master`` and closes whichever connection is
+  not on the new master.  So both connections follow a failover, whether the
+  old master died or is still up (``SENTINEL FAILOVER``): they reconnect
+  through Sentinel and land on the promoted replica; the subscriber
+  subscribes there again.  Commands issued while
   Redis is down wait for the connection, at most ``command_timeout`` seconds
   in all, then fail with :class:`~txsocketio.errors.RedisUnavailable`;
   no Deferred of this module waits forever on a command.
@@ -345,6 +348,54 @@ class _SentinelMasterEndpoint:
         return hub.discover_master().addCallback(reach)
 
 
+@implementer(IStreamClientEndpoint)
+class _AnySentinelEndpoint:
+    """Connects to the first Sentinel that accepts, in the hub's order."""
+
+    def __init__(self, hub: "RedisConnection") -> None:
+        self._hub = hub
+
+    def connect(self, factory: Any) -> Deferred:
+        return Deferred.fromCoroutine(self._connect(factory))
+
+    async def _connect(self, factory: Any) -> Any:
+        hub = self._hub
+        failure: Exception | None = None
+        for host, port in hub.sentinels():
+            try:
+                return await HostnameEndpoint(hub.reactor, host, port, timeout=hub.connect_timeout).connect(factory)
+            except CancelledError:
+                raise
+            except Exception as e:
+                failure = e
+        raise RedisUnavailable(f"no Sentinel accepts connections ({failure})")
+
+
+class _SwitchWatchProtocol(txredisapi.SubscriberProtocol):
+    """Subscribed to a Sentinel's ``+switch-master`` announcements."""
+
+    def connectionMade(self) -> Any:
+        self.callLater = self.factory.hub.reactor.callLater
+        d = super().connectionMade()
+
+        def ready(_: Any) -> Any:
+            if self._ready:
+                return self.subscribe(["+switch-master"]).addErrback(lambda f: None)
+            return None
+
+        return d.addCallback(ready)
+
+    def messageReceived(self, pattern: Any, channel: Any, message: Any) -> None:
+        self.factory.hub._master_switched(message)
+
+
+class _SwitchWatchFactory(txredisapi.SubscriberFactory):
+    protocol = _SwitchWatchProtocol
+
+    def retryDelay(self, attempt: int) -> float:
+        return self.hub.retry_delay(attempt)
+
+
 def _master_first(proto: Any, chain: Callable[[], Deferred]) -> Any:
     """Run the base ``connectionMade`` (AUTH, SELECT, ready) via ``chain``;
     with Sentinel, only once ``ROLE`` says the server is a master (Sentinel's
@@ -536,6 +587,7 @@ class RedisConnection:
         self._closed = False
         self._closing: Deferred[None] | None = None
         self._sub_factory: Any = None
+        self._watch_factory: Any = None
         self._pub_factory: Any = None
         self._subscriber: Any = None
         self._publisher: Any = None
@@ -614,6 +666,18 @@ class RedisConnection:
         self._sub_factory, self._pub_factory = sub, pub
         sub.startConnecting(self._endpoint())
         pub.startConnecting(self._endpoint())
+        if self.address.is_sentinel:
+            # A failover that leaves the old master alive (SENTINEL FAILOVER,
+            # maintenance) does not drop our connections: Sentinel's
+            # announcement does.
+            watch = _SwitchWatchFactory(isLazy=True)
+            watch.hub = self
+            watch.charset = None
+            watch.password = self.address.sentinel_password
+            watch.username = self.address.sentinel_username
+            watch.noisy = False
+            self._watch_factory = watch
+            watch.startConnecting(_AnySentinelEndpoint(self))
 
     def _unreachable(self, failure: Failure) -> None:
         if self._closed or self._outage:
@@ -639,7 +703,7 @@ class RedisConnection:
 
     async def _discover(self) -> tuple[str, int]:
         problems = []
-        for sentinel in list(self._sentinels):
+        for sentinel in self.sentinels():
             host, port = sentinel
             try:
                 master = await self._ask(host, port)
@@ -680,6 +744,31 @@ class RedisConnection:
             return _to_str(master_host), int(master_port)
         except (TypeError, ValueError):
             raise RedisUnavailable(f"unexpected Sentinel reply {answer!r}") from None
+
+    def sentinels(self) -> list[tuple[str, int]]:
+        """The Sentinels, in the order they are asked (the last one that
+        named the master first)."""
+        return list(self._sentinels)
+
+    def _master_switched(self, message: Any) -> None:
+        """``+switch-master <name> <old ip> <old port> <new ip> <new port>``:
+        drop whichever connection is not on the new master; it reconnects
+        through Sentinel (first retry within ``initial_retry_delay``)."""
+        try:
+            name, _, _, host, port = _to_str(message).split()
+            new = (host, int(port))
+        except ValueError:
+            log.warn("unexpected +switch-master announcement from Sentinel: {message!r}", message=message)
+            return
+        if name != self.address.master_name or self._closed:
+            return
+        log.info("Sentinel moved master {name!r} to {host}:{port}; following", name=name, host=host, port=port)
+        for proto in (self._subscriber, self._publisher):
+            if proto is None:
+                continue
+            peer = proto.transport.getPeer()
+            if (getattr(peer, "host", None), getattr(peer, "port", None)) != new:
+                proto.transport.loseConnection()
 
     def _not_master(self, proto: Any, role: Any) -> None:
         peer = proto.transport.getPeer()
@@ -954,7 +1043,8 @@ class RedisConnection:
         waiters, self._all_waiters = self._all_waiters, []
         for d in waiters:
             d.callback(None)
-        stopping = [f.disconnect() for f in (self._sub_factory, self._pub_factory) if f is not None]
+        stopping = [f.disconnect() for f in (self._sub_factory, self._pub_factory, self._watch_factory)
+                    if f is not None]
         done = gatherResults(stopping, consumeErrors=True)
         done.addErrback(lambda f: log.failure("closing the Redis connections failed", f))
         # txredisapi hands connections over with callLater(0): let those run.

@@ -137,3 +137,21 @@ class SentinelFailoverTests(unittest.TestCase):
         self.assertEqual(result.exit_code, 0, result.describe())
         self.assertIn("OK", result.stdout_text, result.describe())
         await self.follow("manual failover", servers, arrivals, running, sentinel, master, replica, started_at)
+        # Every connection left the old master, which is still a master for a
+        # while (Sentinel demotes it later): the +switch-master announcement
+        # moved them, not a dropped connection.
+        self.assertEqual(await self.our_clients(master.port), {"pubsub": 0, "normal": 0})
+        self.assertEqual(await self.our_clients(replica.port), {"pubsub": 2, "normal": 2})
+
+    async def our_clients(self, port: int) -> dict[str, int]:
+        """How many subscriber ("pubsub") and command ("normal") connections a
+        Redis server has, leaving out Sentinel's own and redis-cli's."""
+        counts = {}
+        for kind in ("pubsub", "normal"):
+            result = await run_process([require_tool("redis-cli"), "-h", "127.0.0.1", "-p", str(port),
+                                        "CLIENT", "LIST", "TYPE", kind], timeout=10)
+            self.assertEqual(result.exit_code, 0, result.describe())
+            counts[kind] = len([line for line in result.stdout_text.splitlines()
+                                if line.startswith("id=") and " name=sentinel-" not in line
+                                and " cmd=client|list " not in line])
+        return counts
