@@ -545,6 +545,8 @@ class RedisSentinel(ServerProcess):
     """A throw-away Redis Sentinel (``redis-server <conf> --sentinel``) on a
     free loopback port, watching one master with fast timings.
 
+    ``extra_config``: more lines for the configuration file (e.g.
+    ``requirepass ...``, ``sentinel auth-pass <master> ...``).
     Its configuration (Sentinel rewrites it) lives in a temporary directory
     that :meth:`stop` removes.  Sentinel logs its events (``+sdown``,
     ``+switch-master``, ...) on stdout: see :meth:`wait_for_output`.
@@ -552,7 +554,8 @@ class RedisSentinel(ServerProcess):
 
     def __init__(self, master_name: str, master_port: int, *, master_host: str = LOCALHOST,
                  port: int | None = None, quorum: int = 1, down_after_ms: int = 500,
-                 failover_timeout_ms: int = 2000, executable: str = "redis-server"):
+                 failover_timeout_ms: int = 2000, extra_config: Sequence[str] = (),
+                 executable: str = "redis-server"):
         import tempfile
 
         path = require_tool(executable)
@@ -564,7 +567,7 @@ class RedisSentinel(ServerProcess):
                     f"sentinel monitor {master_name} {master_host} {master_port} {quorum}\n"
                     f"sentinel down-after-milliseconds {master_name} {down_after_ms}\n"
                     f"sentinel failover-timeout {master_name} {failover_timeout_ms}\n"
-                    f"sentinel parallel-syncs {master_name} 1\n")
+                    f"sentinel parallel-syncs {master_name} 1\n" + "".join(f"{line}\n" for line in extra_config))
         super().__init__([path, self.config, "--sentinel"], port, cwd=self.directory, name="redis-sentinel")
 
     def stop(self, grace: float = 3.0) -> Deferred:

@@ -676,6 +676,10 @@ class RedisConnection:
             watch.password = self.address.sentinel_password
             watch.username = self.address.sentinel_username
             watch.noisy = False
+            # Fails only when a Sentinel refuses AUTH: say so, once.
+            watch.deferred.addErrback(lambda f: log.error("a Sentinel of {address} refused the connection: {error} "
+                                                          "(sentinel_password / sentinel_username in the URL)",
+                                                          address=str(self.address), error=f.getErrorMessage()))
             self._watch_factory = watch
             watch.startConnecting(_AnySentinelEndpoint(self))
 

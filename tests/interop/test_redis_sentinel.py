@@ -36,16 +36,21 @@ class SentinelFailoverTests(unittest.TestCase):
         await server.start()
         return server
 
-    async def replicated_pair(self) -> tuple[RedisServer, RedisServer, RedisSentinel]:
+    async def replicated_pair(self, password: str | None = None, sentinel_password: str | None = None,
+                              ) -> tuple[RedisServer, RedisServer, RedisSentinel]:
         """Master, replica in sync, and a Sentinel that knows both."""
+        auth = ["--requirepass", password, "--masterauth", password] if password else []
         # Each in its own directory: a replica writes the synced dump.rdb to
         # disk, and a later test's server must not load it.
-        master = await self.start(RedisServer(extra_args=["--dir", self.directory()]))
-        replica = await self.start(RedisServer(extra_args=["--dir", self.directory(),
+        master = await self.start(RedisServer(extra_args=["--dir", self.directory(), *auth]))
+        replica = await self.start(RedisServer(extra_args=["--dir", self.directory(), *auth,
                                                            "--replicaof", "127.0.0.1", str(master.port)]))
         await replica.wait_for_output("MASTER <-> REPLICA sync: Finished with success", timeout=15)
+        config = [f"sentinel auth-pass {MASTER} {password}"] if password else []
+        if sentinel_password:
+            config.append(f"requirepass {sentinel_password}")
         sentinel = await self.start(RedisSentinel(MASTER, master.port, down_after_ms=500,
-                                                  failover_timeout_ms=2000))
+                                                  failover_timeout_ms=2000, extra_config=config))
         # Sentinel learns the replicas from the master's INFO; without one
         # it has nothing to promote.
         await sentinel.wait_for_output(f"+slave slave 127.0.0.1:{replica.port}", timeout=15)
@@ -155,3 +160,21 @@ class SentinelFailoverTests(unittest.TestCase):
                                 if line.startswith("id=") and " name=sentinel-" not in line
                                 and " cmd=client|list " not in line])
         return counts
+
+    async def test_passwords(self) -> None:
+        """Passwords on both sides: the URL's for the Redis servers,
+        sentinel_password for the Sentinels; pub/sub works and the
+        +switch-master watcher is connected to the Sentinel."""
+        master, replica, sentinel = await self.replicated_pair(password="data-pw", sentinel_password="sentinel-pw")
+        url = f"redis+sentinel://:data-pw@127.0.0.1:{sentinel.port}/{MASTER}/0?sentinel_password=sentinel-pw"
+        conn = RedisConnection(url)
+        self.addCleanup(conn.close)
+        got: list[bytes] = []
+        conn.subscribe("c", lambda channel, payload: got.append(payload))
+        await conn.wait_subscribed()
+        self.assertEqual(await conn.publish("c", b"hello"), 1)
+        await poll_until(lambda: got == [b"hello"], 5)
+        result = await run_process([require_tool("redis-cli"), "-h", "127.0.0.1", "-p", str(sentinel.port),
+                                    "--no-auth-warning", "-a", "sentinel-pw", "CLIENT", "LIST", "TYPE", "pubsub"],
+                                   timeout=10)
+        self.assertIn("cmd=subscribe", result.stdout_text, result.describe())
