@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.test_redis_conn -*-
+# -*- test-case-name: tests.test_redisconn,tests.test_redis_conn -*-
 """A process's connections to Redis: one publisher, one shared subscriber.
 
 :class:`RedisConnection` is the hub every Redis user of a process shares (the
@@ -43,7 +43,11 @@ Behaviour (built on txredisapi 1.6, with its traps worked around):
   ``max_retry_delay`` = 1 s, with full jitter, so that a restarted Redis is
   noticed within about a second and the servers of a cluster do not all
   reconnect at the same instant).  After every reconnect the subscriber
-  subscribes again to everything current (txredisapi does not).
+  subscribes again to everything current (txredisapi does not).  Commands
+  issued while Redis is down wait for the connection, at most
+  ``command_timeout`` seconds in all, then fail with
+  :class:`~txsocketio.errors.RedisUnavailable`; no Deferred of this module
+  waits forever on a command.
 * With Sentinel, each connection attempt asks the Sentinels (in turn, the
   last one that answered first) for the master's address and checks with
   ``ROLE`` that the server it reaches is a master; a third connection, to a
@@ -51,10 +55,7 @@ Behaviour (built on txredisapi 1.6, with its traps worked around):
   not on the new master.  So both connections follow a failover, whether the
   old master died or is still up (``SENTINEL FAILOVER``): they reconnect
   through Sentinel and land on the promoted replica; the subscriber
-  subscribes there again.  Commands issued while
-  Redis is down wait for the connection, at most ``command_timeout`` seconds
-  in all, then fail with :class:`~txsocketio.errors.RedisUnavailable`;
-  no Deferred of this module waits forever on a command.
+  subscribes there again.
 * :meth:`~RedisConnection.close` leaves no connection, retry or timer
   behind, so trial sees a clean reactor.
 
@@ -68,7 +69,7 @@ from __future__ import annotations
 
 import random
 from collections import deque
-from typing import Any, Callable, Sequence
+from typing import Any, Callable
 from urllib.parse import parse_qs, unquote, urlsplit
 
 import attrs
@@ -714,7 +715,7 @@ class RedisConnection:
             except CancelledError:
                 raise
             except Exception as e:
-                problems.append(f"{_bracket(host)}:{port}: {e or type(e).__name__}")
+                problems.append(f"{_bracket(host)}:{port}: {str(e) or type(e).__name__}")
                 continue
             if master is None:
                 problems.append(f"{_bracket(host)}:{port} knows no master named {self.address.master_name!r}")
