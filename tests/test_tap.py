@@ -130,6 +130,17 @@ class OptionsTests(_AppDirMixin, unittest.TestCase):
         self.assertIsInstance(service, TwistdService)
         self.assertIsInstance(service.socketio, SocketIOService)
 
+    def test_parser_option(self) -> None:
+        """--parser msgpack gives the app the MessagePack parser; unknown names are usage errors."""
+        from txsocketio.socketio.msgpack_parser import MsgpackParser
+
+        name = self.make_app_dir()
+        options = self.parse("--app", f"{name}:factory", "--parser", "msgpack", "--listen", "tcp:0:interface=127.0.0.1")
+        makeService(options)
+        self.assertIsInstance(options["sio"].parser, MsgpackParser)
+        e = self.assertRaises(usage.UsageError, self.parse, "--parser", "yaml")
+        self.assertIn("json or msgpack", str(e))
+
     def test_listen_a_bare_port_says_what_to_write(self) -> None:
         """--listen 8080 is refused with the description to write instead."""
         e = self.assertRaises(usage.UsageError, self.parse, "--listen", "8080")

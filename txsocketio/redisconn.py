@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.test_redisconn,tests.test_redis_conn -*-
+# -*- test-case-name: tests.test_redisconn,tests.interop.test_redis_conn -*-
 """A process's connections to Redis: one publisher, one shared subscriber.
 
 :class:`RedisConnection` is the hub every Redis user of a process shares (the

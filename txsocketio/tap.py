@@ -36,6 +36,12 @@ DEMO_APP = "txsocketio.demo.chat:make_server"
 LOG_LEVELS = ("debug", "info", "warn", "error", "critical")
 
 
+def _parser_name(value: str) -> str:
+    if value not in ("json", "msgpack"):
+        raise usage.UsageError(f"--parser takes json or msgpack, not {value!r}")
+    return value
+
+
 def _seconds(name: str) -> Any:
     def parse(value: str) -> float:
         try:
@@ -99,9 +105,12 @@ class Options(usage.Options):
          _bytes("max-request-line")],
         ["redis", None, None,
          "Scale out over Redis: redis://[[user]:password@]host[:port][/db], rediss://... (TLS) or "
-         "unix:///path/to/redis.sock?db=N&password=... Every server on the same Redis and key (txsocketio "
+         "unix:///path/to/redis.sock?db=N&password=..., or through Sentinel: "
+         "redis+sentinel://host:26379[,host2:26379]/MASTER_NAME[/db]. Every server on the same Redis and key (txsocketio "
          "or Node socket.io with @socket.io/redis-adapter) is one cluster; @socket.io/redis-emitter "
          "and txsocketio.emitter can publish into it. Replaces the app's adapter."],
+        ["parser", None, None, "Socket.IO wire format: json (the default) or msgpack "
+         "(clients built with socket.io-msgpack-parser).", _parser_name],
         ["redis-key", None, None, "Channel prefix of the cluster, Node's 'key' option (default socket.io)."],
         ["redis-timeout", None, None, "Seconds to wait for the other servers and for Redis (default 5).",
          _seconds("redis-timeout")],
@@ -286,7 +295,8 @@ def makeService(options: Options) -> Any:
     overrides: dict[str, Any] = {}
     for option, name in (("ping-interval", "ping_interval"), ("ping-timeout", "ping_timeout"),
                          ("connect-timeout", "connect_timeout"),
-                         ("max-http-buffer-size", "max_http_buffer_size"), ("transports", "transports")):
+                         ("max-http-buffer-size", "max_http_buffer_size"), ("transports", "transports"),
+                         ("parser", "parser")):
         if options[option] is not None:
             overrides[name] = options[option]
     if options["allow-eio3"]:
