@@ -44,6 +44,15 @@ class ServerConfigTests(SynchronousTestCase):
         e = self.assertRaises(TypeError, ServerConfig.of, ping_intervall=1)
         self.assertIn("ping_interval", str(e))
 
+    def test_parser_by_name(self) -> None:
+        """parser="json" is the default JSON parser, "msgpack" the MessagePack one; other names are refused."""
+        from txsocketio.socketio.msgpack_parser import MsgpackParser
+
+        self.assertIs(ServerConfig.of(parser="json").parser, JSON_PARSER)
+        self.assertIsInstance(ServerConfig.of(parser="msgpack").parser, MsgpackParser)
+        e = self.assertRaises(ValueError, ServerConfig.of, parser="yaml")
+        self.assertIn("'msgpack'", str(e))
+
     def test_server_holds_one_record(self) -> None:
         """configure() swaps the server's record; the Engine.IO server is rebuilt only for Engine.IO options."""
         sio = SocketIOServer(reactor=Clock(), connect_timeout=7)

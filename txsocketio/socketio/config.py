@@ -56,8 +56,15 @@ def _adapter(value: Any) -> Callable[[Any], "Adapter"]:
 
 
 def _parser(value: Any) -> Parser:
-    if value is None:
+    if value is None or value == "json":
         return JSON_PARSER
+    if value == "msgpack":
+        from txsocketio.socketio.msgpack_parser import MsgpackParser  # msgpack is imported only when chosen
+
+        return MsgpackParser()
+    if isinstance(value, str):
+        raise ValueError(f"unknown parser {value!r}: use 'json', 'msgpack' or a parser object "
+                         "(see txsocketio.socketio.parser)")
     if not (callable(getattr(value, "encode", None)) and callable(getattr(value, "decoder", None))):
         raise TypeError("parser must have encode(packet) and decoder(max_attachments=...), "
                         "see txsocketio.socketio.parser")
