@@ -171,7 +171,7 @@ class Options(usage.Options):
         if self["log-level"] not in LOG_LEVELS:
             raise usage.UsageError(f"--log-level takes one of {', '.join(LOG_LEVELS)}, not {self['log-level']!r}")
         if self["redis"] is not None:
-            from txsocketio.redisconn import RedisAddress
+            from txsocketio.redisaddress import RedisAddress
 
             try:
                 RedisAddress.parse(self["redis"])
