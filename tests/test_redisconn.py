@@ -1,6 +1,8 @@
 """txsocketio.redisconn without a Redis server: the reconnect backoff (alone
 and driving Twisted's ClientService on a task.Clock), the connection's retry
-delays, and following Sentinel's +switch-master announcement, all in memory.
+delays, the subscriptions and commands driven through the connection's
+public events (as its protocols drive them), and following Sentinel's
++switch-master announcement, all in memory.
 
 The URL parsing is tested in tests/test_redisaddress.py, the txredisapi
 protocols in tests/test_redisprotocol.py, Sentinel discovery in
@@ -20,10 +22,11 @@ from twisted.internet.defer import Deferred, fail, succeed
 from twisted.internet.error import ConnectionRefusedError
 from twisted.internet.protocol import Factory, Protocol
 from twisted.internet.task import Clock
-from twisted.internet.testing import StringTransport, StringTransportWithDisconnection
+from twisted.internet.testing import MemoryReactorClock, StringTransport, StringTransportWithDisconnection
 from twisted.logger import globalLogPublisher
 from twisted.trial import unittest
 
+from txsocketio.errors import RedisUnavailable
 from txsocketio.redisconn import Backoff, RedisConnection
 
 
@@ -187,7 +190,21 @@ class ConnectionPolicyTests(unittest.TestCase):
         first = [a.retry_delay(n) for n in range(1, 30)]
         self.assertEqual([a.retry_delay(n) for n in range(28, 30)], first[-2:])
         self.assertNotEqual([b.retry_delay(n) for n in range(1, 30)], first)
-        self.assertLessEqual(len(a._delays), 2)  # bounded, however long the outage
+
+    def test_bounded(self) -> None:
+        """However long the outage, the connection remembers the delays of the
+        last two attempts only: every earlier attempt is drawn afresh."""
+        drawn: list[int] = []
+        conn = RedisConnection("redis://127.0.0.1:1", reactor=Clock(),
+                               retry_policy=lambda n: drawn.append(n) or 0.5)
+        for n in range(1, 30):
+            conn.retry_delay(n)
+        conn.retry_delay(29)
+        conn.retry_delay(28)
+        self.assertEqual(drawn, list(range(1, 30)))  # the last two are remembered
+        for n in range(27, 0, -1):  # downwards, so that asking evicts nothing asked before
+            conn.retry_delay(n)
+        self.assertEqual(drawn[29:], list(range(27, 0, -1)))  # all earlier ones were forgotten
 
 
 # -- Sentinel's announcements ------------------------------------------------------------
@@ -231,3 +248,131 @@ class SwitchMasterTests(unittest.TestCase):
         self.assertEqual([t.disconnecting for t in transports], [False, False])
         self.assertEqual(len([e for e in events if e.get("log_namespace") == "txsocketio.redis"]), 3)
 
+
+
+# -- driven through its events, in memory ------------------------------------------------
+
+
+class _FakeProtocol:
+    """Stands in for a txredisapi protocol: records commands, answers on demand."""
+
+    def __init__(self) -> None:
+        self.transport = StringTransport()
+        self.sent: list[tuple[Any, ...]] = []
+        self.replies: list[Deferred] = []
+
+    def _command(self, *args: Any) -> Deferred:
+        self.sent.append(args)
+        d: Deferred = Deferred()
+        self.replies.append(d)
+        return d
+
+    def subscribe(self, keys: list[bytes]) -> Deferred:
+        return self._command("SUBSCRIBE", *keys)
+
+    def psubscribe(self, keys: list[bytes]) -> Deferred:
+        return self._command("PSUBSCRIBE", *keys)
+
+    def unsubscribe(self, keys: list[bytes]) -> Deferred:
+        return self._command("UNSUBSCRIBE", *keys)
+
+    def punsubscribe(self, keys: list[bytes]) -> Deferred:
+        return self._command("PUNSUBSCRIBE", *keys)
+
+    def execute_command(self, *args: Any) -> Deferred:
+        return self._command(*args)
+
+
+class EventsTests(unittest.TestCase):
+    """RedisConnection driven through the public events its protocols call
+    (ConnectionEvents), with stand-in protocols: no Redis, no sockets."""
+
+    def setUp(self) -> None:
+        self.reactor = MemoryReactorClock()
+        self.conn = RedisConnection("unix:///nowhere/redis.sock", reactor=self.reactor)
+
+        def close() -> None:
+            self.conn.close()
+            self.reactor.advance(0)
+
+        self.addCleanup(close)
+
+    def test_subscribe_when_ready(self) -> None:
+        """A subscription made before the subscriber is up is sent once it is;
+        ready() fires when Redis confirms; each callback gets each message once."""
+        got: list[tuple[Any, ...]] = []
+        first = self.conn.subscribe("news", lambda *args: got.append(("first", *args)))
+        second = self.conn.subscribe(b"news", lambda *args: got.append(("second", *args)))
+        pattern = self.conn.psubscribe("n*", lambda *args: got.append(("pattern", *args)))
+        ready = first.ready()
+        self.assertNoResult(ready)
+        proto = _FakeProtocol()
+        self.conn.subscriber_ready(proto)  # type: ignore[arg-type]
+        self.assertEqual(proto.sent, [("SUBSCRIBE", b"news"), ("PSUBSCRIBE", b"n*")])
+        all_ready = self.conn.wait_subscribed()
+        proto.replies[0].callback([b"subscribe", b"news", 1])
+        self.successResultOf(ready)
+        self.successResultOf(second.ready())
+        self.assertNoResult(all_ready)
+        proto.replies[1].callback([b"psubscribe", b"n*", 2])
+        self.successResultOf(all_ready)
+        self.conn.message_received(None, b"news", b"\x93\xff")
+        self.conn.message_received(b"n*", b"nope", "text")
+        self.assertEqual(got, [("first", "news", b"\x93\xff"), ("second", "news", b"\x93\xff"),
+                               ("pattern", "n*", "nope", b"text")])
+        self.assertTrue(first.active and second.active and pattern.active)
+        self.assertEqual((self.conn.channels(), self.conn.patterns()), ({"news"}, {"n*"}))
+
+    def test_last_unsubscribe(self) -> None:
+        """Only the last callback of a channel sends UNSUBSCRIBE; an
+        unsubscribed callback is no longer active and gets nothing."""
+        got: list[str] = []
+        proto = _FakeProtocol()
+        self.conn.subscriber_ready(proto)  # type: ignore[arg-type]
+        first = self.conn.subscribe("c", lambda channel, payload: got.append("first"))
+        second = self.conn.subscribe("c", lambda channel, payload: got.append("second"))
+        self.assertEqual(proto.sent, [("SUBSCRIBE", b"c")])
+        first.cancel()
+        self.assertFalse(first.active)
+        self.assertEqual(proto.sent, [("SUBSCRIBE", b"c")])
+        self.conn.message_received(None, b"c", b"x")
+        self.assertEqual(got, ["second"])
+        self.conn.unsubscribe(second)
+        self.conn.unsubscribe(second)  # twice does nothing
+        self.assertEqual(proto.sent, [("SUBSCRIBE", b"c"), ("UNSUBSCRIBE", b"c")])
+        self.assertFalse(second.active)
+
+    def test_resubscribe_after_loss(self) -> None:
+        """After the subscriber is lost, the next one subscribes again to
+        everything current; ready() waits for that new confirmation; news of
+        an older connection's loss changes nothing."""
+        sub = self.conn.subscribe("c", lambda channel, payload: None)
+        old = _FakeProtocol()
+        self.conn.subscriber_ready(old)  # type: ignore[arg-type]
+        old.replies[0].callback(None)
+        self.successResultOf(sub.ready())
+        self.conn.subscriber_lost(old)  # type: ignore[arg-type]
+        self.assertFalse(self.conn.connected)
+        ready = sub.ready()
+        self.assertNoResult(ready)
+        new = _FakeProtocol()
+        self.conn.subscriber_ready(new)  # type: ignore[arg-type]
+        self.conn.subscriber_lost(old)  # type: ignore[arg-type]
+        self.assertEqual(new.sent, [("SUBSCRIBE", b"c")])
+        new.replies[0].callback(None)
+        self.successResultOf(ready)
+
+    def test_commands_wait_for_the_publisher(self) -> None:
+        """A command issued while there is no publisher is sent once one is
+        ready, and answered from it; without one in time it fails with
+        RedisUnavailable."""
+        result = self.conn.publish("c", b"payload")
+        proto = _FakeProtocol()
+        self.conn.publisher_ready(proto)  # type: ignore[arg-type]
+        self.assertEqual(proto.sent, [("PUBLISH", b"c", b"payload")])
+        proto.replies[0].callback(3)
+        self.assertEqual(self.successResultOf(result), 3)
+        self.conn.publisher_lost(proto)  # type: ignore[arg-type]
+        late = self.conn.numsub("c", timeout=2)
+        self.reactor.advance(2)
+        self.assertIn("could not be reached", str(self.failureResultOf(late, RedisUnavailable).value))
