@@ -47,6 +47,7 @@ class Namespace:
         self.name = "/n"
         self.sockets: dict[str, Recipient] = {}
         self.prepared: list[tuple[Packet, bool]] = []
+        self.room_events: list[tuple[Any, ...]] = []
         self._ids = 0
 
     def prepare(self, packet: Packet, compress: bool = True) -> list[Any]:
@@ -56,6 +57,9 @@ class Namespace:
     def next_ack_id(self) -> int:
         self._ids += 1
         return self._ids
+
+    def room_event(self, event: str, room: str, sid: str | None = None) -> None:
+        self.room_events.append((event, room) if sid is None else (event, room, sid))
 
 
 class MemoryAdapterTests(SynchronousTestCase):
