@@ -20,9 +20,17 @@ from twisted.internet.task import Clock
 from txsocketio import ConnectionRefused, Namespace, SocketIOServer
 from txsocketio.adapters.memory import MemoryAdapter
 from txsocketio.adapters.redis import RedisAdapter
+from txsocketio.testing import TestClient
 
 from tests.redis_fake import FakeRedisHub
 from tests.socketio_support import ServerTestCase
+
+
+def connected_client(sio: SocketIOServer, namespace: str) -> Any:
+    """A v5 test client connected to C{/} and C{namespace}."""
+    client = TestClient(sio)
+    client.connect(namespace)
+    return client
 
 
 class RecordingAdapter(MemoryAdapter):
@@ -62,7 +70,7 @@ class CleanupTests(ServerTestCase):
         self.assertFalse(sio.config.cleanup_empty_child_namespaces)
         parent = sio.of(re.compile(r"/room-\d+"))
         for i in range(3):
-            client = TestClientFor(sio, f"/room-{i}")
+            client = connected_client(sio, f"/room-{i}")
             client.close()
         self.assertEqual(sorted(parent.children), ["/room-0", "/room-1", "/room-2"])
 
@@ -238,7 +246,7 @@ class CleanupTests(ServerTestCase):
         sio = SocketIOServer(reactor=self.clock)
         parent = sio.of(re.compile(r"/r\d"))
         sio.configure(cleanup_empty_child_namespaces=True)
-        client = TestClientFor(sio, "/r1")
+        client = connected_client(sio, "/r1")
         client.close()
         self.assertEqual(parent.children, {})
 
@@ -256,13 +264,28 @@ class CleanupTests(ServerTestCase):
         self.assertEqual(self.clock.getDelayedCalls(), [])
 
 
-def TestClientFor(sio: SocketIOServer, namespace: str) -> Any:
-    """A v5 test client connected to C{/} and C{namespace}."""
-    from txsocketio.testing import TestClient
+    def test_shutdown_waits_for_a_child_closing(self) -> None:
+        """shutdown() waits for the adapter close of a child removed while it
+        disconnects the clients."""
+        closing: list[Deferred[None]] = []
 
-    client = TestClient(sio)
-    client.connect(namespace)
-    return client
+        class Slow(MemoryAdapter):
+            def close(self) -> Deferred[None] | None:
+                if self.nsp.name.startswith("/room-"):
+                    closing.append(Deferred())
+                    return closing[-1]
+                return None
+
+        sio = SocketIOServer(reactor=self.clock, cleanup_empty_child_namespaces=True, adapter=Slow)
+        sio.of(re.compile(r"/room-\d+"))
+        connected_client(sio, "/room-1")
+        d = sio.shutdown()
+        self.assertEqual(len(closing), 1)
+        self.assertEqual(sio.namespaces.keys(), {"/"})
+        self.assertNoResult(d)
+        closing[0].callback(None)
+        self.successResultOf(d)
+        self.assertEqual(sio.closing_adapters, [])
 
 
 class RedisCleanupTests(ServerTestCase):
@@ -447,8 +470,6 @@ class RoomEventTestsMixin:
         self.assertEqual(own, [("x", socket.id)])
 
     def client_of(self, sio: SocketIOServer) -> Any:
-        from txsocketio.testing import TestClient
-
         return TestClient(sio)
 
 

@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.interop.test_redis_subscriptions -*-
+# -*- test-case-name: tests.test_subscriptions,tests.interop.test_redis_subscriptions -*-
 """Forward Redis pub/sub channels to connected clients.
 
 The gevent-socketio pattern: a client asks for a feed, its handler subscribes

@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.test_adapters_memory -*-
+# -*- test-case-name: tests.test_adapters_memory,tests.test_socketio_namespaces -*-
 """The default adapter: rooms in memory, broadcasts to this process's sockets.
 
 It implements :class:`~txsocketio.adapters.base.Adapter` for one process, and

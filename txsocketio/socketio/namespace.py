@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.test_socketio_server,tests.test_socketio_events -*-
+# -*- test-case-name: tests.test_socketio_server,tests.test_socketio_events,tests.test_socketio_tasks -*-
 """Class-based namespaces: one instance per connection, ``on_<event>`` methods.
 
 In the spirit of gevent-socketio's ``BaseNamespace``::

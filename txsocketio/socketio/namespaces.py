@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.test_socketio_server -*-
+# -*- test-case-name: tests.test_socketio_server,tests.test_socketio_namespaces -*-
 """The server's namespaces: handlers, middlewares, sockets and the adapter.
 
 A :class:`ServerNamespace` is ``sio.of("/chat")``; a :class:`ParentNamespace`
@@ -396,6 +396,5 @@ class ParentNamespace(ServerNamespace):
         is closed."""
         if self.children.get(child.name) is child:
             del self.children[child.name]
-        self.server.forget_namespace(child)
         log.debug("closing child namespace {nsp}", nsp=child.name)
-        return child.close_adapter()
+        return self.server.remove_namespace(child)

@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.test_socketio_server -*-
+# -*- test-case-name: tests.test_socketio_server,tests.test_socketio_namespaces -*-
 """The Socket.IO server: registration, configuration and wiring.
 
 :class:`SocketIOServer` keeps the namespaces (:mod:`txsocketio.socketio.namespaces`),
@@ -66,6 +66,7 @@ class SocketIOServer(Broadcasting):
         self.clients: dict[str, Client] = {}
         self._nsps: dict[str, ServerNamespace] = {}
         self._parents: list[ParentNamespace] = []
+        self._closing: set[Deferred[Any]] = set()
         self._mounted = False
         self._shutting_down = False
         self._shutdown: Deferred[None] | None = None
@@ -182,11 +183,22 @@ class SocketIOServer(Broadcasting):
         """The named namespaces and the dynamic parents."""
         return [*self._nsps.values(), *self._parents]
 
-    def forget_namespace(self, nsp: ServerNamespace) -> None:
-        """Drop ``nsp`` from the names (a dynamic parent removing an emptied
-        child); a later ``of()`` or client for that name makes a new one."""
+    def remove_namespace(self, nsp: ServerNamespace) -> "Deferred[Any]":
+        """Forget ``nsp`` and close its adapter (a dynamic parent removing an
+        emptied child); a later ``of()`` or client for that name makes a new
+        one.  Fires when the adapter is closed; :meth:`shutdown` waits for it too."""
         if self._nsps.get(nsp.name) is nsp:
             del self._nsps[nsp.name]
+        d = nsp.close_adapter()
+        if not d.called:
+            self._closing.add(d)
+            d.addBoth(lambda result: (self._closing.discard(d), result)[1])
+        return d
+
+    @property
+    def closing_adapters(self) -> list["Deferred[Any]"]:
+        """The adapter closes of removed namespaces still in progress."""
+        return list(self._closing)
 
     async def find_namespace(self, name: str, auth: dict[str, Any],
                              gone: Callable[[], bool]) -> ServerNamespace | None:
@@ -347,7 +359,7 @@ class _Shutdown:
         log.info("shutting down: disconnecting {n} client(s)", n=len(sio.clients))
         sio.close("server shutting down")
         self._timer = self.reactor.callLater(self.timeout, self._timed_out)
-        closing = [nsp.close_adapter() for nsp in sio.all_namespaces()]
+        closing = [nsp.close_adapter() for nsp in sio.all_namespaces()] + sio.closing_adapters
         DeferredList(closing).addCallback(self._adapters_done)
         self._check()
         return self.done

@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.test_socketio_events -*-
+# -*- test-case-name: tests.test_socketio_events,tests.test_socketio_tasks -*-
 """The server-side Socket: one client connected to one namespace.
 
 The socket is glue: the connection (:mod:`txsocketio.socketio.client`) hands
