@@ -110,6 +110,16 @@ class CleanupTests(ServerTestCase):
         self.assertEqual(self.parent.children, {})
         self.assertEqual(self.adapters_of("/room-1")[0].closed, 1)
 
+    def test_removed_once(self) -> None:
+        """A departure reported twice does not close the adapter twice."""
+        client = self.client()
+        client.connect("/room-1")
+        child = self.sio.of("/room-1")
+        socket = self.socket_of(client, "/room-1")
+        client.close()
+        child.socket_left(socket)
+        self.assertEqual([a.closed for a in self.adapters_of("/room-1")], [1])
+
     def test_removed_before_the_disconnect_handlers(self) -> None:
         """As in Node, the child is gone (adapter closed) when the C{disconnect}
         handlers run; C{disconnecting} handlers still see it."""

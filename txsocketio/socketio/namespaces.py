@@ -216,6 +216,8 @@ class ServerNamespace(Broadcasting):
             del self.sockets[socket.id]
         elif self.connecting.get(socket.id) is socket:
             del self.connecting[socket.id]
+        else:
+            return  # not one of ours (any more): nothing changed
         parent = self.parent
         if (parent is not None and not self.sockets and not self.connecting
                 and self.server.config.cleanup_empty_child_namespaces):
