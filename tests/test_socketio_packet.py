@@ -17,6 +17,7 @@ from twisted.trial.unittest import SynchronousTestCase
 
 from txsocketio.errors import ProtocolError
 from txsocketio.socketio.packet import (
+    DEFAULT_MAX_JSON_DEPTH,
     MAX_ACK_ID,
     RESERVED_EVENTS,
     Decoder,
@@ -78,7 +79,21 @@ class PurityTests(SynchronousTestCase):
                 imported.add(node.module or "")
         self.assertEqual(
             imported,
-            {"__future__", "enum", "json", "re", "typing", "attrs", "txsocketio.errors"},
+            {
+                "__future__",
+                "enum",
+                "itertools",
+                "json",
+                "json.decoder",
+                "json.encoder",
+                "re",
+                "types",
+                "typing",
+                "uuid",
+                "attrs",
+                "orjson",
+                "txsocketio.errors",
+            },
         )
 
 
@@ -780,7 +795,7 @@ class DecodeTests(SynchronousTestCase):
         Limits that make no sense are refused.
         """
         self.assertRaises(ValueError, Decoder, max_attachments=-1)
-        self.assertRaises(ValueError, Decoder, max_depth=0)
+        self.assertRaises(ValueError, Decoder, max_json_depth=0)
 
 
 class DecodeErrorTests(SynchronousTestCase):
@@ -917,15 +932,16 @@ class DecodeErrorTests(SynchronousTestCase):
 
     def test_tooDeep(self) -> None:
         """
-        Nesting deeper than C{max_depth} is an error; the limit itself is
-        fine.
+        Nesting deeper than C{max_json_depth} (by default 128, the payload's
+        own array counting as 1) is an error; the limit itself is fine.
         """
-        ok = '2["a",' + "[" * 31 + "]" * 31 + "]"
+        self.assertEqual(DEFAULT_MAX_JSON_DEPTH, 128)
+        ok = '2["a",' + "[" * 127 + "]" * 127 + "]"
         self.assertEqual(len(decodeAll([ok]).data), 2)
-        self.assertRejects('2["a",' + "[" * 32 + "]" * 32 + "]")
-        self.assertRejects('2["a",' + '{"k":' * 32 + "1" + "}" * 32 + "]")
-        self.assertRejects('2["a",[[1]]]', max_depth=2)
-        self.assertEqual(decodeAll(['2["a",[1]]'], max_depth=2).data, ["a", [1]])
+        self.assertRejects('2["a",' + "[" * 128 + "]" * 128 + "]")
+        self.assertRejects('2["a",' + '{"k":' * 128 + "1" + "}" * 128 + "]")
+        self.assertRejects('2["a",[[1]]]', max_json_depth=2)
+        self.assertEqual(decodeAll(['2["a",[1]]'], max_json_depth=2).data, ["a", [1]])
 
     def test_wideNotDeep(self) -> None:
         """
@@ -954,7 +970,13 @@ class DecodeErrorTests(SynchronousTestCase):
         The depth limit holds in binary packets too.
         """
         self.assertRejects(
-            '51-["a",' + "[" * 32 + placeholder(0) + "]" * 32 + "]"
+            '51-["a",' + "[" * 2 + placeholder(0) + "]" * 2 + "]", max_json_depth=3
+        )
+        self.assertEqual(
+            decodeAll(
+                ['51-["a",' + "[" + placeholder(0) + "]" + "]", b"x"], max_json_depth=3
+            ).data,
+            ["a", [b"x"]],
         )
 
     def test_attachmentCountSyntax(self) -> None:
