@@ -27,8 +27,15 @@ accepts what Node refuses; it is stricter where Node lets nonsense through:
 an EVENT, ACK or CONNECT_ERROR without payload, an event name that is a
 number, a blank before the JSON (Node reads it as ack id 0), an ack id beyond
 2**53 - 1, a placeholder repeated or an attachment left unreferenced, and
-nesting deeper than a limit.  A CONNECT's query string is split off the
-namespace (Node leaves that to the server, for v4 clients only).
+nesting deeper than C{max_json_depth} (L{PayloadTooDeep}).  A CONNECT's query
+string is split off the namespace (Node leaves that to the server, for v4
+clients only).
+
+JSON goes through orjson (C) when it is installed, and through exact paths
+written here where orjson would differ from C{JSON.stringify} or from
+C{json.loads} (see the comments above L{encode} and L{Decoder}, and
+docs/development/json-codec.md).  Nothing here recurses with the depth of the
+data: no input or server data can reach Python's recursion limit.
 """
 
 from __future__ import annotations
@@ -562,8 +569,10 @@ def encode(packet: Packet) -> list[Union[str, bytes]]:
     values anywhere is sent as BINARY_EVENT or BINARY_ACK with placeholders.
     The JSON is what C{JSON.stringify} would write: compact, non-ASCII as is,
     floats in JavaScript's notation (C{1.0} is C{1}), NaN and infinities as
-    C{null}, tuples as arrays.  Dict keys that are not strings are written as
-    C{json} writes them.
+    C{null}, tuples as arrays, enum members as their value, UUIDs as their
+    string.  Dict keys that are not strings are written as JavaScript's
+    C{String(key)} would (C{1.0} as C{"1"}, C{None} as C{"null"}).  Any depth
+    of nesting is fine.
 
     @return: a list with one element when there is no binary data.
     @raise TypeError: a value in the payload cannot be encoded; the message
