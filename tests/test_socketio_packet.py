@@ -1388,6 +1388,7 @@ class DepthTests(SynchronousTestCase):
             '"[[["': 0,
             '["\\"[["]': 1,
             '"unterminated [[[': 3,
+            '["\\\n", "[[["]': 1,
         }
         for text, depth in cases.items():
             self.assertEqual(_text_depth(text), depth, text)

@@ -640,7 +640,9 @@ _MAX_ACK_ID_DIGITS: Final = len(str(MAX_ACK_ID))
 # expression).
 _DIGITS_TO_HASH: Final = bytes.maketrans(b"0123456789", b"#" * 10)
 _LONG_DIGITS: Final = b"#" * 19
-_STRING: Final = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"')
+# A JSON string as any parser reads it up to its first error: from a quote
+# to the next unescaped quote (DOTALL: a backslash escapes any character).
+_STRING: Final = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
 _NOT_BRACKETS: Final = re.compile(r"[^\[\]{}]+")
 _BRACKET_STEP: Final = {"[": 1, "{": 1, "]": -1, "}": -1}
 
