@@ -36,6 +36,7 @@ from txsocketio.socketio.packet import (
     _parse_iterative,
     _text_depth,
     encode,
+    stringify,
 )
 
 EVENT = PacketType.EVENT
@@ -1659,3 +1660,43 @@ class ExactPathTests(SynchronousTestCase):
                 self.assertEqual(
                     (result.failures, result.errors), ([], []), test.id()
                 )
+
+
+class StringifyTests(SynchronousTestCase):
+    """
+    L{stringify}, the codec's JSON writer for other wire formats, writes what
+    JSON.stringify writes on both paths and refuses what it cannot write.
+    """
+
+    def test_sameOnBothPaths(self) -> None:
+        """
+        Floats, surrogates, non-str keys and deep data come out the same
+        with and without orjson.
+        """
+        deep: list[Any] = []
+        inner = deep
+        for _ in range(1000):
+            inner.append([])
+            inner = inner[0]
+        for data in [{"a": [1.0, 1e21, -0.0, math.nan]}, ["\ud800"], {1.5: None},
+                     [2**70], deep]:
+            fast = stringify(data)
+            with _exactOnly(True):
+                self.assertEqual(stringify(data), fast)
+        self.assertEqual(stringify({"a": [1.0, 1e21, -0.0, math.nan]}),
+                         '{"a":[1,1e+21,0,null]}')
+
+    def test_refuses(self) -> None:
+        """
+        Binary values and other objects are a TypeError naming the path; a
+        cycle is a ValueError.
+        """
+        error = self.assertRaises(TypeError, stringify, {"a": [b"x"]})
+        self.assertEqual(
+            str(error),
+            "binary data is only allowed in events and acks, found bytes at ['a'][0]",
+        )
+        self.assertRaises(TypeError, stringify, [object()])
+        loop: list[Any] = []
+        loop.append(loop)
+        self.assertRaises(ValueError, stringify, loop)

@@ -64,6 +64,7 @@ __all__ = [
     "PacketType",
     "Packet",
     "encode",
+    "stringify",
     "Decoder",
     "PayloadTooDeep",
     "DEFAULT_MAX_JSON_DEPTH",
@@ -480,6 +481,32 @@ def _fast_payload(data: Any, buffers: list[bytes] | None) -> str | None:
             buffers.clear()
         return None
     return _fix_floats(raw.decode("utf-8"))
+
+
+def stringify(data: Any) -> str:
+    """
+    C{data} as JSON text, exactly as C{JSON.stringify} writes it, by the
+    same two paths as packet payloads (binary values are refused here: only
+    L{encode} turns them into attachments).  For other JSON wire formats
+    that must match Node byte for byte (the Redis adapter's).
+
+    @raise TypeError: a value cannot be written; the message gives its path.
+    @raise ValueError: C{data} holds a reference cycle.
+    """
+    if _orjson is not None:
+        fast = _fast_payload(data, None)
+        if fast is not None:
+            return fast
+    try:
+        return _write_exact(data, None)
+    except _BadValue as e:
+        where = "".join(f"[{step!r}]" for step in e.path)
+        raise e.error(e.problem + (" at " + where if where else "")) from None
+
+
+# The name txsocketio.adapters.redis_wire imports (from before stringify was
+# public); the same function.
+_stringify = stringify
 
 
 _TYPE_DIGITS: Final = {kind: str(int(kind)) for kind in PacketType}
