@@ -65,6 +65,7 @@ __all__ = [
     "Packet",
     "encode",
     "stringify",
+    "js_number",
     "Decoder",
     "PayloadTooDeep",
     "DEFAULT_MAX_JSON_DEPTH",
@@ -189,7 +190,7 @@ _STRING_OR_FLOAT: Final = re.compile(
 _SURROGATES: Final = re.compile("[\ud800-\udbff][\udc00-\udfff]|[\ud800-\udfff]")
 
 
-def _js_number(token: str) -> str:
+def js_number(token: str) -> str:
     """
     Rewrite a finite float as Python's repr or orjson wrote it into what
     JavaScript's C{Number.prototype.toString} writes for the same double
@@ -233,7 +234,7 @@ def _js_float(value: float) -> str:
     """
     if value != value or value in (_INFINITY, -_INFINITY):
         return "null"
-    return _js_number(float.__repr__(value))
+    return js_number(float.__repr__(value))
 
 
 _INFINITY: Final = float("inf")
@@ -241,7 +242,7 @@ _INFINITY: Final = float("inf")
 
 def _replace_float(match: re.Match[str]) -> str:
     token = match.group(1)
-    return match.group(0) if token is None else _js_number(token)
+    return match.group(0) if token is None else js_number(token)
 
 
 def _replace_surrogates(match: re.Match[str]) -> str:
@@ -273,7 +274,7 @@ def _fix_floats(text: str) -> str:
         if quotes & 1:
             continue  # inside a string
         pieces.append(text[done:start])
-        pieces.append(_js_number(match.group(1)))
+        pieces.append(js_number(match.group(1)))
         done = match.end()
     if not pieces:
         return text
@@ -325,7 +326,7 @@ def _key_text(key: object, path: list[object]) -> str:
             return '"NaN"'
         if key in (_INFINITY, -_INFINITY):
             return '"Infinity"' if key > 0 else '"-Infinity"'
-        return '"' + _js_number(float.__repr__(key)) + '"'
+        return '"' + js_number(float.__repr__(key)) + '"'
     raise _BadValue(
         TypeError,
         "dict key is not str, int, float, bool or None: " + type(key).__name__,
@@ -502,11 +503,6 @@ def stringify(data: Any) -> str:
     except _BadValue as e:
         where = "".join(f"[{step!r}]" for step in e.path)
         raise e.error(e.problem + (" at " + where if where else "")) from None
-
-
-# The name txsocketio.adapters.redis_wire imports (from before stringify was
-# public); the same function.
-_stringify = stringify
 
 
 _TYPE_DIGITS: Final = {kind: str(int(kind)) for kind in PacketType}
