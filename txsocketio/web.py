@@ -19,11 +19,11 @@ import gzip
 import hashlib
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterable
+from typing import TYPE_CHECKING, Any, Iterable, Mapping
 
 from attrs import frozen
 from twisted.logger import Logger
-from twisted.web.resource import Resource
+from twisted.web.resource import IResource, Resource
 from twisted.web.server import NOT_DONE_YET
 from twisted.web.static import File
 
@@ -227,16 +227,18 @@ class WSGIRoot(Resource):
     (Django, Flask…), on one port.
     """
 
-    def __init__(self, wsgi: Resource, children: dict[bytes, Resource]) -> None:
+    def __init__(self, wsgi: IResource, children: Mapping[bytes, IResource]) -> None:
         super().__init__()
         self.wsgi = wsgi
         for name, child in children.items():
             self.putChild(name, child)
 
-    def getChild(self, path: bytes, request: "Request") -> Resource:
+    def getChild(self, path: bytes, request: "Request") -> IResource:
         # Not one of ours: give the WSGI application the whole path back.
-        request.prepath.pop()
-        request.postpath.insert(0, path)
+        prepath, postpath = request.prepath, request.postpath
+        assert prepath is not None and postpath is not None, "set by Site before traversal"
+        prepath.pop()
+        postpath.insert(0, path)
         return self.wsgi
 
     def render(self, request: "Request") -> Any:
@@ -244,7 +246,7 @@ class WSGIRoot(Resource):
 
 
 def build_root(sio_resource: Resource, path: str = "/socket.io/", *, static: str | None = None,
-               wsgi: Resource | None = None) -> Resource:
+               wsgi: IResource | None = None) -> Resource:
     """The root resource of a site serving ``sio_resource`` at ``path``.
 
     ``static`` is a directory of files served at ``/`` (at ``/static/`` when a

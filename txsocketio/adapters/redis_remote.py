@@ -125,7 +125,7 @@ class RemoteSocket:
 # Pending requests
 # --------------------------------------------------------------------------
 
-REQUEST_NAMES = {RequestType.REMOTE_FETCH: "fetchSockets", RequestType.ALL_ROOMS: "allRooms",
+REQUEST_NAMES: dict[int, str] = {RequestType.REMOTE_FETCH: "fetchSockets", RequestType.ALL_ROOMS: "allRooms",
           RequestType.SERVER_SIDE_EMIT: "serverSideEmit"}
 
 

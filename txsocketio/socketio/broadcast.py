@@ -234,8 +234,9 @@ class NamespaceExecutor:
         if seconds is None:
             raise ValueError(NEEDS_TIMEOUT)
         nsp = self.nsp
-        packet = Packet(PacketType.EVENT, nsp.name, [event, *args], id=nsp.next_ack_id())
-        collection = _AckCollection(nsp, packet.id, seconds)
+        ack_id = nsp.next_ack_id()
+        packet = Packet(PacketType.EVENT, nsp.name, [event, *args], id=ack_id)
+        collection = _AckCollection(nsp, ack_id, seconds)
         try:
             nsp.adapter.broadcast_with_ack(packet, opts, collection.client_count, collection.ack)
         except BaseException:

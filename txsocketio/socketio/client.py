@@ -119,7 +119,7 @@ class Client:
                     socket.handle_ack(event.ack_id, event.args)
             elif isinstance(event, sio.ConnectRequested):
                 d = Deferred.fromCoroutine(self._join(event.namespace, event.auth, event.query))
-                d.addErrback(lambda f, n=event.namespace: log.failure("connecting to {nsp} failed", f, nsp=n))
+                d.addErrback(_log_join_failure, event.namespace)
             elif isinstance(event, sio.NamespaceLeft):
                 socket = self.sockets.get(event.namespace)
                 if socket is not None:
@@ -252,3 +252,7 @@ class Client:
     def shutdown(self, reason: str = "server shutting down") -> None:
         """The server is going away: goodbye packets, handlers see ``reason``."""
         self.disconnect_all(reason, reason)
+
+
+def _log_join_failure(failure: Failure, namespace: str) -> None:
+    log.failure("connecting to {nsp} failed", failure, nsp=namespace)

@@ -379,8 +379,8 @@ class ParentNamespace(ServerNamespace):
     def matches(self, name: str, auth: dict[str, Any]) -> Any:
         """True/False, or a Deferred of it."""
         matcher = self.matcher
-        if matcher == "*":
-            return True
+        if isinstance(matcher, str):  # "*": any other name is a plain namespace
+            return matcher == "*"
         if isinstance(matcher, re.Pattern):
             return matcher.fullmatch(name) is not None
         return invoke(matcher, name, auth)

@@ -192,7 +192,12 @@ class SocketIOServer(Broadcasting):
         d = nsp.close_adapter()
         if not d.called:
             self._closing.add(d)
-            d.addBoth(lambda result: (self._closing.discard(d), result)[1])
+
+            def forget(result: object) -> object:
+                self._closing.discard(d)
+                return result
+
+            d.addBoth(forget)
         return d
 
     @property
@@ -303,7 +308,12 @@ class SocketIOServer(Broadcasting):
             self._shutting_down = True
             self._shutdown = _Shutdown(self, timeout).start()
         waiter: Deferred[None] = Deferred()
-        self._shutdown.addBoth(lambda r: (waiter.callback(None), r)[1])
+
+        def release(result: object) -> object:
+            waiter.callback(None)
+            return result
+
+        self._shutdown.addBoth(release)
         return waiter
 
     # -- glue to Engine.IO ---------------------------------------------------------------

@@ -10,7 +10,7 @@ handlers, listeners and per-packet middlewares.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Callable, Mapping
+from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 
 import attrs
 from twisted.internet.defer import Deferred, fail
@@ -132,7 +132,7 @@ class Socket:
         self.instance: "Namespace | None" = None
         # Encoded packets emitted while the middlewares and the connect
         # handler run; None once the socket is connected or gone.
-        self._buffer: list[tuple[list["OutgoingMessage"], Packet, bool]] | None = []
+        self._buffer: list[tuple[Sequence["OutgoingMessage"], Packet, bool]] | None = []
         self._acks: dict[int, _Ack] = {}
         self._listeners: dict[str, list[Callable[..., Any]]] = {}
         self._any: list[Callable[..., Any]] = []
@@ -403,7 +403,7 @@ class Socket:
         """Encode ``packet`` for this client alone and send it (or buffer it while connecting)."""
         self.deliver(self.nsp.prepare(packet, compress), packet, volatile)
 
-    def deliver(self, messages: list["OutgoingMessage"], packet: Packet, volatile: bool = False) -> None:
+    def deliver(self, messages: Sequence["OutgoingMessage"], packet: Packet, volatile: bool = False) -> None:
         """Write already-encoded messages (a broadcast hands every recipient the same list).
 
         While the socket is connecting they wait for the CONNECT reply
