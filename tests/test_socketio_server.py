@@ -1075,9 +1075,9 @@ class CloseTests(ServerTestCase):
         self.assertIsNone(self.successResultOf(second))
 
     def test_shutdown_waits_for_engine_sessions(self) -> None:
-        """Polling sessions that cannot be written to right now are given time
-        to close (here ping_timeout, 1 s); the Deferred fires once they are gone,
-        and nothing is left in the clock."""
+        """Polling sessions that cannot be written to right now are given a short
+        grace to fetch their goodbye (POLL_GOODBYE_GRACE, 0.5 s, not ping_timeout);
+        the Deferred fires once they are gone, and nothing is left in the clock."""
         self.sio = SocketIOServer(reactor=self.clock, ping_timeout=1, ping_interval=5)
         self.sio.on("disconnect", lambda socket, reason: self.reasons.append((socket.namespace, reason)))
         eio = self.sio.engine.open_session(4, "polling", _handshake())
@@ -1089,7 +1089,7 @@ class CloseTests(ServerTestCase):
         self.assertEqual(self.reasons, [("/", "server shutting down")])
         self.assertEqual([(p.type.name, p.data) for p in eio.session.outbox][-2:],
                          [("MESSAGE", "1"), ("CLOSE", "")])  # DISCONNECT, then Engine.IO close
-        self.clock.advance(0.5)
+        self.clock.advance(0.4)
         self.assertNoResult(d)
         self.clock.pump([0.05] * 20)
         self.assertIsNone(self.successResultOf(d))
@@ -1097,10 +1097,24 @@ class CloseTests(ServerTestCase):
         self.assertEqual(self.clock.getDelayedCalls(), [])
 
     def test_shutdown_timeout(self) -> None:
-        """When sessions take longer than the timeout, the Deferred fires anyway
-        after the timeout (with a log line)."""
+        """When a connection takes longer than the timeout to close, the Deferred
+        fires anyway after the timeout (with a log line)."""
         self.sio = SocketIOServer(reactor=self.clock, ping_timeout=60, ping_interval=5)
-        self.sio.engine.open_session(4, "polling", _handshake())
+
+        class StuckConnection:
+            """A transport whose connection never finishes closing."""
+            name = "websocket"
+            writable = False
+            connected = True
+
+            def write(self, items: Any) -> None: ...
+            def release(self, packet: Any) -> None: ...
+            def close(self) -> None: ...
+
+            def abort(self) -> None:
+                self.connected = False
+
+        self.sio.engine.open_session(4, "websocket", _handshake(), lambda socket: StuckConnection())
         d = self.sio.shutdown(timeout=2)
         self.clock.pump([0.05] * 39)
         self.assertNoResult(d)

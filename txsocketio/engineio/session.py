@@ -362,8 +362,13 @@ class Session:
         """The server ends the session: a CLOSE packet is queued for the peer.
 
         The session waits in ``CLOSING`` for the glue to write it, at most
-        ``linger`` seconds (``ping_timeout`` by default).
+        ``linger`` seconds (``ping_timeout`` by default).  On a session that
+        is already closing, a ``linger`` can only shorten the wait.
         """
+        if self.state is SessionState.CLOSING and linger is not None:
+            if self._closing_deadline is None or now + linger < self._closing_deadline:
+                self._closing_deadline = now + linger
+            return
         if self.state is not SessionState.OPEN:
             return
         self.outbox.append(Packet(PacketType.CLOSE))
