@@ -711,7 +711,7 @@ _operations = st.lists(
         st.sampled_from([
             "receive", "timer", "tick", "poll_started", "poll_ended", "send", "close",
             "transport_lost", "protocol_violation", "upgrade_started", "probe_received",
-            "upgrade_received", "upgrade_failed", "flush", "post_received", "write_backlog",
+            "upgrade_received", "upgrade_failed", "flush", "post_received",
             "receive_on_probe",
         ]),
         st.floats(min_value=0.0, max_value=60.0, allow_nan=False),
@@ -721,6 +721,7 @@ _operations = st.lists(
 )
 _configs = st.builds(
     SessionConfig,
+    max_buffered_bytes=st.integers(min_value=1, max_value=20),
     ping_interval=st.floats(min_value=0.001, max_value=30.0),
     ping_timeout=st.floats(min_value=0.001, max_value=30.0),
     upgrade_timeout=st.floats(min_value=0.001, max_value=30.0),
@@ -786,8 +787,6 @@ class RandomOperationsTests(SynchronousTestCase):
                     session.closed_after_flush()
                 elif name == "post_received":
                     session.post_received(len(packet.data) * 400_000)
-                elif name == "write_backlog":
-                    session.write_backlog(len(packet.data) * 4_000_000)
                 elif name == "receive_on_probe":
                     session.receive_on_probe(packet, now)
             except ProtocolError:
@@ -809,3 +808,118 @@ class RandomOperationsTests(SynchronousTestCase):
                 self.assertFalse(session.upgrading)
             if not session.is_open:
                 self.assertEqual(closed_events, 1)
+
+
+# -- rules that used to live in the glue ---------------------------------------------
+
+
+class PollingRulesTests(SynchronousTestCase):
+    """Long-poll and POST rules, decided without I/O."""
+
+    def test_overlapping_get(self):
+        """A second GET while one is pending closes the session ("transport error");
+        the pending GET is then released with CLOSE."""
+        session = polling()
+        self.assertTrue(session.poll_started(1.0))
+        self.assertIsNone(session.poll_release)
+        self.assertFalse(session.poll_started(2.0))
+        self.assertEqual(drain(session), [SessionClosed("transport error")])
+        self.assertEqual(session.poll_release, CLOSE)
+
+    def test_client_close_releases_with_noop(self):
+        """When the client itself closes, a pending GET is released with NOOP (Node)."""
+        session = polling()
+        session.poll_started(1.0)
+        receive(session, CLOSE, 2.0)
+        self.assertEqual(session.poll_release, Packet(PacketType.NOOP))
+
+    def test_post_size(self):
+        """A POST up to max_payload is fine; one byte more closes ("transport error")."""
+        session = polling(config=SessionConfig(max_payload=10))
+        self.assertTrue(session.post_received(10))
+        self.assertEqual(drain(session), [])
+        self.assertFalse(session.post_received(11))
+        self.assertEqual(drain(session), [SessionClosed("transport error")])
+
+    def test_connection_lost(self):
+        """A connection failed by the framing layer is a "transport error",
+        otherwise a "transport close"."""
+        first, second = websocket(), websocket()
+        first.connection_lost(failed_by_server=True)
+        second.connection_lost()
+        self.assertEqual(drain(first), [SessionClosed("transport error")])
+        self.assertEqual(drain(second), [SessionClosed("transport close")])
+
+
+class BufferCapTests(SynchronousTestCase):
+    """max_buffered_bytes: a client that does not read is cut off."""
+
+    def test_cap(self):
+        """Messages may queue up to max_buffered_bytes; past it the session
+        closes ("transport error") and the queue is dropped at once."""
+        session = polling(config=SessionConfig(max_buffered_bytes=10))
+        session.send(Packet(PacketType.MESSAGE, "x" * 6))
+        session.send(Packet(PacketType.MESSAGE, b"y" * 4))
+        self.assertTrue(session.is_open)
+        session.send(Packet(PacketType.MESSAGE, "z"))
+        self.assertEqual(drain(session), [SessionClosed("transport error")])
+        self.assertEqual(session.outbox, [])
+        self.assertEqual(session.state, SessionState.CLOSED)
+
+    def test_taking_the_outbox_resets_the_count(self):
+        """What has been written no longer counts."""
+        session = polling(config=SessionConfig(max_buffered_bytes=10))
+        for _ in range(5):
+            session.send(Packet(PacketType.MESSAGE, "x" * 8))
+            session.take_outbox()
+        self.assertTrue(session.is_open)
+
+    def test_default(self):
+        """The default cap is 10 MB."""
+        self.assertEqual(SessionConfig().max_buffered_bytes, 10_000_000)
+
+
+class ProbeTests(SynchronousTestCase):
+    """receive_on_probe(): what the probe socket of an upgrade may carry."""
+
+    def test_probe_then_upgrade(self):
+        """C{2probe} is answered C{3probe}; C{5} completes the upgrade; NOOP is ignored."""
+        session = polling()
+        session.upgrade_started(1.0)
+        self.assertIsNone(session.receive_on_probe(Packet(PacketType.NOOP), 1.5))
+        self.assertEqual(session.receive_on_probe(Packet(PacketType.PING, "probe"), 2.0),
+                         Packet(PacketType.PONG, "probe"))
+        self.assertIsNone(session.receive_on_probe(Packet(PacketType.UPGRADE), 3.0))
+        self.assertEqual(session.transport, "websocket")
+
+    def test_anything_else_abandons_the_upgrade(self):
+        """Any other packet raises ProtocolError and the session keeps polling."""
+        for packet in (Packet(PacketType.MESSAGE, "x"), Packet(PacketType.PING, "x"),
+                       Packet(PacketType.UPGRADE)):
+            session = polling()
+            session.upgrade_started(1.0)
+            self.assertRaises(ProtocolError, session.receive_on_probe, packet, 2.0)
+            self.assertFalse(session.upgrading)
+            self.assertTrue(session.is_open)
+            self.assertEqual(session.transport, "polling")
+
+
+class LingerTests(SynchronousTestCase):
+    """close(linger=...) bounds how long a CLOSE waits to be written."""
+
+    def test_linger(self):
+        """The CLOSING deadline is now + linger instead of ping_timeout."""
+        session = polling()
+        close(session, "server shutting down", 10.0, linger=0.5)
+        self.assertEqual(session.next_deadline(), 10.5)
+
+    def test_linger_shortens(self):
+        """A second close with a linger can shorten the wait, never lengthen it."""
+        session = polling()
+        close(session, "forced close", 10.0)
+        self.assertEqual(session.next_deadline(), 10.0 + CONFIG.ping_timeout)
+        self.assertEqual(close(session, "server shutting down", 11.0, linger=0.5), [])
+        self.assertEqual(session.next_deadline(), 11.5)
+        close(session, "server shutting down", 11.2, linger=5.0)
+        self.assertEqual(session.next_deadline(), 11.5)
+        self.assertEqual(session.close_reason, "forced close")

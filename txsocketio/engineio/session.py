@@ -46,7 +46,8 @@ aioquic's ``next_event()``.  Besides :class:`MessageReceived` and
 Limits.  A POST larger than ``max_payload`` (:meth:`Session.post_received`),
 a second long-poll while one is pending (:meth:`Session.poll_started`), and
 more than ``max_buffered_bytes`` of messages waiting for a slow client
-(:meth:`Session.send`, :meth:`Session.write_backlog`) all close the session
+(:meth:`Session.send`: no GET pending, or a WebSocket the client does not
+read fast enough) all close the session
 with ``"transport error"``, as Node names a failing transport; the queue is
 dropped at once so the memory is freed.
 """
@@ -206,14 +207,6 @@ class Session:
         out, self.outbox = self.outbox, []
         self._queued_bytes = 0
         return out
-
-    def write_backlog(self, nbytes: int) -> None:
-        """The transport reports ``nbytes`` written but not yet taken by the peer.
-
-        Past ``max_buffered_bytes`` the reader is stalled: ``"transport error"``.
-        """
-        if self.state is SessionState.OPEN and nbytes > self.config.max_buffered_bytes:
-            self._closed("transport error")
 
     def next_event(self) -> Event | None:
         """The oldest event not yet taken, or None."""
