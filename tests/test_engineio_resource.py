@@ -1005,3 +1005,34 @@ class CompressionTests(SynchronousTestCase):
         """compression_threshold moves the limit."""
         response = self.poll_with(100, "gzip", compression_threshold=100)
         self.assertEqual(response.header("Content-Encoding"), "gzip")
+
+
+class RefusedEIO3Tests(SynchronousTestCase):
+    """A 2.x client when allow_eio3 is off: 400, and one warning per server."""
+
+    def test_warned_once(self):
+        """Every EIO=3 request gets the 400; the warning (naming --allow-eio3 and
+        allow_eio3=True) is logged once per server, at warning level."""
+        from twisted.logger import LogLevel, formatEvent, globalLogPublisher
+
+        logged: list[dict] = []
+        globalLogPublisher.addObserver(logged.append)
+        self.addCleanup(globalLogPublisher.removeObserver, logged.append)
+        h = Harness(self)
+        for _ in range(3):
+            self.assertError(h.get("EIO=3&transport=polling"), UNSUPPORTED_VERSION)
+        ws = h.websocket("EIO=3&transport=websocket")
+        self.assertEqual((ws.status, ws.body), (400, UNSUPPORTED_VERSION))
+        warnings = [e for e in logged if e.get("log_level") is LogLevel.warn
+                    and e.get("log_namespace") == "txsocketio.engineio"]
+        self.assertEqual(len(warnings), 1)
+        text = formatEvent(warnings[0])
+        for needle in ("2.x", "--allow-eio3", "allow_eio3=True"):
+            self.assertIn(needle, text)
+        # A second server warns again: once per server, not once per process.
+        Harness(self).get("EIO=3&transport=polling")
+        self.assertEqual(len([e for e in logged if e.get("log_level") is LogLevel.warn
+                              and e.get("log_namespace") == "txsocketio.engineio"]), 2)
+
+    def assertError(self, response, body):
+        self.assertEqual((response.code, response.body), (400, body))

@@ -518,3 +518,83 @@ class RandomClientTests(SynchronousTestCase):
         connects = [e[1] for e in h.events if e[0] == "connect"]
         self.assertEqual(len(h.disconnects()), len(connects))
         h.assert_clean()
+
+
+class ShutdownTests(SynchronousTestCase):
+    """EngineIOServer.shutdown(timeout): every client's goodbye, then a Deferred."""
+
+    def ws_session(self, h: Harness, **kw) -> tuple[str, WebSocketClient]:
+        ws = h.websocket("EIO=4&transport=websocket", **kw)
+        [open_packet] = ws.received()
+        return open_sid(open_packet), ws
+
+    def test_nothing_open(self):
+        """With no session, the Deferred has fired already; no timer is left."""
+        h = Harness(self)
+        self.assertIsNone(self.successResultOf(h.server.shutdown(30)))
+        self.assertEqual(h.clock.getDelayedCalls(), [])
+
+    def test_goodbyes(self):
+        """Queued messages, then CLOSE, reach a WebSocket client (then a close
+        frame 1000) and a pending GET at once; the Deferred fires when the
+        WebSocket has closed and the idle polling client's short grace is over,
+        long before the timeout, leaving no timer behind."""
+        h = Harness(self)
+        ws_sid, ws = self.ws_session(h)
+        polled, _ = h.handshake()
+        idle, _ = h.handshake()
+        pending = h.poll(polled)
+        h.socket(idle).send("queued")
+        d = h.server.shutdown(30)
+        self.assertEqual(ws.received(), ["1", ("close", 1000)])
+        self.assertTrue(ws.disconnected)
+        self.assertEqual(pending.result().text(), "1")
+        self.assertEqual(sorted(h.disconnects()), ["server shutting down"] * 3)
+        self.assertNoResult(d)  # the idle polling client may still come for its goodbye
+        h.advance(0.5)
+        self.assertIsNone(self.successResultOf(d))
+        h.assert_clean()
+
+    def test_idle_polling_client_fetches_goodbye(self):
+        """A polling client that comes back within the grace gets its queued
+        messages and CLOSE, and the Deferred fires at once."""
+        h = Harness(self)
+        sid, _ = h.handshake()
+        h.socket(sid).send("last")
+        d = h.server.shutdown(30)
+        self.assertNoResult(d)
+        self.assertEqual(h.poll(sid).result().text(), "4last\x1e1")
+        self.assertIsNone(self.successResultOf(d))
+        h.assert_clean()
+
+    def test_timeout(self):
+        """A connection still open at the timeout is dropped, the Deferred fires
+        and a warning says so."""
+        from twisted.logger import LogLevel, globalLogPublisher
+
+        logged: list[dict] = []
+        globalLogPublisher.addObserver(logged.append)
+        self.addCleanup(globalLogPublisher.removeObserver, logged.append)
+        h = Harness(self)
+        _, ws = self.ws_session(h, auto_close_reply=False)
+        d = h.server.shutdown(0.25)
+        self.assertEqual(ws.received(), ["1", ("close", 1000)])
+        self.assertNoResult(d)
+        h.advance(0.25)
+        self.assertIsNone(self.successResultOf(d))
+        self.assertTrue(ws.disconnected)
+        self.assertTrue(any(e.get("log_level") is LogLevel.warn and "timed out" in e["log_format"]
+                            for e in logged))
+        h.assert_clean()
+
+    def test_stuck_closing_handshake_is_bounded(self):
+        """A WebSocket client that never answers the close frame is dropped by
+        the closing-handshake timeout (1 s), well within a long shutdown timeout."""
+        h = Harness(self)
+        _, ws = self.ws_session(h, auto_close_reply=False)
+        d = h.server.shutdown(30)
+        h.advance(0.9)
+        self.assertNoResult(d)
+        h.advance(0.1)
+        self.assertIsNone(self.successResultOf(d))
+        h.assert_clean()

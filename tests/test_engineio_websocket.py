@@ -553,3 +553,134 @@ class WebSocketTests(SynchronousTestCase):
         sid, _ = self.open(h)
         response = h.poll(sid).result()
         self.assertEqual((response.code, response.body), (400, BAD_REQUEST))
+
+
+# -- the connection's producer: the first frame, a stalled reader -----------------------
+
+
+def server_frames(data: bytes) -> list[tuple[int, bytes]]:
+    """Parse unmasked server frames (opcode, payload)."""
+    frames = []
+    while len(data) >= 2:
+        n, offset = data[1] & 0x7F, 2
+        if n == 126:
+            n, offset = struct.unpack("!H", data[2:4])[0], 4
+        elif n == 127:
+            n, offset = struct.unpack("!Q", data[2:10])[0], 10
+        frames.append((data[0] & 0x0F, data[offset:offset + n]))
+        data = data[offset + n:]
+    return frames
+
+
+class StringConnection:
+    """One WebSocket connection to the harness's Site over a StringTransport:
+    every write the server makes can be seen before anything is 'sent'."""
+
+    def __init__(self, h: Harness, query: str) -> None:
+        from twisted.internet.address import IPv4Address
+        from twisted.internet.testing import StringTransport
+
+        self.h = h
+        self.protocol = h.site.buildProtocol(IPv4Address("TCP", "10.0.0.2", 40000))
+        self.transport = StringTransport(hostAddress=IPv4Address("TCP", "10.0.0.1", 80),
+                                         peerAddress=IPv4Address("TCP", "10.0.0.2", 40000))
+        self.transport.protocol = self.protocol  # as a TCP transport has (the takeover sets it)
+        self.protocol.makeConnection(self.transport)
+        self.protocol.dataReceived(
+            (f"GET /engine.io/?{query} HTTP/1.1\r\nHost: example.com\r\nUpgrade: websocket\r\n"
+             "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+             "Sec-WebSocket-Version: 13\r\n\r\n").encode("latin-1"))
+
+    def take(self) -> bytes:
+        data = self.transport.value()
+        self.transport.clear()
+        return data
+
+    def drained(self) -> None:
+        """The kernel took everything: Twisted asks its producer for more."""
+        self.transport.producer.resumeProducing()
+
+
+class FirstFrameTests(SynchronousTestCase):
+    """The OPEN packet goes out in a write of its own after the 101 (as Node's server)."""
+
+    def check(self, eio: int) -> None:
+        h = Harness(self, allow_eio3=True)
+        conn = StringConnection(h, f"EIO={eio}&transport=websocket")
+        head = conn.take()
+        self.assertTrue(head.startswith(b"HTTP/1.1 101 "), head)
+        self.assertTrue(head.endswith(b"\r\n\r\n"), "nothing may follow the 101 in its write")
+        [sid] = h.server.sockets
+        self.assertFalse(h.socket(sid).writable)
+        conn.drained()
+        [(opcode, payload)] = server_frames(conn.take())
+        self.assertEqual(opcode, OP_TEXT)
+        self.assertEqual(open_sid(payload.decode()), sid)
+        self.assertTrue(h.socket(sid).writable)
+
+    def test_eio4(self):
+        """EIO=4: the 101 alone, then the OPEN frame once the 101 is written."""
+        self.check(4)
+
+    def test_eio3(self):
+        """EIO=3: the same."""
+        self.check(3)
+
+    def test_messages_before_open_wait(self):
+        """Messages sent before the 101 is out follow the OPEN packet, in order."""
+        h = Harness(self)
+        h.on_connect = lambda socket: socket.send("hello")
+        conn = StringConnection(h, "EIO=4&transport=websocket")
+        self.assertTrue(conn.take().endswith(b"\r\n\r\n"))
+        conn.drained()
+        frames = [p.decode() for _, p in server_frames(conn.take())]
+        self.assertEqual([f[0] for f in frames], ["0", "4"])
+        self.assertEqual(frames[1], "4hello")
+
+
+class StalledReaderTests(SynchronousTestCase):
+    """max_buffered_bytes on a WebSocket whose client stops reading."""
+
+    def open(self, cap: int) -> tuple[Harness, StringConnection, EngineIOSocket]:
+        h = Harness(self, max_buffered_bytes=cap)
+        conn = StringConnection(h, "EIO=4&transport=websocket")
+        conn.drained()
+        conn.take()
+        [sid] = h.server.sockets
+        return h, conn, h.socket(sid)
+
+    def test_paused_queues_then_resumes(self):
+        """While Twisted has paused us (its buffer is full) the socket is not
+        writable (volatile emits are dropped) and messages wait in the session;
+        when it resumes them they are written, in order."""
+        h, conn, socket = self.open(cap=1000)
+        conn.transport.producer.pauseProducing()
+        self.assertFalse(socket.writable)
+        socket.send("a")
+        socket.send_many(["b", OutgoingMessage("c")])
+        self.assertEqual(conn.take(), b"")
+        conn.drained()
+        self.assertEqual([p for _, p in server_frames(conn.take())], [b"4a", b"4b", b"4c"])
+        self.assertTrue(socket.writable)
+
+    def test_cut_off_at_the_cap(self):
+        """Past max_buffered_bytes the client is disconnected ("transport
+        error"), the connection aborted (no close frame can get through) and the
+        queued messages freed; the session is gone once the connection is."""
+        h, conn, socket = self.open(cap=1000)
+        conn.transport.producer.pauseProducing()
+        for _ in range(10):
+            socket.send("x" * 100)
+        self.assertFalse(socket.closed)
+        socket.send("x")
+        self.assertTrue(socket.closed)
+        self.assertEqual(h.disconnects(), ["transport error"])
+        self.assertEqual(socket.session.outbox, [])
+        self.assertEqual(h.server.sockets, {})
+        self.assertTrue(conn.transport.disconnected)  # aborted
+        self.assertEqual(conn.take(), b"")
+        from twisted.internet.error import ConnectionAborted
+        from twisted.python.failure import Failure
+
+        conn.protocol.connectionLost(Failure(ConnectionAborted()))
+        h.assert_clean()
