@@ -598,3 +598,34 @@ class ShutdownTests(SynchronousTestCase):
         h.advance(0.1)
         self.assertIsNone(self.successResultOf(d))
         h.assert_clean()
+
+    def test_waits_for_the_goodbye_to_leave_the_buffer(self):
+        """The Deferred fires only once the response carrying CLOSE has left
+        the connection's write buffer (a stopping reactor drops what is still
+        buffered); twisted.web's channel is its producer again afterwards."""
+        from twisted.internet.address import IPv4Address
+        from twisted.internet.testing import StringTransport
+
+        class TCPLike(StringTransport):
+            """Asks a pull producer to resume at once, as Twisted's TCP does."""
+
+            def registerProducer(self, producer, streaming):
+                super().registerProducer(producer, streaming)
+                if not streaming:
+                    producer.resumeProducing()
+
+        h = Harness(self)
+        sid, _ = h.handshake()
+        channel = h.site.buildProtocol(IPv4Address("TCP", "10.0.0.2", 40000))
+        transport = TCPLike(peerAddress=IPv4Address("TCP", "10.0.0.2", 40000))
+        channel.makeConnection(transport)
+        channel.dataReceived(f"GET /engine.io/?EIO=4&transport=polling&sid={sid} HTTP/1.1\r\n"
+                             f"Host: example.com\r\n\r\n".encode())
+        d = h.server.shutdown(30)
+        self.assertTrue(transport.value().endswith(b"\r\n\r\n1"), transport.value())
+        self.assertEqual(h.server.sockets, {})
+        self.assertNoResult(d)  # the response is still "in the buffer"
+        transport.producer.resumeProducing()  # the buffer has been written
+        self.assertIsNone(self.successResultOf(d))
+        self.assertTrue(transport.streaming)
+        h.assert_clean()

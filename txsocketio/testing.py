@@ -105,6 +105,13 @@ class _Exchange(StringTransport):
             self._answered = True
             self._on_response(int(status.split()[1]), body[:length])
 
+    def registerProducer(self, producer: Any, streaming: bool) -> None:
+        if not streaming:
+            # Everything written here is read at once: there is never a
+            # write buffer to wait for (the server then takes it as written).
+            raise RuntimeError("an in-memory exchange has no write buffer to drain")
+        super().registerProducer(producer, streaming)
+
     def drop(self) -> None:
         """The client goes away: the connection is lost."""
         self.channel.connectionLost(Failure(ConnectionDone()))

@@ -12,12 +12,15 @@ from __future__ import annotations
 import zlib
 from typing import TYPE_CHECKING, Any, Sequence
 
+from twisted.internet.interfaces import IPullProducer
 from twisted.logger import Logger
 from twisted.web.server import NOT_DONE_YET
+from zope.interface import implementer
 
 from txsocketio.engineio.message import OutgoingMessage
 from txsocketio.engineio.packet import (
     Packet,
+    PacketType,
     decode_jsonp_body,
     decode_payload,
     encode_jsonp,
@@ -50,11 +53,61 @@ def finish(request: "Request", body: bytes) -> None:
     request.finish()
 
 
+@implementer(IPullProducer)
+class _Drained:
+    """Calls ``then()`` once a connection's write buffer is empty.
+
+    The last response of a session (the one carrying CLOSE) must have left
+    the process before a shutdown may end it (a stopping reactor drops what
+    is still buffered).  Twisted's public way to learn that is the
+    producer API: a pull producer is asked to resume once the buffer has
+    been written.  twisted.web's channel, the connection's usual producer,
+    is put back afterwards.
+    """
+
+    def __init__(self, channel: Any, then: Any) -> None:
+        self._then = then
+        self._channel = channel
+        self._transport = channel.transport
+        #: False when the connection cannot tell (then the response counts as written)
+        self.watching = True
+        try:
+            self._transport.unregisterProducer()
+        except RuntimeError:  # pragma: no cover - a test transport without a producer
+            pass
+        self._registering = True
+        try:
+            self._transport.registerProducer(self, False)
+        except RuntimeError:
+            self.watching = False  # an in-memory transport that writes at once
+            self._restore()
+        finally:
+            self._registering = False
+
+    def resumeProducing(self) -> None:
+        if self._registering:
+            return  # asked once at once; the response is not out yet
+        self._transport.unregisterProducer()
+        self._restore()
+        self._done()
+
+    def _restore(self) -> None:
+        if getattr(self._channel, "transport", None) is self._transport:
+            self._transport.registerProducer(self._channel, True)
+
+    def stopProducing(self) -> None:
+        self._done()  # the connection went away
+
+    def _done(self) -> None:
+        then, self._then = self._then, None
+        if then is not None:
+            then()
+
+
 class PollingTransport:
     """Carries a session over long-polling (see the module docstring)."""
 
     name = "polling"
-    connected = False  # requests are answered; there is no connection to close
 
     def __init__(self, socket: "EngineIOSocket", *, http_compression: bool = True,
                  compression_threshold: int = 1024) -> None:
@@ -63,10 +116,16 @@ class PollingTransport:
         self._jsonp: str | None = None
         self._compression = http_compression
         self._threshold = compression_threshold
+        self._goodbye: _Drained | None = None
 
     @property
     def writable(self) -> bool:
         return self._request is not None
+
+    @property
+    def connected(self) -> bool:
+        """True while the response carrying CLOSE is still in a write buffer."""
+        return self._goodbye is not None
 
     def hold(self, request: "Request", jsonp: str | None) -> None:
         """Keep this GET until there is something to answer."""
@@ -93,6 +152,7 @@ class PollingTransport:
         request, self._request = self._request, None
         if request is not None and not request_gone(request):
             request.loseConnection()
+        self._goodbye = None
 
     def _request_lost(self, request: "Request") -> None:
         # The client dropped its pending GET.
@@ -119,7 +179,17 @@ class PollingTransport:
             if encoding is not None:
                 request.setHeader(b"Content-Encoding", encoding)
             request.setHeader(b"Vary", b"Accept-Encoding")
+        channel = request.channel  # a finished request forgets it
         finish(request, body)
+        if any(p.type is PacketType.CLOSE for p in packets) and \
+                getattr(channel, "transport", None) is not None:
+            drained = _Drained(channel, self._goodbye_sent)
+            if drained.watching:
+                self._goodbye = drained
+
+    def _goodbye_sent(self) -> None:
+        self._goodbye = None
+        self.socket.lost(self)
 
 
 def handle_get(request: "Request", socket: "EngineIOSocket", transport: PollingTransport,

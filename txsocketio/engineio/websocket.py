@@ -132,6 +132,10 @@ class WebSocketTransport:
         self._registering = True
         try:
             protocol.registerProducer(self, False)
+        except RuntimeError:
+            # A connection that cannot tell (an in-memory one writes at once).
+            self._registering = False
+            self.resumeProducing()
         finally:
             self._registering = False
 
@@ -140,7 +144,10 @@ class WebSocketTransport:
             return  # a pull producer is asked once at once; the 101 is not out yet
         if not self.ready:
             self.ready = True
-            self.protocol.unregisterProducer()
+            try:
+                self.protocol.unregisterProducer()
+            except RuntimeError:
+                pass  # the in-memory case of start(): nothing was registered
             self.protocol.registerProducer(self, True)
         self.paused = False
         self.socket.flush()
