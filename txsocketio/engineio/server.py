@@ -51,6 +51,9 @@ class EngineIOServer:
     not yet read; past it the client is disconnected (``"transport error"``).
     """
 
+    #: seconds a polling client without a pending GET has, in a shutdown, to fetch its goodbye
+    POLL_GOODBYE_GRACE = 0.5
+
     def __init__(
         self,
         reactor: IReactorTime,
@@ -153,9 +156,6 @@ class EngineIOServer:
         timer = self.reactor.callLater(timeout, self._shutdown_timed_out)
         done.addBoth(lambda r: (timer.cancel() if timer.active() else None, r)[1])
         return done
-
-    #: seconds a polling client without a pending GET has to fetch its goodbye
-    POLL_GOODBYE_GRACE = 0.5
 
     def _shutdown_timed_out(self) -> None:
         left = len(self.sockets) + len(self._closing)

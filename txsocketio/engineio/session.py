@@ -278,11 +278,9 @@ class Session:
         and CLOSE otherwise (Node); None while the GET should keep waiting.
         """
         if self.state is SessionState.CLOSED:
-            if self.close_reason == "transport close":
-                return Packet(PacketType.NOOP)
-            return Packet(PacketType.CLOSE)
+            return _NOOP if self.close_reason == "transport close" else _CLOSE
         if self.upgrade is UpgradeState.PROBED or self.transport == "websocket":
-            return Packet(PacketType.NOOP)
+            return _NOOP
         return None
 
     # -- upgrade --------------------------------------------------------------
@@ -457,6 +455,11 @@ class Session:
             self._ping_due = None
             self._pong_due = now + self.config.ping_timeout
             self.outbox.append(Packet(PacketType.PING))
+
+
+# Frozen, so shared: poll_release runs after every packet.
+_NOOP = Packet(PacketType.NOOP)
+_CLOSE = Packet(PacketType.CLOSE)
 
 
 def _ms(seconds: float) -> int:

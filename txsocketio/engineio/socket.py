@@ -166,7 +166,7 @@ class EngineIOSocket:
         """``transport`` got something undecodable: ``"parse error"`` (on the
         probe socket, the upgrade is abandoned instead)."""
         if transport is self._probe:
-            self._drop_probe("bad upgrade ({error})".format(error=error))
+            self._drop_probe(f"bad upgrade ({error})")
         elif transport is self._transport:
             log.info("session {sid}: undecodable input ({error}); closing", sid=self.sid, error=error)
             self.session.protocol_violation()
