@@ -1,0 +1,301 @@
+"""The documentation builds, and the code it shows runs.
+
+* :class:`SphinxBuildTests` builds ``docs/`` with Sphinx as CI does
+  (``sphinx-build -W --keep-going -b html``: any warning fails), in a
+  subprocess, into a temporary directory.
+* :class:`SnippetTests` runs the code the guide includes from
+  ``docs/snippets/`` (``literalinclude``) against in-memory clients, checking
+  that it does what the pages say.
+* :class:`CodeBlockTests` compiles every Python block written inline in the
+  pages and in README.md, so that none has a syntax error, and checks that
+  every ``literalinclude`` names a file that exists.
+* :class:`ChangelogTests` renders the pending news fragments with
+  ``towncrier build --draft``.
+"""
+
+from __future__ import annotations
+
+import ast
+import importlib.util
+import re
+import shutil
+import sys
+import tempfile
+import textwrap
+from pathlib import Path
+from types import ModuleType
+
+from twisted.internet.task import Clock
+from twisted.trial import unittest
+
+from tests.support import PROJECT_ROOT, missing, run_process
+from txsocketio import SocketIOServer
+from txsocketio.testing import TestClient
+
+DOCS = PROJECT_ROOT / "docs"
+SNIPPETS = DOCS / "snippets"
+
+
+def _require_module(name: str) -> None:
+    if importlib.util.find_spec(name) is None:
+        missing(f"the Python package {name!r} (pip install -e '.[docs]')")
+
+
+def load_snippet(name: str) -> ModuleType:
+    """Import ``docs/snippets/<name>.py`` (docs/ is not a package)."""
+    path = SNIPPETS / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(f"docs_snippet_{name}", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+class SphinxBuildTests(unittest.TestCase):
+    """``docs/`` builds with warnings as errors."""
+
+    timeout = 300
+
+    async def test_html_build_has_no_warning(self) -> None:
+        """``sphinx-build -W --keep-going -b html docs OUT`` exits 0, and the
+        pages of every section and the API reference are there."""
+        for module in ("sphinx", "myst_parser", "furo"):
+            _require_module(module)
+        out = Path(tempfile.mkdtemp(prefix="txsocketio-docs-"))
+        self.addCleanup(shutil.rmtree, out, True)
+        result = await run_process(
+            [sys.executable, "-m", "sphinx", "-W", "--keep-going", "-q", "-b", "html",
+             "-d", str(out / ".doctrees"), str(DOCS), str(out / "html")],
+            timeout=240)
+        self.assertEqual(result.exit_code, 0, result.describe())
+        html = out / "html"
+        for page in ("index", "getting-started/first-app", "guide/events", "operations/nginx",
+                     "troubleshooting/http-errors", "reference/api", "development/releasing"):
+            self.assertTrue((html / f"{page}.html").is_file(), f"{page}.html was not built")
+        api = (html / "reference" / "api.html").read_text()
+        import txsocketio
+
+        for name in txsocketio.__all__:
+            self.assertIn(f'id="txsocketio.{name}"', api, f"txsocketio.{name} is not in the API reference")
+        first_app = (html / "getting-started" / "first-app.html").read_text()
+        self.assertIn("make_root", first_app)  # the literalinclude of examples/minimal_chat/app.py
+
+
+class SnippetTests(unittest.TestCase):
+    """The code of the guide's pages does what the pages say."""
+
+    def setUp(self) -> None:
+        self.clock = Clock()
+
+    def test_events(self) -> None:
+        """guide/events: acks from values, tuples and coroutines; asking the
+        client; the catch-all handler; the welcome after CONNECT."""
+        sio = load_snippet("events").make_server(reactor=self.clock)
+        client = TestClient(sio)
+        self.assertEqual(client.pop_received(), [("welcome", [client.sids["/"]])])
+        self.assertEqual(self.successResultOf(client.emit_with_ack("echo", 1, "2", {"3": [True]})),
+                         [1, "2", {"3": [True]}])
+        d = client.emit_with_ack("stock", "apples")
+        self.assertNoResult(d)
+        self.clock.advance(0.5)
+        self.assertEqual(self.successResultOf(d), [3])
+        client.on("question", lambda n: n + 1)
+        client.emit("ask-client")
+        self.assertEqual(client.pop_received(), [("question", [42]), ("you-said", [43])])
+        self.assertEqual(self.successResultOf(client.emit_with_ack("other", 1)), ["nobody handles 'other'"])
+
+    def test_events_ack_timeout_is_quiet(self) -> None:
+        """guide/events: a client that never answers makes the Deferred fail
+        with AckTimeout after 5 s, which the handler traps."""
+        sio = load_snippet("events").make_server(reactor=self.clock)
+        client = TestClient(sio)
+        client.emit("ask-client")
+        self.clock.advance(5)
+        self.assertEqual(self.flushLoggedErrors(), [])
+        self.assertEqual([e for e, _ in client.pop_received()], ["welcome", "question"])
+
+    def test_listeners(self) -> None:
+        """guide/events: a per-socket listener answers the ack; a middleware
+        that raises drops the event and the error listener hears of it."""
+        sio = load_snippet("listeners").make_server(reactor=self.clock)
+        client = TestClient(sio)
+        self.assertEqual(self.successResultOf(client.emit_with_ack("note", "a")), [1])
+        client.emit("note", "x" * 2000)
+        self.assertEqual(client.pop_received(), [("refused", ["too long"])])
+        self.assertEqual(self.successResultOf(client.emit_with_ack("note", "b")), [2])
+
+    def test_namespaces(self) -> None:
+        """guide/namespaces: the class-based namespace refuses without a nick,
+        broadcasts to the room, acks; dynamic namespaces by regex and callable."""
+        sio = load_snippet("namespaces").make_server(reactor=self.clock)
+        nobody = TestClient(sio, namespace="/chat")
+        self.assertEqual(nobody.connect_errors["/chat"], {"message": "nick required"})
+        alice = TestClient(sio, namespace="/chat", auth={"nick": "alice"})
+        bob = TestClient(sio, namespace="/chat", auth={"nick": "bob"})
+        ack = alice.emit_with_ack("say", "hi", namespace="/chat")
+        self.assertEqual(self.successResultOf(ack), ["delivered"])
+        self.assertEqual(bob.pop_received("/chat"), [("said", ["alice", "hi"])])
+        self.assertEqual(alice.pop_received("/chat"), [])
+        bob.emit("user-typing", namespace="/chat")
+        self.assertEqual(alice.pop_received("/chat"), [("typing", ["bob"])])
+        bob.close()
+        self.assertEqual(alice.pop_received("/chat"), [("left", ["bob"])])
+
+        worker = TestClient(sio, namespace="/workspace-42")
+        self.assertEqual(worker.pop_received("/workspace-42"), [("hello", ["/workspace-42"])])
+        self.assertIn("/workspace-x", TestClient(sio, namespace="/workspace-x").connect_errors)
+        self.assertTrue(TestClient(sio, namespace="/team-red").is_connected("/team-red"))
+        self.assertEqual(TestClient(sio, namespace="/other").connect_errors["/other"],
+                         {"message": "Invalid namespace"})
+
+    def test_rooms(self) -> None:
+        """guide/rooms: room broadcasts without the sender, broadcast,
+        except_, acks from a room, fetch_sockets."""
+        sio = load_snippet("rooms").make_server(reactor=self.clock)
+        a, b, c = TestClient(sio), TestClient(sio), TestClient(sio)
+        self.assertEqual(self.successResultOf(a.emit_with_ack("join", "r1")), [sorted([a.sids["/"], "r1"])])
+        b.emit("join", "r1")
+        self.assertEqual(a.pop_received(), [("joined", [b.sids["/"]])])
+        c.emit("join", "muted")
+        c.emit("join", "r1")
+        a.pop_received()
+        b.pop_received()
+        c.emit("announce", "r1", "news")
+        self.assertEqual(a.pop_received(), [("announcement", ["news"])])
+        self.assertEqual(b.pop_received(), [("announcement", ["news"])])
+        self.assertEqual(c.pop_received(), [])
+        a.emit("shout", "hey")
+        self.assertEqual((a.pop_received(), b.pop_received()), ([], [("shouted", ["hey"])]))
+        c.pop_received()
+        a.on("vote?", lambda: "yes")
+        b.on("vote?", lambda: "no")
+        c.on("vote?", lambda: "maybe")
+        self.assertEqual(self.successResultOf(a.emit_with_ack("poll", "r1")), [["maybe", "no", "yes"]])
+        who = self.successResultOf(a.emit_with_ack("who", "r1"))
+        self.assertEqual(who, [sorted(x.sids["/"] for x in (a, b, c))])
+
+    def test_middleware(self) -> None:
+        """guide/middleware: the token middleware refuses with data, or lets
+        the connect handler see the user it stored."""
+        sio = load_snippet("middleware").make_server(reactor=self.clock)
+        refused = TestClient(sio, namespace="/admin", auth={"token": "wrong"})
+        self.assertEqual(refused.connect_errors["/admin"],
+                         {"message": "not authorized", "data": {"content": "Please log in"}})
+        alice = TestClient(sio, namespace="/admin", auth={"token": "s3cret"})
+        self.assertEqual(alice.pop_received("/admin"), [("hello", ["alice"])])
+
+    def test_binary(self) -> None:
+        """guide/binary: bytes in, bytes out, nested in an acknowledgement."""
+        sio = load_snippet("binary").make_server(reactor=self.clock)
+        client = TestClient(sio)
+        result = self.successResultOf(client.emit_with_ack("upload", "a.bin", b"\x00\x01\x02"))
+        self.assertEqual(result[0]["size"], 3)
+        self.assertEqual(self.successResultOf(client.emit_with_ack("thumbnail", "x"))[0]["png"][:4], b"\x89PNG")
+
+    def test_embedding(self) -> None:
+        """guide/embedding: the three roots put a SocketIOResource at
+        /socket.io/ (and Klein routes the prefix to it)."""
+        from twisted.internet import reactor
+        from twisted.web.test.requesthelper import DummyRequest
+
+        from txsocketio import SocketIOResource
+
+        module = load_snippet("embedding")
+        sio = SocketIOServer(reactor=self.clock)
+        root = module.twisted_web_root(sio)
+        self.assertIsInstance(root.children[b"socket.io"], SocketIOResource)
+        wsgi_root = module.wsgi_root(sio, reactor, lambda environ, start: [])
+        self.assertIsInstance(wsgi_root.getChildWithDefault(b"socket.io", DummyRequest([b"socket.io"])),
+                              SocketIOResource)
+        try:
+            app = module.klein_app(sio)
+        except ImportError:
+            raise unittest.SkipTest("klein is not installed")
+        self.assertEqual({rule.rule for rule in app.url_map.iter_rules()} >= {"/", "/socket.io/"}, True)
+
+    def test_threads(self) -> None:
+        """guide/threads: announce() from a thread reaches the room and
+        counts it, through sio.threadsafe (the reactor is trial's, running)."""
+        from twisted.internet import threads
+
+        module = load_snippet("threads")
+        sio = SocketIOServer()
+        client = TestClient(sio)
+        self.addCleanup(client.close)
+        room = client.sids["/"]  # every socket is in the room of its own id
+
+        def check(count: int) -> None:
+            self.assertEqual(count, 1)
+            self.assertEqual(client.pop_received(), [("announcement", ["hello"])])
+
+        return threads.deferToThread(module.announce, sio, room, "hello").addCallback(check)
+
+
+class CodeBlockTests(unittest.TestCase):
+    """What the pages show is at least valid Python, and includes exist."""
+
+    def _python_blocks(self, path: Path) -> list[tuple[int, str]]:
+        text = path.read_text()
+        blocks = []
+        for match in re.finditer(r"^```(?:python|py)\s*\n(.*?)^```", text, re.M | re.S):
+            line = text.count("\n", 0, match.start()) + 2
+            blocks.append((line, textwrap.dedent(match.group(1))))
+        return blocks
+
+    def test_python_blocks_compile(self) -> None:
+        """Every ```python block of docs/**/*.md and README.md is valid Python
+        (top-level ``await``/``yield`` allowed, as in a coroutine)."""
+        pages = sorted(DOCS.rglob("*.md")) + [PROJECT_ROOT / "README.md"]
+        checked = 0
+        for page in pages:
+            if "_build" in page.parts:
+                continue
+            for line, code in self._python_blocks(page):
+                try:
+                    ast.parse(code)
+                except SyntaxError:
+                    wrapped = "async def _():\n" + textwrap.indent(code, "    ") + "\n    yield\n"
+                    try:
+                        ast.parse(wrapped)
+                    except SyntaxError as e:
+                        self.fail(f"{page.relative_to(PROJECT_ROOT)}:{line}: {e}")
+                checked += 1
+        self.assertGreater(checked, 10)
+
+    def test_literalincludes_exist(self) -> None:
+        """Every literalinclude names an existing file."""
+        seen = 0
+        for page in DOCS.rglob("*.md"):
+            for target in re.findall(r"^```\{literalinclude\}\s+(\S+)", page.read_text(), re.M):
+                self.assertTrue((page.parent / target).resolve().is_file(), f"{page}: {target} is missing")
+                seen += 1
+        self.assertGreater(seen, 5)
+
+    def test_readme_has_no_link_outside_the_repository(self) -> None:
+        """README.md (the package's long description on PyPI) links only to
+        web addresses and files inside the repository."""
+        readme = (PROJECT_ROOT / "README.md").read_text()
+        for target in re.findall(r"\]\(([^)\s]+)\)", readme):
+            if re.match(r"[a-z]+://", target) or target.startswith("#"):
+                continue
+            resolved = (PROJECT_ROOT / target.split("#")[0]).resolve()
+            self.assertTrue(resolved.is_relative_to(PROJECT_ROOT), f"README links outside: {target}")
+            self.assertTrue(resolved.exists(), f"README links to a missing file: {target}")
+
+
+class ChangelogTests(unittest.TestCase):
+    """The changelog's news fragments render."""
+
+    async def test_towncrier_draft(self) -> None:
+        """``towncrier build --draft`` (towncrier.toml) renders the pending
+        fragments without touching CHANGELOG.md."""
+        _require_module("towncrier")
+        before = (PROJECT_ROOT / "CHANGELOG.md").read_text()
+        result = await run_process([sys.executable, "-m", "towncrier", "build", "--draft"], timeout=60)
+        self.assertEqual(result.exit_code, 0, result.describe())
+        self.assertEqual((PROJECT_ROOT / "CHANGELOG.md").read_text(), before)
+        fragments = [p for p in (PROJECT_ROOT / "newsfragments").iterdir()
+                     if p.name not in (".gitignore", "README.md")]
+        if fragments:
+            self.assertIn("txsocketio", result.stdout.decode())
+
