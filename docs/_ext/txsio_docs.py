@@ -1,5 +1,10 @@
 """Sphinx helpers of the txsocketio documentation.
 
+Each section's toctree ends with a ``*`` glob for the pages other people drop
+into the folder; until they do, the glob matches nothing, which Sphinx reports
+as a warning (not suppressible by ``suppress_warnings``: it has no type).
+:class:`_EmptyGlobFilter` drops that one warning.
+
 ``twistd-options``: the options of ``twistd txsocketio``, read from
 :class:`txsocketio.tap.Options` when the docs are built, so that the page
 follows the code (usage: a ``{twistd-options}`` directive with no content).
@@ -7,6 +12,7 @@ follows the code (usage: a ``{twistd-options}`` directive with no content).
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from docutils import nodes
@@ -22,7 +28,7 @@ def _option_rows(options_class: Any) -> list[tuple[str, str, str]]:
         rows.append((names, "off", help_ or ""))
     for entry in getattr(options_class, "optParameters", []):
         long, short, default, help_ = (list(entry) + [None, None, None, ""])[:4]
-        names = f"--{long} VALUE" + (f", -{short}" if short else "")
+        names = f"--{long}" + (f", -{short}" if short else "") + " VALUE"
         rows.append((names, "" if default is None else str(default), help_ or ""))
     seen = {row[0].split()[0] for row in rows}
     aliases: dict[Any, list[str]] = {}
@@ -78,6 +84,13 @@ class TwistdOptions(SphinxDirective):
         return row
 
 
+class _EmptyGlobFilter(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "didn't match any documents" not in str(record.msg)
+
+
 def setup(app: Sphinx) -> dict[str, Any]:
     app.add_directive("twistd-options", TwistdOptions)
+    # Sphinx's loggers are "sphinx." + the module name.
+    logging.getLogger("sphinx.sphinx.directives.other").addFilter(_EmptyGlobFilter())
     return {"parallel_read_safe": True, "parallel_write_safe": True}

@@ -231,6 +231,19 @@ class SnippetTests(unittest.TestCase):
         return threads.deferToThread(module.announce, sio, room, "hello").addCallback(check)
 
 
+class SnippetTrialTests(unittest.TestCase):
+    """guide/testing shows docs/snippets/test_chat.py: run it as the page says."""
+
+    async def test_guide_test_module_passes(self) -> None:
+        """``python -m twisted.trial test_chat`` from docs/snippets/ passes."""
+        with tempfile.TemporaryDirectory() as tmp:
+            result = await run_process(
+                [sys.executable, "-m", "twisted.trial", f"--temp-directory={tmp}/_trial_temp", "test_chat"],
+                cwd=SNIPPETS, timeout=60)
+        self.assertEqual(result.exit_code, 0, result.describe())
+        self.assertRegex(result.stdout.decode(), r"PASSED \(successes=[1-9]")
+
+
 class CodeBlockTests(unittest.TestCase):
     """What the pages show is at least valid Python, and includes exist."""
 
@@ -283,6 +296,36 @@ class CodeBlockTests(unittest.TestCase):
             self.assertTrue(resolved.exists(), f"README links to a missing file: {target}")
 
 
+class PagesFollowTheCodeTests(unittest.TestCase):
+    """Pages that list what the code does are checked against it."""
+
+    def test_http_errors_page_names_every_engineio_error(self) -> None:
+        """troubleshooting/http-errors shows the JSON body of every error
+        code the Engine.IO glue defines (``NAME = (code, "message")``)."""
+        page = (DOCS / "troubleshooting" / "http-errors.md").read_text()
+        found = set()
+        for module in (PROJECT_ROOT / "txsocketio" / "engineio").rglob("*.py"):
+            for code, message in re.findall(r'^[A-Z_]+ = \((\d+), "([^"]+)"\)', module.read_text(), re.M):
+                found.add((int(code), message))
+        self.assertGreaterEqual(len(found), 5)
+        for code, message in sorted(found):
+            self.assertIn(f'{{"code":{code},"message":"{message}"}}', page)
+
+    def test_compatibility_page_names_existing_tests(self) -> None:
+        """Every `test_x.py` · `SomeTests` of reference/compatibility exists
+        (in tests/ or tests/interop/) and defines those classes."""
+        page = (DOCS / "reference" / "compatibility.md").read_text()
+        rows = re.findall(r"`(test_\w+\.py)` · ((?:`\w+`(?:, )?)+)", page)
+        self.assertGreater(len(rows), 8)
+        for filename, classes in rows:
+            paths = [p for p in (PROJECT_ROOT / "tests" / filename, PROJECT_ROOT / "tests" / "interop" / filename)
+                     if p.is_file()]
+            self.assertTrue(paths, f"{filename} is in neither tests/ nor tests/interop/")
+            source = paths[0].read_text()
+            for name in re.findall(r"`(\w+)`", classes):
+                self.assertTrue(re.search(rf"^class {name}\b", source, re.M), f"{filename} has no class {name}")
+
+
 class ChangelogTests(unittest.TestCase):
     """The changelog's news fragments render."""
 
@@ -296,6 +339,8 @@ class ChangelogTests(unittest.TestCase):
         self.assertEqual((PROJECT_ROOT / "CHANGELOG.md").read_text(), before)
         fragments = [p for p in (PROJECT_ROOT / "newsfragments").iterdir()
                      if p.name not in (".gitignore", "README.md")]
-        if fragments:
-            self.assertIn("txsocketio", result.stdout.decode())
+        out = result.stdout.decode()
+        for fragment in fragments:  # each one's text is in the draft
+            words = " ".join(fragment.read_text().split()[:6])
+            self.assertIn(words, " ".join(out.split()), f"{fragment.name} is not in the draft")
 
