@@ -211,6 +211,10 @@ fi
 
 ensure_system_packages redis-server chromium chromedriver nginx node npm
 ensure_venv "$TEST_EXTRAS"
+if ! "$VENV/bin/python" -c 'import sphinx, myst_parser, furo, towncrier' 2>/dev/null; then
+    say "the docs tools are not installed: is the 'docs' extra missing from pyproject.toml?" \
+        "(tests/interop/test_docs.py needs sphinx, myst-parser, furo, towncrier)"
+fi
 ensure_node_packages "$NODE_DIR"      # the interop peers (several client majors, Node servers)
 ensure_root_node_packages             # the browser bundle the demo serves
 if [ $# -gt 0 ]; then

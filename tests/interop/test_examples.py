@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import signal
 import sys
 import tempfile
@@ -211,6 +212,29 @@ class OtherExampleTests(ServedExampleTestCase):
         await self.assertServesPageAndClient(port)
         await self.assertHandshake(port)
         self.assertIsNotNone(server.pid)
+
+
+class ReadmeExampleTests(ServedExampleTestCase):
+    """The example of README.md runs as shown."""
+
+    async def test_readme_example_serves_its_page(self) -> None:
+        """README.md's Python example, saved beside an index.html and run
+        (its port 8000 replaced by a free one), serves the page and Socket.IO."""
+        readme = (PROJECT_ROOT / "README.md").read_text()
+        blocks = re.findall(r"^```python\n(.*?)^```", readme, re.M | re.S)
+        self.assertEqual(len(blocks), 1, "README.md should have one Python example")
+        code = blocks[0]
+        self.assertIn("listenTCP(8000,", code)
+        port = free_port()
+        tmp = Path(tempfile.mkdtemp(prefix="txsocketio-readme-"))
+        self.addCleanup(shutil.rmtree, tmp, True)
+        (tmp / "app.py").write_text(code.replace("listenTCP(8000,", f"listenTCP({port},"))
+        shutil.copy(MINIMAL_CHAT / "index.html", tmp / "index.html")
+        await self.start([sys.executable, "app.py"], port, cwd=tmp)
+        code_, page = await self.get(port, "/")
+        self.assertEqual(code_, 200, page[:200])
+        self.assertIn(b"socket.io.min.js", page)
+        await self.assertHandshake(port)
 
 
 class IndexTests(unittest.TestCase):
