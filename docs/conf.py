@@ -50,7 +50,10 @@ myst_heading_anchors = 3
 
 # The public API follows the code: signatures with their type hints, members
 # in source order, docstrings of classes and of their __init__ together.
-autodoc_default_options = {"members": True, "member-order": "bysource"}
+# Undocumented public members are listed too, with their signatures.  (Classes
+# built on private bases, Socket on _Emitter, the emitters on _EmitterBase, add
+# :inherited-members: in their pages.)
+autodoc_default_options = {"members": True, "undoc-members": True, "member-order": "bysource"}
 autodoc_typehints = "signature"
 autodoc_class_signature = "mixed"
 autoclass_content = "class"
