@@ -326,6 +326,90 @@ class PagesFollowTheCodeTests(unittest.TestCase):
                 self.assertTrue(re.search(rf"^class {name}\b", source, re.M), f"{filename} has no class {name}")
 
 
+def _certificate_chain(directory: Path) -> None:
+    """A root CA, an intermediate CA and a leaf for 127.0.0.1, as PEM files:
+    root.pem, chain.pem (the intermediate), cert.pem and key.pem (the leaf)."""
+    import datetime
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+    import ipaddress
+
+    now = datetime.datetime.now(datetime.timezone.utc)
+
+    def make(name, issuer_name, issuer_key, ca, san=None):
+        key = ec.generate_private_key(ec.SECP256R1())
+        builder = (x509.CertificateBuilder()
+                   .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)]))
+                   .issuer_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, issuer_name or name)]))
+                   .public_key(key.public_key()).serial_number(x509.random_serial_number())
+                   .not_valid_before(now - datetime.timedelta(days=1))
+                   .not_valid_after(now + datetime.timedelta(days=2))
+                   .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True))
+        if ca:
+            builder = builder.add_extension(x509.KeyUsage(
+                digital_signature=True, content_commitment=False, key_encipherment=False,
+                data_encipherment=False, key_agreement=False, key_cert_sign=True, crl_sign=True,
+                encipher_only=False, decipher_only=False), critical=True)
+        if san:
+            builder = builder.add_extension(x509.SubjectAlternativeName(san), critical=False)
+        cert = builder.sign(issuer_key or key, hashes.SHA256())
+        return key, cert
+
+    root_key, root = make("test root", None, None, True)
+    mid_key, mid = make("test intermediate", "test root", root_key, True)
+    leaf_key, leaf = make("127.0.0.1", "test intermediate", mid_key, False,
+                          [x509.IPAddress(ipaddress.ip_address("127.0.0.1"))])
+    pem = serialization.Encoding.PEM
+    (directory / "root.pem").write_bytes(root.public_bytes(pem))
+    (directory / "chain.pem").write_bytes(mid.public_bytes(pem))
+    (directory / "cert.pem").write_bytes(leaf.public_bytes(pem))
+    (directory / "key.pem").write_bytes(leaf_key.private_bytes(
+        pem, serialization.PrivateFormat.TraditionalOpenSSL, serialization.NoEncryption()))
+
+
+class TLSPageTests(unittest.TestCase):
+    """operations/tls: the ``--listen ssl:...`` line it shows works."""
+
+    timeout = 120
+
+    async def test_ssl_listen_serves_the_chain(self) -> None:
+        """``twistd txsocketio --listen ssl:P:privateKey=…:certKey=…:extraCertChain=…``
+        serves the Engine.IO handshake over TLS, with the intermediate
+        certificate: a client that trusts only the root verifies it."""
+        import ssl
+        import urllib.request
+
+        from twisted.internet import threads
+
+        from tests.support import LOCALHOST, ServerProcess, free_port
+
+        page = (DOCS / "operations" / "tls.md").read_text()
+        self.assertIn("--listen ssl:8443:privateKey=/etc/chat/key.pem:certKey=/etc/chat/cert.pem:"
+                      "extraCertChain=/etc/chat/chain.pem", page)
+        tmp = Path(tempfile.mkdtemp(prefix="txsocketio-tls-"))
+        self.addCleanup(shutil.rmtree, tmp, True)
+        _certificate_chain(tmp)
+        port = free_port()
+        listen = (f"ssl:{port}:privateKey={tmp}/key.pem:certKey={tmp}/cert.pem:"
+                  f"extraCertChain={tmp}/chain.pem:interface={LOCALHOST}")
+        server = ServerProcess([str(Path(sys.executable).parent / "twistd"), "-n", "--pidfile=",
+                                "txsocketio", "--listen", listen], port, cwd=tmp)
+        self.addCleanup(server.stop, 15)
+        await server.start()
+
+        def handshake() -> bytes:
+            context = ssl.create_default_context(cafile=str(tmp / "root.pem"))
+            url = f"https://{LOCALHOST}:{port}/socket.io/?EIO=4&transport=polling"
+            with urllib.request.urlopen(url, context=context, timeout=10) as response:
+                return response.read()
+
+        body = await threads.deferToThread(handshake)
+        self.assertTrue(body.startswith(b"0{"), body)
+
+
 class ChangelogTests(unittest.TestCase):
     """The changelog's news fragments render."""
 
