@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import ast
 import importlib.util
+import json
 import re
 import shutil
 import sys
@@ -24,6 +25,7 @@ import tempfile
 import textwrap
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 from twisted.internet.task import Clock
 from twisted.trial import unittest
@@ -408,6 +410,113 @@ class TLSPageTests(unittest.TestCase):
 
         body = await threads.deferToThread(handshake)
         self.assertTrue(body.startswith(b"0{"), body)
+
+
+class NginxPageTests(unittest.TestCase):
+    """operations/nginx: the one-process configuration it shows, in front of
+    ``twistd txsocketio --cors-origin https://chat.example.com`` as the page
+    says, serves long-polling and the WebSocket upgrade over TLS."""
+
+    timeout = 120
+
+    async def test_one_process_configuration(self) -> None:
+        """The page's nginx block (ports, certificate paths and the backend
+        address swapped for test ones) answers the handshake, a POST from the
+        page's origin, the WebSocket upgrade (101) and the http redirect;
+        another origin is refused."""
+        import http.client
+        import os
+        import pwd
+        import ssl
+
+        from twisted.internet import threads
+
+        from tests.support import LOCALHOST, ServerProcess, free_port, require_tool
+
+        nginx = require_tool("nginx") if shutil.which("nginx") else require_tool("/usr/sbin/nginx")
+        page = (DOCS / "operations" / "nginx.md").read_text()
+        block = re.search(r"^```nginx\n(.*?)^```", page, re.M | re.S).group(1)
+        prefix = Path(tempfile.mkdtemp(prefix="txsocketio-nginx-page-"))
+        self.addCleanup(shutil.rmtree, prefix, True)
+        _certificate_chain(prefix)
+        (prefix / "fullchain.pem").write_bytes((prefix / "cert.pem").read_bytes()
+                                               + (prefix / "chain.pem").read_bytes())
+        backend, tls_port, plain_port = free_port(), free_port(), free_port()
+        replacements = {
+            "listen 443 ssl;": f"listen {LOCALHOST}:{tls_port} ssl;",
+            "listen 80;": f"listen {LOCALHOST}:{plain_port};",
+            "/etc/letsencrypt/live/chat.example.com/fullchain.pem": str(prefix / "fullchain.pem"),
+            "/etc/letsencrypt/live/chat.example.com/privkey.pem": str(prefix / "key.pem"),
+            "server 127.0.0.1:8080;": f"server {LOCALHOST}:{backend};",
+        }
+        for old, new in replacements.items():
+            self.assertIn(old, block)
+            block = block.replace(old, new)
+        for name in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"):
+            (prefix / "tmp" / name).mkdir(parents=True)
+        temp = "\n".join(f"    {name}_temp_path {prefix}/tmp/{name};"
+                          for name in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"))
+        (prefix / "nginx.conf").write_text(
+            f"daemon off;\nworker_processes 1;\npid {prefix}/nginx.pid;\nerror_log {prefix}/error.log;\n"
+            f"events {{ worker_connections 64; }}\nhttp {{\n    access_log {prefix}/access.log;\n{temp}\n"
+            + textwrap.indent(block, "    ") + "}\n")
+        argv = [nginx, "-p", str(prefix), "-c", str(prefix / "nginx.conf"), "-e", str(prefix / "error.log")]
+        if os.getuid() == 0:  # nothing needs root: run nginx as nobody (setpriv keeps the pid)
+            nobody = pwd.getpwnam("nobody")
+            for path in [prefix, *prefix.rglob("*")]:
+                os.chown(path, nobody.pw_uid, nobody.pw_gid)
+            argv = [require_tool("setpriv"), f"--reuid={nobody.pw_uid}", f"--regid={nobody.pw_gid}",
+                    "--clear-groups", *argv]
+
+        server = ServerProcess([str(Path(sys.executable).parent / "twistd"), "-n", "--pidfile=", "txsocketio",
+                                "--listen", f"tcp:{backend}:interface={LOCALHOST}",
+                                "--cors-origin", "https://chat.example.com"], backend, cwd=prefix)
+        self.addCleanup(server.stop, 15)
+        await server.start()
+        proxy = ServerProcess(argv, tls_port, name="nginx")
+        self.addCleanup(proxy.stop)
+        await proxy.start()
+
+        def requests() -> dict[str, Any]:
+            context = ssl.create_default_context(cafile=str(prefix / "root.pem"))
+            out: dict[str, Any] = {}
+
+            def call(method: str, path: str, origin: str, body: bytes | None = None,
+                     headers: dict[str, str] | None = None) -> tuple[int, bytes, Any]:
+                conn = http.client.HTTPSConnection(LOCALHOST, tls_port, context=context, timeout=10)
+                try:
+                    conn.request(method, path, body=body, headers={
+                        "Host": "chat.example.com", "Origin": origin, **(headers or {})})
+                    response = conn.getresponse()
+                    data = response.read() if response.status != 101 else b""
+                    return response.status, data, response.headers
+                finally:
+                    conn.close()
+
+            origin = "https://chat.example.com"
+            status, body, _ = call("GET", "/socket.io/?EIO=4&transport=polling", origin)
+            out["handshake"] = (status, body[:2])
+            sid = json.loads(body[1:])["sid"]
+            out["post"] = call("POST", f"/socket.io/?EIO=4&transport=polling&sid={sid}", origin, b"40",
+                               {"Content-Type": "text/plain;charset=UTF-8"})[:2]
+            status, _, headers = call("GET", "/socket.io/?EIO=4&transport=websocket", origin, None, {
+                "Connection": "Upgrade", "Upgrade": "websocket", "Sec-WebSocket-Version": "13",
+                "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ=="})
+            out["websocket"] = (status, (headers.get("Upgrade") or "").lower())
+            out["other origin"] = call("GET", "/socket.io/?EIO=4&transport=polling", "https://evil.example")[0]
+            plain = http.client.HTTPConnection(LOCALHOST, plain_port, timeout=10)
+            plain.request("GET", "/", headers={"Host": "chat.example.com"})
+            response = plain.getresponse()
+            out["redirect"] = (response.status, response.headers.get("Location"))
+            plain.close()
+            return out
+
+        out = await threads.deferToThread(requests)
+        self.assertEqual(out["handshake"], (200, b"0{"), out)
+        self.assertEqual(out["post"], (200, b"ok"), out)
+        self.assertEqual(out["websocket"], (101, "websocket"), out)
+        self.assertEqual(out["other origin"], 403, out)
+        self.assertEqual(out["redirect"], (301, "https://chat.example.com/"), out)
 
 
 class ChangelogTests(unittest.TestCase):
