@@ -78,7 +78,10 @@ ensure_node_packages() {
     echo "$want" >"$stamp"
 }
 
-# The official browser client, served by txsocketio at /socket.io/socket.io.min.js.
+# The npm package of the browser client that txsocketio ships in
+# txsocketio/client_dist/ (pinned by the root package-lock.json):
+# tests/interop/test_client_bundle.py compares the shipped copy with it, and
+# scripts/update-client-bundle.py refreshes the copy.
 ensure_root_node_packages() {
     ensure_node_packages "$ROOT"
 }

@@ -3,18 +3,39 @@ the browser client bundle served like Node's ``serveClient``."""
 
 from __future__ import annotations
 
+import gzip
+import hashlib
 import json
 import os
+import shutil
 import tempfile
+from pathlib import Path
+
+from hypothesis import given
+from hypothesis import strategies as st
 
 from treq.testing import StubTreq
+from twisted.internet.error import ConnectionDone
 from twisted.internet.task import Clock
+from twisted.internet.testing import StringTransport
+from twisted.python.failure import Failure
 from twisted.trial import unittest
+from twisted.web.http_headers import Headers
 from twisted.web.resource import Resource
+from twisted.web.server import Site
 from twisted.web.wsgi import WSGIResource
 
 from txsocketio import SocketIOResource, SocketIOServer
-from txsocketio.web import WSGIRoot, build_root, find_client_dist
+from txsocketio.web import (
+    CLIENT_FILES,
+    PACKAGE_CLIENT_DIST,
+    ClientFile,
+    WSGIRoot,
+    accepts_gzip,
+    build_root,
+    etag_matches,
+    find_client_dist,
+)
 
 
 class _SyncThreadPool:
@@ -146,54 +167,256 @@ class ResourceTests(unittest.TestCase):
         self.assertTrue(body.startswith(b'0{"sid":'))
 
 
+def _set_env(testcase: unittest.TestCase, name: str, value: str | None) -> None:
+    """Set (or unset) an environment variable for the duration of a test."""
+    old = os.environ.get(name)
+    if value is None:
+        os.environ.pop(name, None)
+    else:
+        os.environ[name] = value
+
+    def restore() -> None:
+        if old is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = old
+
+    testcase.addCleanup(restore)
+
+
 class ClientBundleTests(unittest.TestCase):
+    """The browser client served like Node's serveClient, from the package copy."""
+
     def setUp(self) -> None:
+        _set_env(self, "TXSOCKETIO_CLIENT_DIST", None)
         self.sio = SocketIOServer(reactor=Clock())
         self.dist = tempfile.mkdtemp()
+        self.addCleanup(shutil.rmtree, self.dist)
         with open(os.path.join(self.dist, "socket.io.min.js"), "w") as f:
             f.write("/* bundle */")
         with open(os.path.join(self.dist, "socket.io.js"), "w") as f:
             f.write("/* full */")
 
-    def get(self, resource: Resource, url: str) -> tuple[int, bytes, object]:
+    def request(self, resource: Resource, path: str, *, method: str = "GET",
+                headers: dict[bytes, list[bytes]] | None = None) -> tuple[int, bytes, Headers]:
+        """One request through a real twisted.web Site, in memory: the status,
+        headers and body exactly as written on the wire (an HTTP client would
+        hide Content-Length and might gunzip)."""
         root = Resource()
         root.putChild(b"socket.io", resource)
-        treq = StubTreq(root)
-        d = treq.get(url)
-        treq.flush()
-        response = self.successResultOf(d)
-        return response.code, self.successResultOf(response.content()), response.headers
+        channel = Site(root, reactor=Clock()).buildProtocol(None)
+        transport = StringTransport()
+        channel.makeConnection(transport)
+        lines = [b"%s %s HTTP/1.1" % (method.encode("ascii"), path.encode("ascii")),
+                 b"Host: example.com", b"Connection: close"]
+        for name, values in (headers or {}).items():
+            lines.extend(name + b": " + value for value in values)
+        channel.dataReceived(b"\r\n".join(lines) + b"\r\n\r\n")
+        channel.connectionLost(Failure(ConnectionDone()))
+        head, _, body = transport.value().partition(b"\r\n\r\n")
+        status, *header_lines = head.split(b"\r\n")
+        parsed = Headers()
+        for line in header_lines:
+            name, _, value = line.partition(b":")
+            parsed.addRawHeader(name.strip(), value.strip())
+        return int(status.split()[1]), body, parsed
 
-    async def test_serves_bundle(self) -> None:
-        """/socket.io/socket.io.min.js is the client bundle, as JavaScript."""
-        root = Resource()
-        root.putChild(b"socket.io", SocketIOResource(self.sio, client_dist=self.dist))
-        code, body, headers = await _real_get(self, root, "/socket.io/socket.io.min.js")
+    def shipped(self, name: str) -> bytes:
+        return (PACKAGE_CLIENT_DIST / name).read_bytes()
+
+    def test_serves_package_copy_by_default(self) -> None:
+        """/socket.io/socket.io.min.js is the shipped bundle, as JavaScript, with
+        a strong ETag, Cache-Control, Vary and its length."""
+        code, body, headers = self.request(SocketIOResource(self.sio), "/socket.io/socket.io.min.js")
+        self.assertEqual(code, 200)
+        self.assertEqual(body, self.shipped("socket.io.min.js"))
+        self.assertEqual(headers.getRawHeaders(b"content-type"), [b"application/javascript; charset=utf-8"])
+        self.assertEqual(headers.getRawHeaders(b"cache-control"), [b"public, max-age=0"])
+        self.assertEqual(headers.getRawHeaders(b"vary"), [b"Accept-Encoding"])
+        self.assertEqual(headers.getRawHeaders(b"content-length"), [str(len(body)).encode()])
+        self.assertIsNone(headers.getRawHeaders(b"content-encoding"))
+        [etag] = headers.getRawHeaders(b"etag")
+        self.assertRegex(etag, rb'^"[0-9a-f]{32}"$')
+
+    def test_every_node_client_file(self) -> None:
+        """Every file Node's serveClient serves is shipped and served: scripts as
+        JavaScript, source maps as JSON."""
+        resource = SocketIOResource(self.sio)
+        self.assertEqual(len(CLIENT_FILES), 8)
+        for name in sorted(CLIENT_FILES):
+            code, body, headers = self.request(resource, "/socket.io/" + name)
+            self.assertEqual((code, body), (200, self.shipped(name)), name)
+            kind = b"json" if name.endswith(".map") else b"javascript"
+            self.assertEqual(headers.getRawHeaders(b"content-type"),
+                             [b"application/" + kind + b"; charset=utf-8"], name)
+
+    def test_package_copy_is_consistent(self) -> None:
+        """The shipped copy is a socket.io-client 4.x whose files match the
+        sha256 sums of its bundle.json, with the client's MIT licence beside it."""
+        manifest = json.loads((PACKAGE_CLIENT_DIST / "bundle.json").read_text())
+        self.assertEqual(manifest["name"], "socket.io-client")
+        self.assertEqual(manifest["version"].split(".")[0], "4")
+        self.assertEqual(set(manifest["files"]), set(CLIENT_FILES))
+        for name, digest in manifest["files"].items():
+            self.assertEqual(hashlib.sha256(self.shipped(name)).hexdigest(), digest, name)
+        self.assertIn("MIT License", (PACKAGE_CLIENT_DIST / "LICENSE").read_text())
+
+    def test_gzip_when_accepted(self) -> None:
+        """With Accept-Encoding: gzip the answer is gzipped, with an ETag of its own."""
+        resource = SocketIOResource(self.sio)
+        _, _, plain = self.request(resource, "/socket.io/socket.io.js")
+        code, body, headers = self.request(resource, "/socket.io/socket.io.js",
+                                           headers={b"Accept-Encoding": [b"gzip, deflate, br"]})
+        self.assertEqual(code, 200)
+        self.assertEqual(headers.getRawHeaders(b"content-encoding"), [b"gzip"])
+        self.assertEqual(gzip.decompress(body), self.shipped("socket.io.js"))
+        self.assertLess(len(body), len(self.shipped("socket.io.js")) // 2)
+        self.assertEqual(headers.getRawHeaders(b"content-length"), [str(len(body)).encode()])
+        self.assertNotEqual(headers.getRawHeaders(b"etag"), plain.getRawHeaders(b"etag"))
+
+    def test_gzip_refused(self) -> None:
+        """gzip;q=0 (or only other codings) gets the file as it is."""
+        resource = SocketIOResource(self.sio)
+        for value in (b"gzip;q=0", b"br", b"identity", b"*;q=0"):
+            code, body, headers = self.request(resource, "/socket.io/socket.io.js",
+                                               headers={b"Accept-Encoding": [value]})
+            self.assertEqual((code, body), (200, self.shipped("socket.io.js")), value)
+            self.assertIsNone(headers.getRawHeaders(b"content-encoding"), value)
+
+    def test_gzip_computed_once(self) -> None:
+        """Each file is read and gzipped once, on its first request, not per request."""
+        reads: list[str] = []
+        original = ClientFile.read
+
+        def counting(path: Path) -> ClientFile:
+            reads.append(path.name)
+            return original(path)
+
+        self.patch(ClientFile, "read", staticmethod(counting))
+        resource = SocketIOResource(self.sio)
+        self.assertEqual(reads, [])
+        for _ in range(3):
+            self.request(resource, "/socket.io/socket.io.min.js", headers={b"Accept-Encoding": [b"gzip"]})
+            self.request(resource, "/socket.io/socket.io.min.js")
+        self.assertEqual(reads, ["socket.io.min.js"])
+
+    def test_if_none_match(self) -> None:
+        """If-None-Match naming the current ETag (strong, weak, in a list, or
+        *) gets a bodiless 304 that still carries the ETag and Cache-Control."""
+        resource = SocketIOResource(self.sio)
+        _, _, headers = self.request(resource, "/socket.io/socket.io.min.js")
+        [etag] = headers.getRawHeaders(b"etag")
+        for value in (etag, b"W/" + etag, b'"other", ' + etag, b"*"):
+            code, body, headers = self.request(resource, "/socket.io/socket.io.min.js",
+                                               headers={b"If-None-Match": [value]})
+            self.assertEqual((code, body), (304, b""), value)
+            self.assertEqual(headers.getRawHeaders(b"etag"), [etag])
+            self.assertEqual(headers.getRawHeaders(b"cache-control"), [b"public, max-age=0"])
+            self.assertIsNone(headers.getRawHeaders(b"content-length"))
+
+    def test_if_none_match_other_representation(self) -> None:
+        """A stale ETag, or the plain file's ETag on a gzip request, gets the whole file."""
+        resource = SocketIOResource(self.sio)
+        _, _, headers = self.request(resource, "/socket.io/socket.io.min.js")
+        [etag] = headers.getRawHeaders(b"etag")
+        code, body, _ = self.request(resource, "/socket.io/socket.io.min.js",
+                                     headers={b"If-None-Match": [b'"0123"']})
+        self.assertEqual((code, body), (200, self.shipped("socket.io.min.js")))
+        code, body, headers = self.request(resource, "/socket.io/socket.io.min.js",
+                                           headers={b"If-None-Match": [etag], b"Accept-Encoding": [b"gzip"]})
+        self.assertEqual(code, 200)
+        self.assertEqual(gzip.decompress(body), self.shipped("socket.io.min.js"))
+        [gzip_etag] = headers.getRawHeaders(b"etag")
+        code, body, _ = self.request(resource, "/socket.io/socket.io.min.js",
+                                     headers={b"If-None-Match": [gzip_etag], b"Accept-Encoding": [b"gzip"]})
+        self.assertEqual((code, body), (304, b""))
+
+    def test_head(self) -> None:
+        """HEAD gets the headers of GET (the length of the body it would get), no body."""
+        resource = SocketIOResource(self.sio)
+        for encoding, expected in ((b"identity", self.shipped("socket.io.min.js.map")),
+                                   (b"gzip", None)):
+            _, get_body, get_headers = self.request(resource, "/socket.io/socket.io.min.js.map",
+                                                    headers={b"Accept-Encoding": [encoding]})
+            code, body, headers = self.request(resource, "/socket.io/socket.io.min.js.map", method="HEAD",
+                                               headers={b"Accept-Encoding": [encoding]})
+            self.assertEqual((code, body), (200, b""))
+            if expected is not None:
+                self.assertEqual(get_body, expected)
+            self.assertEqual(headers.getRawHeaders(b"content-length"), [str(len(get_body)).encode()])
+            for name in (b"etag", b"content-type", b"content-encoding", b"cache-control"):
+                self.assertEqual(headers.getRawHeaders(name), get_headers.getRawHeaders(name), name)
+
+    def test_client_dist_argument(self) -> None:
+        """client_dist=DIR serves that directory's files instead."""
+        code, body, headers = self.request(SocketIOResource(self.sio, client_dist=self.dist),
+                                           "/socket.io/socket.io.min.js")
         self.assertEqual((code, body), (200, b"/* bundle */"))
-        self.assertEqual(headers.getRawHeaders(b"content-type"), [b"application/javascript"])
+        self.assertEqual(headers.getRawHeaders(b"content-type"), [b"application/javascript; charset=utf-8"])
 
-    def test_missing_bundle_says_what_to_do(self) -> None:
-        """Without the npm package the answer is a 404 that says how to install it."""
-        empty = tempfile.mkdtemp()
-        code, body, _ = self.get(SocketIOResource(self.sio, client_dist=empty),
-                                 "http://example.com/socket.io/socket.io.js")
+    def test_missing_file_is_404(self) -> None:
+        """A client file the directory lacks is a plain 404 (and a warning in the log)."""
+        code, body, _ = self.request(SocketIOResource(self.sio, client_dist=self.dist),
+                                     "/socket.io/socket.io.esm.min.js")
         self.assertEqual(code, 404)
-        self.assertIn(b"npm ci", body)
+        self.assertEqual(body, b"socket.io client file not found\n")
+
+    def test_env_override(self) -> None:
+        """$TXSOCKETIO_CLIENT_DIST points at another dist folder."""
+        _set_env(self, "TXSOCKETIO_CLIENT_DIST", self.dist)
+        self.assertEqual(find_client_dist(), Path(self.dist))
+        code, body, _ = self.request(SocketIOResource(self.sio), "/socket.io/socket.io.js")
+        self.assertEqual((code, body), (200, b"/* full */"))
+
+    def test_env_override_without_bundle(self) -> None:
+        """An override without socket.io.min.js is ignored: the package copy is served."""
+        _set_env(self, "TXSOCKETIO_CLIENT_DIST", tempfile.mkdtemp())
+        self.assertEqual(find_client_dist(), PACKAGE_CLIENT_DIST)
+
+    def test_no_node_modules_lookup(self) -> None:
+        """Without an override the package copy is used, even inside a checkout
+        that has node_modules/socket.io-client (a pip user has no npm)."""
+        self.assertEqual(find_client_dist(), PACKAGE_CLIENT_DIST)
+        self.assertEqual(SocketIOResource(self.sio).client_bundle.directory, PACKAGE_CLIENT_DIST)
 
     def test_serve_client_off(self) -> None:
         """serve_client=False leaves the path to Engine.IO (a 400 without a transport)."""
-        code, body, _ = self.get(SocketIOResource(self.sio, serve_client=False, client_dist=self.dist),
-                                 "http://example.com/socket.io/socket.io.min.js")
+        code, body, _ = self.request(SocketIOResource(self.sio, serve_client=False),
+                                     "/socket.io/socket.io.min.js")
         self.assertEqual(code, 400)
 
-    def test_find_client_dist_env(self) -> None:
-        """TXSOCKETIO_CLIENT_DIST points at a dist folder."""
-        old = os.environ.get("TXSOCKETIO_CLIENT_DIST")
-        os.environ["TXSOCKETIO_CLIENT_DIST"] = self.dist
-        try:
-            self.assertEqual(str(find_client_dist()), self.dist)
-        finally:
-            if old is None:
-                del os.environ["TXSOCKETIO_CLIENT_DIST"]
-            else:
-                os.environ["TXSOCKETIO_CLIENT_DIST"] = old
+    def test_only_get_and_head(self) -> None:
+        """A POST, or a request with a transport, is Engine.IO's, not a file."""
+        resource = SocketIOResource(self.sio)
+        code, _, _ = self.request(resource, "/socket.io/socket.io.min.js", method="POST")
+        self.assertEqual(code, 400)
+        code, body, _ = self.request(resource, "/socket.io/socket.io.min.js?EIO=4&transport=polling")
+        self.assertEqual(code, 200)
+        self.assertTrue(body.startswith(b'0{"sid":'))
+
+
+class NegotiationTests(unittest.TestCase):
+    """The pure header logic of the client files."""
+
+    def test_accepts_gzip(self) -> None:
+        """gzip (or x-gzip, or *) with q > 0 admits gzip; q=0, absence and junk do not."""
+        for value in (b"gzip", b"GZIP", b"deflate, gzip;q=0.5", b"x-gzip", b"*", b"br, *;q=0.1",
+                      b"gzip ; q=1.0"):
+            self.assertTrue(accepts_gzip(value), value)
+        for value in (None, b"", b"br", b"gzip;q=0", b"gzip;q=0.0, *", b"*;q=0", b"gzip;q=x",
+                      b"identity"):
+            self.assertFalse(accepts_gzip(value), value)
+
+    def test_etag_matches(self) -> None:
+        """If-None-Match matches by weak comparison, in a list, or as *."""
+        tag = b'"abc"'
+        for value in (b'"abc"', b'W/"abc"', b' "x" , W/"abc" ', b"*"):
+            self.assertTrue(etag_matches(value, tag), value)
+        for value in (None, b"", b'"abcd"', b"abc", b'"x", "y"'):
+            self.assertFalse(etag_matches(value, tag), value)
+
+    @given(st.binary(max_size=200))
+    def test_arbitrary_headers(self, value: bytes) -> None:
+        """Any header bytes give a bool, never an exception."""
+        self.assertIsInstance(accepts_gzip(value), bool)
+        self.assertIsInstance(etag_matches(value, b'"abc"'), bool)

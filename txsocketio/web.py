@@ -7,19 +7,24 @@
 Long-polling and WebSocket are served on the same path, beside any other
 resources of the site (static files, Klein, a WSGI application — see
 :class:`WSGIRoot` and :func:`build_root`).  Like Node's ``serveClient``, the
-resource also serves the official browser client at
-``<path>/socket.io.min.js`` (and ``socket.io.js`` and their source maps) when
-the ``socket.io-client`` npm package is installed (``npm ci`` at the
-repository root puts it in ``node_modules/``).
+resource also serves the official browser client at ``<path>/socket.io.js``,
+``.min.js``, ``.esm.min.js``, ``.msgpack.min.js`` and their ``.map`` files:
+an unmodified copy of the npm package ``socket.io-client`` ships inside
+txsocketio (``txsocketio/client_dist/``), so a pip install needs no npm.
 """
 
 from __future__ import annotations
 
+import gzip
+import hashlib
 import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable
 
+from attrs import frozen
+from twisted.logger import Logger
 from twisted.web.resource import Resource
+from twisted.web.server import NOT_DONE_YET
 from twisted.web.static import File
 
 from txsocketio.engineio.resource import EngineIOResource
@@ -29,41 +34,169 @@ if TYPE_CHECKING:
 
     from txsocketio.socketio.server import SocketIOServer
 
-__all__ = ["SocketIOResource", "WSGIRoot", "build_root", "find_client_dist"]
+__all__ = [
+    "SocketIOResource", "WSGIRoot", "build_root",
+    "ClientBundle", "ClientFile", "find_client_dist", "PACKAGE_CLIENT_DIST", "CLIENT_FILES",
+    "accepts_gzip", "etag_matches",
+]
 
-CLIENT_FILES = {
-    b"socket.io.js": "socket.io.js",
-    b"socket.io.min.js": "socket.io.min.js",
-    b"socket.io.js.map": "socket.io.js.map",
-    b"socket.io.min.js.map": "socket.io.min.js.map",
-    b"socket.io.esm.min.js": "socket.io.esm.min.js",
-}
+log = Logger(namespace="txsocketio.web")
+
+#: The copy of the official ``socket.io-client`` dist files inside the package
+#: (``scripts/update-client-bundle.py`` updates it; ``bundle.json`` says the version).
+PACKAGE_CLIENT_DIST = Path(__file__).resolve().parent / "client_dist"
+
+#: The files served below the Socket.IO path: Node's ``CLIENT_FILES`` (socket.io 4.8).
+CLIENT_FILES = frozenset({
+    "socket.io.js", "socket.io.js.map",
+    "socket.io.min.js", "socket.io.min.js.map",
+    "socket.io.esm.min.js", "socket.io.esm.min.js.map",
+    "socket.io.msgpack.min.js", "socket.io.msgpack.min.js.map",
+})
+
+#: As Node: a cache may keep the file but revalidates it (``If-None-Match`` ->
+#: 304) before each use, because the URL carries no version and an upgraded
+#: server must not leave browsers on an old client.
+CLIENT_CACHE_CONTROL = b"public, max-age=0"
 
 
 def find_client_dist(extra: Iterable[str | os.PathLike[str]] = ()) -> Path | None:
-    """Where the ``socket.io-client`` browser bundle is, if anywhere.
+    """The directory the browser client is served from.
 
-    Looks in ``$TXSOCKETIO_CLIENT_DIST``, then ``node_modules/socket.io-client/dist``
-    under the current directory and its parents, then under this checkout.
+    The first of ``extra``, ``$TXSOCKETIO_CLIENT_DIST`` (an override, e.g. a
+    ``node_modules/socket.io-client/dist`` of another version) and the
+    package's own copy (:data:`PACKAGE_CLIENT_DIST`) that holds a
+    ``socket.io.min.js``; None if none does.
     """
     candidates: list[Path] = [Path(p) for p in extra]
     env = os.environ.get("TXSOCKETIO_CLIENT_DIST")
     if env:
         candidates.append(Path(env))
-    here = Path.cwd()
-    for base in (here, *here.parents, Path(__file__).resolve().parent.parent):
-        candidates.append(base / "node_modules" / "socket.io-client" / "dist")
+    candidates.append(PACKAGE_CLIENT_DIST)
     for candidate in candidates:
         if (candidate / "socket.io.min.js").is_file():
             return candidate
+        log.warn("no socket.io.min.js in {directory}: not serving the browser client from there",
+                 directory=str(candidate))
     return None
+
+
+def accepts_gzip(accept_encoding: bytes | None) -> bool:
+    """Whether an ``Accept-Encoding`` header value admits gzip (``q`` > 0)."""
+    if not accept_encoding:
+        return False
+    wildcard: bool | None = None
+    for item in accept_encoding.split(b","):
+        coding, _, params = item.partition(b";")
+        coding = coding.strip().lower()
+        q = 1.0
+        for param in params.split(b";"):
+            key, _, value = param.partition(b"=")
+            if key.strip().lower() == b"q":
+                try:
+                    q = float(value.strip())
+                except ValueError:
+                    q = 0.0
+        if coding in (b"gzip", b"x-gzip"):
+            return q > 0
+        if coding == b"*":
+            wildcard = q > 0
+    return bool(wildcard)
+
+
+def etag_matches(if_none_match: bytes | None, etag: bytes) -> bool:
+    """Whether ``If-None-Match`` names ``etag`` (weak comparison, as RFC 9110
+    asks for this header) or is ``*``."""
+    if not if_none_match:
+        return False
+    if if_none_match.strip() == b"*":
+        return True
+    return any(tag.strip().removeprefix(b"W/") == etag.removeprefix(b"W/")
+               for tag in if_none_match.split(b","))
+
+
+@frozen
+class ClientFile:
+    """One file of the browser client, ready to send: its bytes as they are
+    and gzipped, the strong ETag of each, and its Content-Type."""
+
+    body: bytes
+    gzipped: bytes
+    etag: bytes
+    gzip_etag: bytes
+    content_type: bytes
+
+    @classmethod
+    def read(cls, path: Path) -> "ClientFile":
+        body = path.read_bytes()
+        digest = hashlib.sha256(body).hexdigest()[:32].encode("ascii")
+        kind = b"json" if path.name.endswith(".map") else b"javascript"
+        return cls(
+            body=body,
+            # mtime=0: the same bytes (and ETag) from every process of a cluster.
+            gzipped=gzip.compress(body, compresslevel=9, mtime=0),
+            etag=b'"' + digest + b'"',
+            gzip_etag=b'"' + digest + b'-gzip"',
+            content_type=b"application/" + kind + b"; charset=utf-8",
+        )
+
+
+class ClientBundle:
+    """The browser client files of one directory, served like Node's
+    ``serveClient``: ETag and ``If-None-Match`` -> 304, ``Cache-Control``,
+    gzip when the client accepts it, HEAD.
+
+    Each file is read and gzipped once, on its first request, and kept in
+    memory (about 1.2 MB for all of them).
+    """
+
+    def __init__(self, directory: str | os.PathLike[str]) -> None:
+        self.directory = Path(directory)
+        self._files: dict[str, ClientFile | None] = {}
+
+    def file(self, name: str) -> ClientFile | None:
+        """The file ``name`` (one of :data:`CLIENT_FILES`), None if missing."""
+        if name not in self._files:
+            path = self.directory / name
+            try:
+                self._files[name] = ClientFile.read(path)
+            except OSError as e:
+                log.warn("cannot serve the browser client file {path}: {error}", path=str(path), error=e)
+                self._files[name] = None
+        return self._files[name]
+
+    def render(self, request: "Request", name: str) -> Any:
+        """Answer a GET or HEAD of the file ``name``."""
+        served = self.file(name)
+        if served is None:
+            request.setResponseCode(404)
+            request.setHeader(b"Content-Type", b"text/plain; charset=utf-8")
+            return b"socket.io client file not found\n"
+        use_gzip = accepts_gzip(request.getHeader(b"accept-encoding"))
+        body, etag = (served.gzipped, served.gzip_etag) if use_gzip else (served.body, served.etag)
+        request.setHeader(b"ETag", etag)
+        request.setHeader(b"Cache-Control", CLIENT_CACHE_CONTROL)
+        request.setHeader(b"Vary", b"Accept-Encoding")
+        if etag_matches(request.getHeader(b"if-none-match"), etag):
+            request.setResponseCode(304)
+            # Finished here: returning b"" would make twisted.web add
+            # "Content-Length: 0", which a 304 must not carry.
+            request.write(b"")
+            request.finish()
+            return NOT_DONE_YET
+        request.setHeader(b"Content-Type", served.content_type)
+        if use_gzip:
+            request.setHeader(b"Content-Encoding", b"gzip")
+        request.setHeader(b"Content-Length", b"%d" % len(body))
+        return b"" if request.method == b"HEAD" else body
 
 
 class SocketIOResource(EngineIOResource):
     """The ``twisted.web`` resource of a :class:`~txsocketio.SocketIOServer`.
 
-    ``serve_client`` (on by default) serves the browser client bundle from
-    ``client_dist`` (found with :func:`find_client_dist` when not given).
+    ``serve_client`` (on by default) serves the browser client, from
+    ``client_dist`` when given, else from ``$TXSOCKETIO_CLIENT_DIST`` when set,
+    else from the copy shipped in the package (see :func:`find_client_dist`).
     """
 
     def __init__(self, sio: "SocketIOServer", *, serve_client: bool = True,
@@ -71,30 +204,19 @@ class SocketIOResource(EngineIOResource):
         super().__init__(sio.engine)
         self.sio = sio
         # The Autobahn factory has read the size limits: configure() would be too late now.
-        sio._resource_created = True
+        sio.mounted()
         self.serve_client = serve_client
-        self._client_dist = Path(client_dist) if client_dist is not None else None
+        directory = Path(client_dist) if client_dist is not None else find_client_dist()
+        self.client_bundle = ClientBundle(directory if directory is not None else PACKAGE_CLIENT_DIST)
 
     def render(self, request: "Request") -> Any:
         postpath = [p for p in (request.postpath or []) if p]
-        if self.serve_client and len(postpath) == 1 and postpath[0] in CLIENT_FILES \
-                and request.method in (b"GET", b"HEAD") and b"transport" not in (request.args or {}):
-            return self._client_file(request, CLIENT_FILES[postpath[0]])
+        if self.serve_client and len(postpath) == 1 and request.method in (b"GET", b"HEAD") \
+                and b"transport" not in (request.args or {}):
+            name = postpath[0].decode("ascii", "replace")
+            if name in CLIENT_FILES:
+                return self.client_bundle.render(request, name)
         return super().render(request)
-
-    def _client_file(self, request: "Request", name: str) -> Any:
-        dist = self._client_dist or find_client_dist()
-        if dist is None or not (dist / name).is_file():
-            request.setResponseCode(404)
-            request.setHeader(b"Content-Type", b"text/plain; charset=utf-8")
-            return (b"socket.io-client is not installed: run `npm ci` at the repository root "
-                    b"(or set TXSOCKETIO_CLIENT_DIST to its dist/ folder)\n")
-        self._client_dist = dist
-        resource = File(str(dist / name), defaultType="application/javascript")
-        resource.type = "application/javascript" if name.endswith(".js") else "application/json"
-        resource.encoding = None  # File sets it only when it picks the type itself
-        request.setHeader(b"Cache-Control", b"public, max-age=3600")
-        return resource.render(request)
 
 
 class WSGIRoot(Resource):
