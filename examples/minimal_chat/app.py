@@ -40,9 +40,10 @@ def make_root(sio: SocketIOServer) -> Resource:
 
 if __name__ == "__main__":
     from twisted.internet import reactor
-    from twisted.web.server import Site
+
+    from txsocketio.http import SocketIOSite   # twisted.web's Site, with HTTP limits
 
     port = int(sys.argv[1]) if len(sys.argv) > 1 else 8000
-    reactor.listenTCP(port, Site(make_root(make_server())), interface="127.0.0.1")
+    reactor.listenTCP(port, SocketIOSite(make_root(make_server())), interface="127.0.0.1")
     print(f"minimal chat on http://127.0.0.1:{port}/", flush=True)
     reactor.run()

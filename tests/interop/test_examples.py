@@ -30,7 +30,6 @@ from tests.support import (
     PROJECT_ROOT,
     ServerProcess,
     free_port,
-    missing,
     require_node_modules,
     require_tool,
     run_process,
@@ -39,12 +38,6 @@ from tests.support import (
 EXAMPLES = PROJECT_ROOT / "examples"
 MINIMAL_CHAT = EXAMPLES / "minimal_chat"
 BIN = Path(sys.executable).parent
-
-
-def _client_dist_installed() -> None:
-    """The browser bundle the examples serve comes from ``npm ci`` at the root."""
-    if not (PROJECT_ROOT / "node_modules" / "socket.io-client" / "dist" / "socket.io.min.js").is_file():
-        missing("socket.io-client in node_modules/ (run `npm ci` at the repository root)")
 
 
 class ServedExampleTestCase(unittest.TestCase):
@@ -85,7 +78,6 @@ class MinimalChatTests(ServedExampleTestCase):
     async def test_app_py(self) -> None:
         """``python app.py PORT`` from its folder serves the page, the client
         bundle and Socket.IO."""
-        _client_dist_installed()
         port = free_port()
         server = await self.start([sys.executable, "app.py", str(port)], port, cwd=MINIMAL_CHAT)
         await self.assertServesPageAndClient(port)
@@ -96,7 +88,6 @@ class MinimalChatTests(ServedExampleTestCase):
         """``twistd -ny app.tac`` from its folder (as written: the folder is
         made importable by the .tac itself) serves the same, and a SIGTERM
         stops it cleanly, taking its pid file away."""
-        _client_dist_installed()
         port = free_port()
         pidfile = MINIMAL_CHAT / "twistd.pid"
         self.assertFalse(pidfile.exists(), f"{pidfile} is left over from another run")
@@ -125,7 +116,6 @@ class MinimalChatTests(ServedExampleTestCase):
     async def test_two_browsers_chat(self) -> None:
         """Two Chromium pages load the page, connect (one over long-polling,
         one over WebSocket), and each sees the other's message."""
-        _client_dist_installed()
         node = require_tool("node")
         chromium = require_tool("chromium")
         require_node_modules("playwright-core")
@@ -204,7 +194,6 @@ class OtherExampleTests(ServedExampleTestCase):
     async def test_demo_script(self) -> None:
         """``bash scripts/demo.sh --listen …`` (the README's first command)
         sets up, then serves the chat demo's page, the client and Socket.IO."""
-        _client_dist_installed()
         port = free_port()
         server = await self.start(
             ["bash", "scripts/demo.sh", "--listen", f"tcp:{port}:interface={LOCALHOST}"], port,
