@@ -186,9 +186,12 @@ class OtherExampleTests(ServedExampleTestCase):
         await self.assertHandshake(port, "/engine.io/")
 
     async def test_bench_app(self) -> None:
-        """``python examples/bench_app.py --port P`` serves Socket.IO."""
+        """``twistd -n --pidfile= txsocketio --app bench_app:make_server`` from
+        examples/ (as its docstring and bench/run.sh start it) serves Socket.IO."""
         port = free_port()
-        await self.start([sys.executable, "examples/bench_app.py", "--port", str(port)], port)
+        await self.start([str(BIN / "twistd"), "-n", "--pidfile=", "txsocketio", "--app", "bench_app:make_server",
+                          "--listen", f"tcp:{port}:interface={LOCALHOST}", "--log-level", "warn"],
+                         port, cwd=EXAMPLES)
         await self.assertHandshake(port)
 
     async def test_demo_script(self) -> None:
