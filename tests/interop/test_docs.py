@@ -150,6 +150,28 @@ class SnippetTests(unittest.TestCase):
         self.assertEqual(TestClient(sio, namespace="/other").connect_errors["/other"],
                          {"message": "Invalid namespace"})
 
+    def test_gevent_port(self) -> None:
+        """getting-started/coming-from: the ported gevent-socketio namespace
+        refuses without a nick, talks to the room, broadcasts a rename to
+        everyone, and its 30 s loop stops when the client leaves."""
+        sio = load_snippet("gevent_port").make_server(reactor=self.clock)
+        self.assertIn("/chat", TestClient(sio, namespace="/chat").connect_errors)
+        alice = TestClient(sio, namespace="/chat", auth={"nick": "alice"})
+        bob = TestClient(sio, namespace="/chat", auth={"nick": "bob"})
+        self.assertEqual(self.successResultOf(alice.emit_with_ack("say", "hi", namespace="/chat")), ["delivered"])
+        self.assertEqual(bob.pop_received("/chat"), [("said", ["alice", "hi"])])
+        bob.emit("nick", "robert", namespace="/chat")
+        self.assertEqual(alice.pop_received("/chat"), [("renamed", ["bob", "robert"])])
+        self.assertEqual(bob.pop_received("/chat"), [("renamed", ["bob", "robert"])])
+        self.clock.advance(30)
+        self.assertEqual(alice.pop_received("/chat"), [("tick", [])])
+        self.assertEqual(bob.pop_received("/chat"), [("tick", [])])
+        alice.close()
+        self.clock.advance(30)
+        self.assertEqual(bob.pop_received("/chat"), [("tick", [])])
+        bob.close()
+        self.assertEqual(self.clock.getDelayedCalls(), [])
+
     def test_rooms(self) -> None:
         """guide/rooms: room broadcasts without the sender, broadcast,
         except_, acks from a room, fetch_sockets."""
