@@ -789,6 +789,29 @@ class ProtocolErrorTestsMixin:
         self.assertEqual(len(lines), 1, self.log_lines())
         self.assertNoLeaks()
 
+    def test_payload_too_deep_says_why(self) -> None:
+        """A payload nested deeper than C{max_json_depth} closes the connection
+        like any protocol error, after a CONNECT_ERROR naming the limit (which
+        socket.io-client shows as C{connect_error} with that message)."""
+        self.sio.configure(max_json_depth=4)
+        client = self.client()
+        client.send_raw('2["echo",' + "[" * 4 + "]" * 4 + "]")
+        self.assertTrue(client.connection.closed)
+        self.assertEqual(client.connection.close_reason, "parse error")
+        error = [f for f in self.wire(client) if isinstance(f, str) and f.startswith("44")]
+        self.assertEqual(len(error), 1, self.wire(client))
+        self.assertIn("nests deeper than 4 levels (max_json_depth)", error[0])
+        self.assertNoLeaks()
+
+    def test_within_max_json_depth(self) -> None:
+        """100 levels are accepted by default (python-socketio's limit; ours is 128)."""
+        got: list[object] = []
+        self.sio.on("echo", lambda socket, value: got.append(value))
+        client = self.client()
+        client.send_raw('2["echo",' + "[" * 100 + "]" * 100 + "]")
+        self.assertFalse(client.connection.closed)
+        self.assertEqual(len(got), 1)
+
     def test_unknown_packet_type(self) -> None:
         """An unknown packet type (C{abc}, C{9}) closes the connection."""
         self.assertClosedByError("abc")
