@@ -1,13 +1,14 @@
 """
 Nesting depth with a real client: the official socket.io-client 4.x sends an
 echo nested 100 levels deep (what python-socketio accepts) and gets it back;
-one nested 100,000 levels deep is refused with a clean disconnect, the server
-logs why, and it keeps serving.  Against ``twistd -n txsocketio --app``.
+one nested 100,000 levels deep is refused with a CONNECT_ERROR that names the
+limit (socket.io-client's ``connect_error``) and the connection is closed; the
+server logs why, and it keeps serving.  Against ``twistd -n txsocketio --app``.
 
 The scenario was first run by hand with the same client against Node's
 socket.io 4.8 server (the shared harness's ``servers/node_sio.js``): 100 and
-1,000 levels echo, 100,000 levels end in a disconnect ("transport close") and
-that server lives on too.
+1,000 levels echo, 100,000 levels end in a disconnect ("transport close",
+without saying why) and that server lives on too.
 """
 
 from __future__ import annotations
@@ -44,7 +45,7 @@ class NestingDepthTests(TestCase):
     async def test_deepEchoes(self) -> None:
         """
         100 levels come back over WebSocket and polling; 100,000 levels get a
-        disconnect (no ack, no hang) over both, the log names the limit, the
+        connect_error naming max_json_depth (no ack, no hang) over both, the log names the limit, the
         server keeps running and echoes 100 levels again; no traceback is
         logged.
         """
@@ -57,8 +58,9 @@ class NestingDepthTests(TestCase):
             )
         for transports in ("websocket", "polling"):
             answer = await depth_client(server.port, 100_000, "--raw", "--transports", transports)
-            self.assertIn("disconnect", answer)
-            self.assertNotIn("ack", answer)
+            self.assertIn("max_json_depth", answer.get("connect_error", {}).get("message", ""), answer)
+            self.assertNotIn("timeout", answer)
+            self.assertNotIn("ok", answer)
             self.assertTrue(server.running, server.describe())
         self.assertEqual(
             await depth_client(server.port, 100), {"ok": True, "depth": 100}

@@ -47,14 +47,21 @@ function finish(extra) {
 
 const socket = io(url, { transports, forceNew: true, reconnection: false, timeout });
 const timer = setTimeout(() => finish({ timeout: true }), timeout);
+let connected = false;
 socket.on("connect_error", (err) => {
   result.connect_error = { message: err.message, data: err.data === undefined ? null : err.data };
+  // A CONNECT_ERROR on a connected socket destroys it (no "disconnect" follows).
+  if (connected) {
+    clearTimeout(timer);
+    finish({});
+  }
 });
 socket.on("disconnect", (reason) => {
   clearTimeout(timer);
   finish({ disconnect: reason });
 });
 socket.on("connect", () => {
+  connected = true;
   if (raw) {
     const text = '42["echo",' + "[".repeat(depth) + "1" + "]".repeat(depth) + "]";
     socket.io.engine.send(text);
