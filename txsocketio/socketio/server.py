@@ -157,8 +157,9 @@ class SocketIOServer(Broadcasting):
         self.observer = ObserverGroup(self._observers)
 
     def remove_observer(self, observer: Any) -> None:
-        """Stop reporting to ``observer``."""
-        self._observers.remove(observer)
+        """Stop reporting to ``observer`` (if it was registered)."""
+        if observer in self._observers:
+            self._observers.remove(observer)
         self.observer = ObserverGroup(self._observers) if self._observers else NULL_OBSERVER
 
     def metrics_resource(self, registry: Any = None, *, prefix: str = "") -> Any:
