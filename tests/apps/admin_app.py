@@ -25,8 +25,8 @@ def make_server() -> SocketIOServer:
             socket.join(room)
 
     @sio.on("echo")
-    def echo(socket: Any, *args: Any) -> list[Any]:
-        return list(args)
+    def echo(socket: Any, *args: Any) -> tuple[Any, ...]:
+        return args
 
     @sio.on("shout")
     def shout(socket: Any, text: str) -> None:
