@@ -237,3 +237,55 @@ class StatsTests(InstrumentTestCase):
         self.sio.shutdown()
         self.reactor.advance(30)
         self.assertEqual(ui.pop_received("/admin"), [])
+
+
+class ClusterTests(SynchronousTestCase):
+    """Two instrumented servers on one fake Redis hub: the UI on one sees both."""
+
+    def setUp(self) -> None:
+        from tests.redis_fake import FakeRedisHub
+        from txsocketio.adapters.memory import MemoryAdapter
+        from txsocketio.adapters.redis import RedisAdapter
+
+        self.reactor = FakeReactor()
+        self.hub = FakeRedisHub(self.reactor)
+
+        def server(name: str) -> tuple[SocketIOServer, AdminInstrumentation]:
+            connection = self.hub.connect(name)
+
+            def factory(nsp: Any) -> Any:
+                if not nsp.name.startswith("/"):
+                    return MemoryAdapter(nsp)
+                return RedisAdapter(nsp, connection, request_timeout=2.0)
+
+            sio = SocketIOServer(reactor=self.reactor, adapter=factory)
+            sio.of("/chat")
+            admin = sio.instrument(False, server_id=name)
+            self.addCleanup(admin.stop)
+            return sio, admin
+
+        (self.a, _), (self.b, _) = server("a"), server("b")
+        self.hub.flush()
+
+    def test_stats_and_sockets_of_every_server(self) -> None:
+        """all_sockets lists the other server's sockets (with their Engine.IO
+        id and transport, carried in socket.data), and every server's
+        server_stats reaches the UI; so do the other server's socket events."""
+        user = TestClient(self.b, namespace="/chat", auth={"room": "x"})
+        ui = TestClient(self.a, namespace="/admin")
+        for _ in range(5):
+            self.hub.flush()
+        received = ui.pop_received("/admin")
+        [sockets] = [args[0] for event, args in received if event == p.ALL_SOCKETS]
+        chat = [s for s in sockets if s["nsp"] == "/chat"]
+        self.assertEqual([(s["id"], s["clientId"], s["transport"]) for s in chat],
+                         [(user.sids["/chat"], user.connection.sid[:12], user.connection.transport)])
+        self.assertNotIn("_admin", chat[0]["data"])
+        other = TestClient(self.b, namespace="/chat")
+        self.reactor.advance(p.SERVER_STATS_INTERVAL)
+        self.hub.flush()
+        received = ui.pop_received("/admin")
+        stats = [args[0]["serverId"] for event, args in received if event == p.SERVER_STATS]
+        self.assertEqual(sorted(stats), ["a", "b"])
+        connected = [args[0]["id"] for event, args in received if event == p.SOCKET_CONNECTED]
+        self.assertEqual(connected, [other.sids["/chat"]])
