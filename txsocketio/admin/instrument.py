@@ -106,6 +106,9 @@ class AdminInstrumentation(NullObserver):
             clustered = not isinstance(self.nsp.adapter, MemoryAdapter)
             server_id = p.default_server_id(self.hostname, self.pid, clustered=clustered)
         self.server_id = server_id
+        # With the in-memory adapter only this process's admin sockets can
+        # watch: while there are none, per-socket reports are not even built.
+        self._local_only = isinstance(self.nsp.adapter, MemoryAdapter)
         self.aggregated = p.AggregatedEvents()
         self.started = self.reactor.seconds()
         #: admin socket id -> the session id minted by its login, sent after the CONNECT
@@ -230,6 +233,10 @@ class AdminInstrumentation(NullObserver):
     def _now(self) -> float:
         return self.reactor.seconds()
 
+    def _watched(self) -> bool:
+        """Whether per-socket reports can reach an admin UI now."""
+        return self.development and (not self._local_only or bool(self.nsp.sockets))
+
     def client_opened(self, transport: str, protocol: int) -> None:
         self.aggregated.push(p.RAW_CONNECTION, self._now())
 
@@ -247,7 +254,7 @@ class AdminInstrumentation(NullObserver):
         self.aggregated.push(p.BYTES_OUT, now, count=nbytes)
 
     def client_upgraded(self, sid: str, protocol: int) -> None:
-        if not self.development:
+        if not self._watched():
             return
         client = self.sio.clients.get(sid)
         if client is not None:
@@ -258,7 +265,7 @@ class AdminInstrumentation(NullObserver):
         # Node keeps these in socket.data so that they travel to the other
         # servers with fetch_sockets.
         socket.data[p.ADMIN_DATA_KEY] = p.admin_data(socket.client_id, socket.transport)
-        if not self.development:
+        if not self._watched():
             return
         now = self._now()
         view = socket_view(socket)
@@ -267,7 +274,7 @@ class AdminInstrumentation(NullObserver):
         self._emit(p.socket_connected_event(view, now))
 
     def socket_disconnected(self, socket: Any, reason: str) -> None:
-        if not self.development:
+        if not self._watched():
             return
         now = self._now()
         rooms = sorted(socket.rooms, key=lambda r: (r != socket.id, r))
@@ -276,19 +283,19 @@ class AdminInstrumentation(NullObserver):
             self._emit(p.room_left_event(socket.namespace, room, socket.id, now))
 
     def room_joined(self, socket: Any, room: str) -> None:
-        if self.development:
+        if self._watched():
             self._emit(p.room_joined_event(socket.namespace, room, socket.id, self._now()))
 
     def room_left(self, socket: Any, room: str) -> None:
-        if self.development:
+        if self._watched():
             self._emit(p.room_left_event(socket.namespace, room, socket.id, self._now()))
 
     def event_received(self, socket: Any, event: str, args: Sequence[Any], nbytes: int) -> None:
-        if self.development and socket.namespace != self.nsp.name:
+        if socket.namespace != self.nsp.name and self._watched():
             self._emit(p.event_received_event(socket.namespace, socket.id, event, args, self._now()))
 
     def event_sent(self, socket: Any, event: str, args: Sequence[Any], nbytes: int) -> None:
-        if self.development and socket.namespace != self.nsp.name:
+        if socket.namespace != self.nsp.name and self._watched():
             self._emit(p.event_sent_event(socket.namespace, socket.id, event, args, self._now()))
 
     def server_shutdown(self) -> None:
