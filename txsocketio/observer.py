@@ -113,6 +113,7 @@ def _nothing(self: Any, *args: Any) -> None:
 
 for _name in OBSERVER_METHODS:
     setattr(NullObserver, _name, _nothing)
+del _name
 
 #: The observer of every server until one registers.
 NULL_OBSERVER: Final = NullObserver()
@@ -120,27 +121,34 @@ NULL_OBSERVER: Final = NullObserver()
 
 class ObserverGroup:
     """The observer a server holds once observers registered: each hook calls
-    every observer in turn; an exception is logged and the next one still runs."""
+    every observer in turn; an exception is logged and the next one still runs.
+
+    The hooks are built once, as instance attributes holding the observers'
+    bound methods, so that a call looks nothing up; the empty methods an
+    observer inherits from :class:`NullObserver` are left out."""
 
     def __init__(self, observers: Sequence[Any]) -> None:
         self.observers = tuple(observers)
+        for name in OBSERVER_METHODS:
+            hooks = tuple(h for h in (getattr(o, name) for o in self.observers)
+                          if getattr(h, "__func__", None) is not _nothing)
+            setattr(self, name, _fan_out(name, hooks))
+
+    def __repr__(self) -> str:
+        return f"<ObserverGroup {list(self.observers)!r}>"
 
 
-def _fan_out(name: str) -> Callable[..., None]:
-    def call(self: ObserverGroup, *args: Any) -> None:
-        for observer in self.observers:
+def _fan_out(name: str, hooks: tuple[Callable[..., None], ...]) -> Callable[..., None]:
+    def call(*args: Any) -> None:
+        for hook in hooks:
             try:
-                getattr(observer, name)(*args)
+                hook(*args)
             except Exception:
-                log.failure("observer {observer!r} failed in {hook}", observer=observer, hook=name)
+                log.failure("observer {observer!r} failed in {hook}", observer=getattr(hook, "__self__", hook),
+                            hook=name)
 
     call.__name__ = name
     return call
-
-
-for _name in OBSERVER_METHODS:
-    setattr(ObserverGroup, _name, _fan_out(_name))
-del _name
 
 
 def message_size(data: Any) -> int:
