@@ -138,8 +138,17 @@ class OptionsTests(_AppDirMixin, unittest.TestCase):
         options = self.parse("--app", f"{name}:factory", "--parser", "msgpack", "--listen", "tcp:0:interface=127.0.0.1")
         makeService(options)
         self.assertIsInstance(options["sio"].parser, MsgpackParser)
+        self.assertFalse(options["sio"].config.cleanup_empty_child_namespaces)
         e = self.assertRaises(usage.UsageError, self.parse, "--parser", "yaml")
         self.assertIn("json or msgpack", str(e))
+
+    def test_cleanup_empty_child_namespaces_flag(self) -> None:
+        """--cleanup-empty-child-namespaces turns Node's cleanupEmptyChildNamespaces on."""
+        name = self.make_app_dir()
+        options = self.parse("--app", f"{name}:factory", "--cleanup-empty-child-namespaces",
+                             "--listen", "tcp:0:interface=127.0.0.1")
+        makeService(options)
+        self.assertTrue(options["sio"].config.cleanup_empty_child_namespaces)
 
     def test_listen_a_bare_port_says_what_to_write(self) -> None:
         """--listen 8080 is refused with the description to write instead."""

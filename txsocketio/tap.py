@@ -81,6 +81,8 @@ class Options(usage.Options):
     )
     optFlags = [
         ["allow-eio3", None, "Also serve Engine.IO v3 / Socket.IO v4 clients (socket.io-client 2.x)."],
+        ["cleanup-empty-child-namespaces", None,
+         "Remove a dynamic namespace's child when its last client leaves (Node's cleanupEmptyChildNamespaces)."],
         ["admin-ui", None, "Serve the Socket.IO Admin UI's namespace (/admin); needs --admin-auth."],
         ["admin-read-only", None, "The Admin UI can watch but not emit, join, leave or disconnect."],
     ]
@@ -374,6 +376,8 @@ def makeService(options: Options) -> Any:
             overrides[name] = options[option]
     if options["allow-eio3"]:
         overrides["allow_eio3"] = True
+    if options["cleanup-empty-child-namespaces"]:
+        overrides["cleanup_empty_child_namespaces"] = True
     if options["cors_origins"]:
         origins = options["cors_origins"]
         overrides["cors_allowed_origins"] = "*" if "*" in origins else list(origins)

@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 __all__ = ["ServerConfig", "SOCKETIO_OPTIONS", "engineio_option_names"]
 
 #: Options of the Socket.IO layer (the rest go to Engine.IO).
-SOCKETIO_OPTIONS = ("connect_timeout", "max_attachments", "adapter", "parser")
+SOCKETIO_OPTIONS = ("connect_timeout", "max_attachments", "adapter", "parser", "cleanup_empty_child_namespaces")
 
 
 def engineio_option_names() -> frozenset[str]:
@@ -71,6 +71,15 @@ def _parser(value: Any) -> Parser:
     return value
 
 
+def _flag(name: str) -> Callable[[Any], bool]:
+    def convert(value: Any) -> bool:
+        if not isinstance(value, bool):
+            raise ValueError(f"{name} must be True or False, not {value!r}")
+        return value
+
+    return convert
+
+
 def _frozen_mapping(value: Mapping[str, Any]) -> Mapping[str, Any]:
     return MappingProxyType(dict(value))
 
@@ -82,13 +91,18 @@ class ServerConfig:
     ``connect_timeout`` (seconds, 45), ``max_attachments`` (10), ``adapter``
     (a callable taking the namespace and returning an adapter; the in-memory
     one by default), ``parser`` (:mod:`txsocketio.socketio.parser`; JSON by
-    default) and ``engine``, the Engine.IO options as given.
+    default), ``cleanup_empty_child_namespaces`` (False: a child of a dynamic
+    namespace is removed, its adapter closed, when its last socket leaves;
+    Node's ``cleanupEmptyChildNamespaces``) and ``engine``, the Engine.IO
+    options as given.
     """
 
     connect_timeout: float = attrs.field(default=45.0, converter=_connect_timeout)
     max_attachments: int = attrs.field(default=10, converter=_max_attachments)
     adapter: Callable[[Any], "Adapter"] = attrs.field(default=None, converter=_adapter)
     parser: Parser = attrs.field(default=None, converter=_parser)
+    cleanup_empty_child_namespaces: bool = attrs.field(
+        default=False, converter=_flag("cleanup_empty_child_namespaces"))
     engine: Mapping[str, Any] = attrs.field(factory=dict, converter=_frozen_mapping)
 
     @classmethod

@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.test_socketio_server -*-
+# -*- test-case-name: tests.test_socketio_server,tests.test_socketio_namespaces -*-
 """The Socket.IO server: registration, configuration and wiring.
 
 :class:`SocketIOServer` keeps the namespaces (:mod:`txsocketio.socketio.namespaces`),
@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from typing import Any, Callable
 
-from twisted.internet.defer import Deferred, DeferredList, maybeDeferred
+from twisted.internet.defer import Deferred, DeferredList
 from twisted.logger import Logger
 
 from txsocketio.adapters.base import Adapter
@@ -42,7 +42,10 @@ class SocketIOServer(Broadcasting):
     ``per_message_deflate``.  Socket.IO options: ``connect_timeout`` (45),
     ``max_attachments`` (10), ``adapter`` (a callable taking the namespace and
     returning an adapter; the in-memory adapter by default), ``parser`` (see
-    :mod:`txsocketio.socketio.parser`; JSON by default).  They make one
+    :mod:`txsocketio.socketio.parser`; JSON by default),
+    ``cleanup_empty_child_namespaces`` (False; with True a child of a dynamic
+    namespace is removed when its last socket leaves, as Node's
+    ``cleanupEmptyChildNamespaces``).  They make one
     :class:`~txsocketio.socketio.config.ServerConfig` (:attr:`config`);
     change them later with :meth:`configure`.
 
@@ -64,6 +67,7 @@ class SocketIOServer(Broadcasting):
         self.clients: dict[str, Client] = {}
         self._nsps: dict[str, ServerNamespace] = {}
         self._parents: list[ParentNamespace] = []
+        self._closing: set[Deferred[Any]] = set()
         self._mounted = False
         self._shutting_down = False
         self._shutdown: Deferred[None] | None = None
@@ -134,7 +138,7 @@ class SocketIOServer(Broadcasting):
         self.config, self.engine = config, engine
         if "adapter" in options:
             for nsp in self.all_namespaces():
-                _close_quietly(nsp.adapter, nsp.name)
+                nsp.close_adapter()
                 nsp.start_adapter()
 
     @property
@@ -188,16 +192,23 @@ class SocketIOServer(Broadcasting):
     # -- namespaces ------------------------------------------------------------------
 
     def of(self, namespace: NamespaceMatcher) -> ServerNamespace:
-        """The namespace of that name (created on first use, or the child of a
-        dynamic namespace that already exists), or a dynamic one for a compiled
-        regex, a callable ``(name, auth) -> bool`` (or a Deferred/coroutine of
-        it) or ``"*"``."""
+        """The namespace of that name, or a dynamic one for a compiled regex, a
+        callable ``(name, auth) -> bool`` (or a Deferred/coroutine of it) or
+        ``"*"``.
+
+        A name is created on first use: as a child of the first dynamic
+        parent made from a regex that matches it (as Node does), else as a
+        namespace of its own.  A child that exists already is returned.
+        """
         if isinstance(namespace, str) and namespace != "*":
             if not namespace.startswith("/"):
                 namespace = "/" + namespace
             nsp = self._nsps.get(namespace)
             if nsp is None:
-                nsp = self._nsps[namespace] = ServerNamespace(self, namespace)
+                parent = next((p for p in self._parents if isinstance(p.matcher, re.Pattern)
+                               and p.matcher.fullmatch(namespace)), None)
+                nsp = self._nsps[namespace] = (ServerNamespace(self, namespace) if parent is None
+                                               else parent.create_child(namespace))
             return nsp
         for parent in self._parents:
             if parent.matcher is namespace or parent.matcher == namespace:
@@ -217,6 +228,24 @@ class SocketIOServer(Broadcasting):
     def all_namespaces(self) -> list[ServerNamespace]:
         """The named namespaces and the dynamic parents."""
         return [*self._nsps.values(), *self._parents]
+
+    def remove_namespace(self, nsp: ServerNamespace) -> "Deferred[Any]":
+        """Forget ``nsp`` and close its adapter (a dynamic parent removing an
+        emptied child); a later ``of()`` or client for that name makes a new
+        one.  Fires when the adapter is closed; :meth:`shutdown` waits for it too."""
+        if self._nsps.get(nsp.name) is nsp:
+            del self._nsps[nsp.name]
+            self.observer.namespace_removed(nsp.name)
+        d = nsp.close_adapter()
+        if not d.called:
+            self._closing.add(d)
+            d.addBoth(lambda result: (self._closing.discard(d), result)[1])
+        return d
+
+    @property
+    def closing_adapters(self) -> list["Deferred[Any]"]:
+        """The adapter closes of removed namespaces still in progress."""
+        return list(self._closing)
 
     async def find_namespace(self, name: str, auth: dict[str, Any],
                              gone: Callable[[], bool]) -> ServerNamespace | None:
@@ -358,12 +387,6 @@ class SocketIOServer(Broadcasting):
             client.on_close(reason)
 
 
-def _close_quietly(adapter: Adapter, name: str) -> "Deferred[Any]":
-    d = maybeDeferred(adapter.close)
-    d.addErrback(lambda f: log.failure("closing the adapter of {nsp} failed", f, nsp=name))
-    return d
-
-
 class _Shutdown:
     """The steps of :meth:`SocketIOServer.shutdown`."""
 
@@ -384,7 +407,7 @@ class _Shutdown:
         log.info("shutting down: disconnecting {n} client(s)", n=len(sio.clients))
         sio.close("server shutting down")
         self._timer = self.reactor.callLater(self.timeout, self._timed_out)
-        closing = [_close_quietly(nsp.adapter, nsp.name) for nsp in sio.all_namespaces()]
+        closing = [nsp.close_adapter() for nsp in sio.all_namespaces()] + sio.closing_adapters
         DeferredList(closing).addCallback(self._adapters_done)
         self._check()
         return self.done
