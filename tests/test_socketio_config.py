@@ -47,6 +47,8 @@ class ServerConfigTests(SynchronousTestCase):
         self.assertRaises(ValueError, ServerConfig.of, connect_timeout=True)
         self.assertRaises(ValueError, ServerConfig.of, max_attachments=-1)
         self.assertRaises(TypeError, ServerConfig.of, adapter=42)
+        self.assertRaises(ValueError, ServerConfig.of, max_json_depth=0)
+        self.assertEqual(ServerConfig().max_json_depth, 128)
         e = self.assertRaises(TypeError, ServerConfig.of, ping_intervall=1)
         self.assertIn("ping_interval", str(e))
 

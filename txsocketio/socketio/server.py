@@ -388,54 +388,34 @@ class SocketIOServer(Broadcasting):
 
 
 class _Shutdown:
-    """The steps of :meth:`SocketIOServer.shutdown`."""
-
-    #: how often to look whether Engine.IO has closed every session
-    POLL = 0.05
+    """The steps of :meth:`SocketIOServer.shutdown`: goodbyes written, then
+    Engine.IO's own shutdown and the adapters' closing, awaited together."""
 
     def __init__(self, sio: SocketIOServer, timeout: float) -> None:
         self.sio = sio
         self.reactor = sio.reactor
         self.timeout = timeout
         self.done: Deferred[None] = Deferred()
-        self._poll: Any = None
         self._timer: Any = None
-        self._adapters_closed = False
 
     def start(self) -> "Deferred[None]":
         sio = self.sio
         log.info("shutting down: disconnecting {n} client(s)", n=len(sio.clients))
         sio.close("server shutting down")
         self._timer = self.reactor.callLater(self.timeout, self._timed_out)
-        closing = [nsp.close_adapter() for nsp in sio.all_namespaces()] + sio.closing_adapters
-        DeferredList(closing).addCallback(self._adapters_done)
-        self._check()
+        steps = [sio.engine.shutdown(self.timeout)]
+        steps += [nsp.close_adapter() for nsp in sio.all_namespaces()] + sio.closing_adapters
+        DeferredList(steps).addCallback(lambda _: self._finish())
         return self.done
-
-    def _adapters_done(self, _: Any) -> None:
-        self._adapters_closed = True
-        self._check()
-
-    def _check(self) -> None:
-        self._poll = None
-        if self.done.called:
-            return
-        if not self.sio.engine.sockets and self._adapters_closed:
-            self._finish()
-        elif not self.sio.engine.sockets:
-            return  # the adapters' Deferreds call back
-        else:
-            self._poll = self.reactor.callLater(self.POLL, self._check)
 
     def _timed_out(self) -> None:
         self._timer = None
-        log.warn("shutdown timed out: {n} Engine.IO session(s) still closing", n=len(self.sio.engine.sockets))
+        log.warn("shutdown timed out: adapters still closing")
         self._finish()
 
     def _finish(self) -> None:
-        for call in (self._poll, self._timer):
-            if call is not None and call.active():
-                call.cancel()
-        self._poll = self._timer = None
+        if self._timer is not None and self._timer.active():
+            self._timer.cancel()
+        self._timer = None
         if not self.done.called:
             self.done.callback(None)
