@@ -402,6 +402,7 @@ class _AckCollection:
 
     def _timed_out(self) -> None:
         if not self.done.called:
+            self.nsp.server.observer.ack_timed_out()
             self.nsp.forget_ack(self.ack_id)
             self.done.errback(AckTimeout("operation has timed out", list(self.responses), self.expected))
 

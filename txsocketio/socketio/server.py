@@ -18,6 +18,7 @@ from twisted.logger import Logger
 
 from txsocketio.adapters.base import Adapter
 from txsocketio.engineio.server import EngineIOServer, EngineIOSocket
+from txsocketio.observer import NULL_OBSERVER, ObserverGroup
 from txsocketio.socketio.broadcast import BroadcastOperator, ServerBroadcasting, ServerOperator
 from txsocketio.socketio.client import Client
 from txsocketio.socketio.config import ServerConfig
@@ -75,6 +76,11 @@ class SocketIOServer(ServerBroadcasting):
         self._shutting_down = False
         self._shutdown: Deferred[None] | None = None
         self._threadsafe: ThreadSafeServer | None = None
+        #: what the server reports to (txsocketio.observer): the null observer
+        #: until add_observer(); read by the hooks of the Socket.IO layer
+        self.observer: Any = NULL_OBSERVER
+        self._observers: list[Any] = []
+        self._metrics: Any = None
         self.of("/")
 
     def _make_engine(self, config: ServerConfig) -> EngineIOServer:
@@ -147,6 +153,46 @@ class SocketIOServer(ServerBroadcasting):
             self._threadsafe = ThreadSafeServer(self)
         return self._threadsafe
 
+    # -- observers (metrics, the Admin UI) -------------------------------------------
+
+    def add_observer(self, observer: Any) -> None:
+        """Report what happens to ``observer`` (see :mod:`txsocketio.observer`).
+
+        Register before clients connect: counts of what was open before
+        (sessions, sockets) are not reported to it.
+        """
+        self._observers.append(observer)
+        self.observer = ObserverGroup(self._observers)
+
+    def remove_observer(self, observer: Any) -> None:
+        """Stop reporting to ``observer`` (if it was registered)."""
+        if observer in self._observers:
+            self._observers.remove(observer)
+        self.observer = ObserverGroup(self._observers) if self._observers else NULL_OBSERVER
+
+    def metrics_resource(self, registry: Any = None, *, prefix: str = "") -> Any:
+        """The Prometheus scrape resource of this server (``root.putChild(b"metrics", ...)``).
+
+        The first call registers a :class:`txsocketio.metrics.PrometheusMetrics`
+        observer (on ``registry``, default: a registry of its own) and later
+        calls return a resource on the same one.  Needs
+        ``pip install txsocketio[metrics]``.
+        """
+        if self._metrics is None:
+            from txsocketio.metrics import PrometheusMetrics
+
+            self._metrics = PrometheusMetrics(registry, prefix=prefix)
+            self.add_observer(self._metrics)
+        return self._metrics.resource()
+
+    def instrument(self, auth: Any, *, mode: str = "development", namespace: str = "/admin",
+                   read_only: bool = False, server_id: str | None = None) -> Any:
+        """Serve the Socket.IO Admin UI's namespace (see :mod:`txsocketio.admin.instrument`)."""
+        from txsocketio.admin.instrument import instrument
+
+        return instrument(self, auth=auth, mode=mode, namespace=namespace, read_only=read_only,
+                          server_id=server_id)
+
     # -- namespaces ------------------------------------------------------------------
 
     def of(self, namespace: NamespaceMatcher) -> ServerNamespace:
@@ -193,6 +239,7 @@ class SocketIOServer(ServerBroadcasting):
         one.  Fires when the adapter is closed; :meth:`shutdown` waits for it too."""
         if self._nsps.get(nsp.name) is nsp:
             del self._nsps[nsp.name]
+            self.observer.namespace_removed(nsp.name)
         d = nsp.close_adapter()
         if not d.called:
             self._closing.add(d)
@@ -324,6 +371,7 @@ class SocketIOServer(ServerBroadcasting):
         """
         if self._shutdown is None:
             self._shutting_down = True
+            self.observer.server_shutdown()
             self._shutdown = _Shutdown(self, timeout).start()
         waiter: Deferred[None] = Deferred()
 

@@ -21,6 +21,7 @@ from txsocketio._invoke import invoke, log_failures
 from txsocketio.adapters.base import BroadcastOptions, Flags
 from txsocketio.engineio.handshake import Handshake
 from txsocketio.errors import AckTimeout, SocketDisconnected
+from txsocketio.observer import NULL_OBSERVER, message_size
 from txsocketio.socketio.broadcast import BroadcastOperator, ServerOperator
 from txsocketio.socketio.events import RESERVED_EVENTS, HandlerT, ack_arguments, check_event_name
 from txsocketio.socketio.namespace import method_name
@@ -167,6 +168,11 @@ class Socket:
         return self.client.eio.transport
 
     @property
+    def client_id(self) -> str:
+        """The id of the Engine.IO session (shared by the sockets of one connection)."""
+        return self.client.eio.sid
+
+    @property
     def connecting(self) -> bool:
         """True while the middlewares and the connect handler run."""
         return not self.connected and self._buffer is not None
@@ -186,11 +192,21 @@ class Socket:
     def join(self, *rooms: str) -> None:
         """Join ``rooms`` (ignored once the socket is disconnected)."""
         if not self.disconnected:
+            observer = self.nsp.server.observer
+            before = self.rooms if self.connected and observer is not NULL_OBSERVER else None
             self.nsp.adapter.add_all(self.id, rooms)
+            if before is not None:
+                for room in dict.fromkeys(r for r in rooms if r not in before):
+                    observer.room_joined(self, room)
 
     def leave(self, *rooms: str) -> None:
+        observer = self.nsp.server.observer
+        before = self.rooms if self.connected and observer is not NULL_OBSERVER else None
         for room in rooms:
             self.nsp.adapter.delete(self.id, room)
+        if before is not None:
+            for room in dict.fromkeys(r for r in rooms if r in before):
+                observer.room_left(self, room)
 
     # -- emitting (one operator; see txsocketio.socketio.broadcast) -------------------
 
@@ -281,6 +297,7 @@ class Socket:
 
         def on_timeout() -> None:
             if self._acks.pop(ack_id, None) is not None:
+                self.nsp.server.observer.ack_timed_out()
                 d.errback(AckTimeout(f"no acknowledgement of {event!r} within {timeout} s"))
 
         self._acks[ack_id] = _Ack(on_ack, on_disconnect)
@@ -426,7 +443,19 @@ class Socket:
             for listener in list(self._any_outgoing):
                 log_failures(log, listener, *packet.data,
                              what="outgoing catch-all listener failed on {socket}", socket=self)
+        observer = self.nsp.server.observer
+        if observer is not NULL_OBSERVER:
+            self._observe_sent(observer, messages, packet)
         eio.send_many(messages)
+
+    def _observe_sent(self, observer: Any, messages: Sequence["OutgoingMessage"], packet: Packet) -> None:
+        nbytes = 0
+        for m in messages:
+            size = message_size(m)
+            observer.message_sent(size)
+            nbytes += size
+        if packet.type is PacketType.EVENT:
+            observer.event_sent(self, packet.data[0], packet.data[1:], nbytes)
 
     def expect_ack(self, ack_id: int, callback: Callable[[Any], None]) -> None:
         """For broadcasts with acks: ``callback`` gets the client's first ack argument."""
@@ -534,6 +563,7 @@ class Socket:
             packet = self.client.connection.ack(self.nsp.name, ack_id, ack_arguments(result))
             if packet is not None:
                 self.send_packet(packet)
+                self.nsp.server.observer.ack_sent()
         except (TypeError, ValueError):
             log.failure("cannot acknowledge on {socket}: the handler's result is not serialisable",
                         socket=self)
@@ -544,6 +574,7 @@ class Socket:
         if ack is None:
             log.debug("{socket}: ack for unknown id {id}", socket=self, id=ack_id)
             return
+        self.nsp.server.observer.ack_received()
         try:
             ack.on_ack(args)
         except Exception:
@@ -567,6 +598,8 @@ class Socket:
         if self._tasks is not None:
             self._tasks.cancel_all()
         nsp = self.nsp
+        if was_connected:
+            nsp.server.observer.socket_disconnected(self, reason)
         nsp.adapter.del_all(self.id)
         nsp.socket_left(self)
         self.client.socket_left(self)
