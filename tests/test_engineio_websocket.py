@@ -687,6 +687,38 @@ class StalledReaderTests(SynchronousTestCase):
         self.assertEqual([p for _, p in server_frames(conn.take())], [b"4a", b"4b", b"4c"])
         self.assertTrue(socket.writable)
 
+    def test_queued_broadcast_shares_one_frame(self):
+        """A message sent to several paused readers waits as one shared
+        frame: when each resumes, its transport is given that same bytes
+        object (no copy per recipient), in order with the other messages."""
+        h = Harness(self, max_buffered_bytes=100_000)
+        conns = [StringConnection(h, "EIO=4&transport=websocket") for _ in range(2)]
+        written: list[list[bytes]] = []
+        for conn in conns:
+            conn.drained()
+            conn.take()
+            log: list[bytes] = []
+            written.append(log)
+            real = conn.transport.write
+
+            def write(data: bytes, real: Any = real, log: list[bytes] = log) -> None:
+                log.append(data)
+                real(data)
+
+            conn.transport.write = write  # type: ignore[method-assign]
+            conn.transport.producer.pauseProducing()
+        sockets = [h.socket(sid) for sid in h.server.sockets]
+        message = OutgoingMessage("tick" * 1000)
+        for socket in sockets:
+            socket.send_many(["a", message])
+        for conn in conns:
+            self.assertEqual(conn.take(), b"")
+            conn.drained()
+            self.assertEqual([p[:5] for _, p in server_frames(conn.take())], [b"4a", b"4tick"])
+        [first_a, first_tick], [second_a, second_tick] = written
+        self.assertIs(first_tick, second_tick)
+        self.assertIs(first_tick, message.prepared(4).payloadHybi)
+
     def test_cut_off_at_the_cap(self):
         """Past max_buffered_bytes a client that does not catch up within
         buffer_drain_timeout is disconnected ("transport error"), the
