@@ -8,8 +8,12 @@ import struct
 import zlib
 from typing import Any
 
+from autobahn.twisted.websocket import WebSocketServerFactory
 from twisted.internet.defer import succeed
+from twisted.internet.testing import StringTransport
 from twisted.trial.unittest import SynchronousTestCase
+
+from txsocketio.engineio._autobahn import FramingProtocol, configured_protocol
 
 from txsocketio.engineio.server import EngineIOSocket, OutgoingMessage
 from txsocketio.engineio.session import SessionState
@@ -684,3 +688,30 @@ class StalledReaderTests(SynchronousTestCase):
 
         conn.protocol.connectionLost(Failure(ConnectionAborted()))
         h.assert_clean()
+
+
+class AutobahnSeamTests(SynchronousTestCase):
+    """L{txsocketio.engineio._autobahn}: options on the class."""
+
+    def _protocol(self, transport: StringTransport, **extra: Any) -> Any:
+        factory = WebSocketServerFactory(url=None)
+        accept = lambda offers: None  # noqa: E731
+        factory.setProtocolOptions(maxMessagePayloadSize=123, perMessageCompressionAccept=accept)
+        cls = configured_protocol(factory, FramingProtocol, **extra)
+        protocol = cls()
+        protocol.factory = factory
+        protocol.makeConnection(transport)
+        return protocol, accept
+
+    def test_options_on_the_class(self):
+        """
+        A protocol of C{configured_protocol} reads the factory's options
+        through its class (a callback option stays a plain function) and
+        holds no per-connection copy of them.
+        """
+        protocol, accept = self._protocol(StringTransport())
+        self.assertEqual(protocol.maxMessagePayloadSize, 123)
+        self.assertIs(protocol.perMessageCompressionAccept, accept)
+        self.assertNotIn("maxMessagePayloadSize", vars(protocol))
+        self.assertNotIn("perMessageCompressionAccept", vars(protocol))
+

@@ -25,7 +25,7 @@ from twisted.logger import Logger
 from zope.interface import implementer
 from twisted.internet.interfaces import IPushProducer
 
-from txsocketio.engineio._autobahn import FramingProtocol, use_reactor
+from txsocketio.engineio._autobahn import FramingProtocol, configured_protocol, use_reactor
 from txsocketio.engineio.handshake import Handshake
 from txsocketio.engineio.message import OutgoingMessage
 from txsocketio.engineio.packet import Packet, decode_frame, encode_frame
@@ -252,6 +252,7 @@ def make_factory(server: "EngineIOServer") -> WebSocketServerFactory:
     if server.per_message_deflate:
         options["perMessageCompressionAccept"] = _accept_deflate
     factory.setProtocolOptions(**options)
+    factory.protocol = configured_protocol(factory, EngineIOWebSocketProtocol)
     return factory
 
 
