@@ -16,6 +16,9 @@ need, so this module uses its internals, and says why next to each:
   instance and ``pformat``\s them all for a debug line (about a sixth of the
   CPU of a connect): :func:`configured_protocol` puts the options on a class
   instead, so nothing is copied or formatted;
+* Twisted's ``transport.write`` only buffers until the reactor regains
+  control: :meth:`FramingProtocol.push` writes the first frames of a turn
+  through the connection's ``doWrite`` at once;
 * its ``dataReceived`` formats debug-log arguments (``hltype``/``hlval``) on
   every read, even with debug off: :class:`FramingProtocol` skips that line.
 
@@ -31,7 +34,7 @@ from autobahn.twisted.websocket import WebSocketServerFactory, WebSocketServerPr
 from autobahn.websocket.protocol import PreparedMessage
 from twisted.internet.error import AlreadyCalled, AlreadyCancelled
 
-__all__ = ["FramingProtocol", "configured_protocol", "use_reactor"]
+__all__ = ["FramingProtocol", "PushBudget", "configured_protocol", "use_reactor"]
 
 
 class _ReactorTimer:
@@ -69,6 +72,32 @@ def configured_protocol(factory: WebSocketServerFactory, base: type, **extra: An
                                          "__doc__": base.__doc__})
 
 
+class PushBudget:
+    """How many connections may still be pushed (:meth:`FramingProtocol.push`)
+    in this turn of the reactor: the first writes of a turn leave at once, so
+    the first recipients of a large fan-out get their bytes while the loop
+    runs, and the rest are written in one ``send`` per socket as before."""
+
+    def __init__(self, reactor: Any, per_turn: int) -> None:
+        self._reactor = reactor
+        self._per_turn = per_turn
+        self._left = per_turn
+
+    def take(self) -> bool:
+        """True (and one fewer left) while this turn's budget lasts."""
+        left = self._left
+        if left <= 0:
+            return False
+        if left == self._per_turn:
+            # Refilled when the reactor regains control (its next turn).
+            self._reactor.callLater(0, self._refill)
+        self._left = left - 1
+        return True
+
+    def _refill(self) -> None:
+        self._left = self._per_turn
+
+
 class FramingProtocol(WebSocketServerProtocol):
     """Autobahn's server protocol with the sending and cleanup fixes above."""
 
@@ -81,6 +110,26 @@ class FramingProtocol(WebSocketServerProtocol):
     def failed_by_server(self) -> bool:
         """Autobahn failed the connection because of the peer (1002/1007/1009)."""
         return bool(self.failedByMe)
+
+    #: the server's :class:`PushBudget`; None: writes wait for the reactor
+    push_budget: "PushBudget | None" = None
+
+    def push(self) -> None:
+        """Hand what this connection has buffered to the kernel now.
+
+        Twisted's ``transport.write`` only buffers; the bytes leave when the
+        reactor next polls, i.e. after the whole handler (a broadcast loop to
+        thousands of sockets) has run.  Within the budget of the reactor turn
+        this calls the connection's ``doWrite`` (``IWriteDescriptor``) at
+        once, as the reactor would; beyond it, writes stay batched.
+        """
+        transport = self.transport
+        budget = self.push_budget
+        do_write = getattr(transport, "doWrite", None)
+        if (budget is None or do_write is None or getattr(transport, "disconnecting", True)
+                or not budget.take()):
+            return
+        do_write()
 
     def send_frame(self, payload: bytes, is_binary: bool) -> bool:
         """Send one message if the socket is open; False (and nothing sent) if not.
