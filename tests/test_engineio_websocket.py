@@ -14,7 +14,7 @@ from twisted.internet.task import Clock
 from twisted.internet.testing import StringTransport
 from twisted.trial.unittest import SynchronousTestCase
 
-from txsocketio.engineio._autobahn import FramingProtocol, PushBudget, configured_protocol
+from txsocketio.engineio._autobahn import FramingProtocol, PushBudget, configured_protocol, use_reactor
 
 from txsocketio.engineio.server import EngineIOSocket, OutgoingMessage
 from txsocketio.engineio.session import SessionState
@@ -707,6 +707,7 @@ class AutobahnSeamTests(SynchronousTestCase):
 
     def _protocol(self, transport: StringTransport, **extra: Any) -> Any:
         factory = WebSocketServerFactory(url=None)
+        use_reactor(factory, Clock())  # its handshake timer, off the global reactor
         accept = lambda offers: None  # noqa: E731
         factory.setProtocolOptions(maxMessagePayloadSize=123, perMessageCompressionAccept=accept)
         cls = configured_protocol(factory, FramingProtocol, **extra)
