@@ -28,7 +28,7 @@ Everything else in :mod:`txsocketio.engineio.websocket` uses public API.
 from __future__ import annotations
 
 from types import FunctionType
-from typing import Any
+from typing import Any, TypeVar, cast
 
 from autobahn.twisted.websocket import WebSocketServerFactory, WebSocketServerProtocol
 from autobahn.websocket.protocol import PreparedMessage
@@ -54,7 +54,10 @@ def use_reactor(factory: WebSocketServerFactory, reactor: Any) -> None:
     factory._batched_timer = _ReactorTimer(reactor)
 
 
-def configured_protocol(factory: WebSocketServerFactory, base: type, **extra: Any) -> type:
+_P = TypeVar("_P", bound=WebSocketServerProtocol)
+
+
+def configured_protocol(factory: WebSocketServerFactory, base: type[_P], **extra: Any) -> type[_P]:
     """A subclass of ``base`` carrying ``factory``'s options as class attributes.
 
     Autobahn's ``_connectionMade`` copies each name of ``CONFIG_ATTRS`` the
@@ -69,9 +72,9 @@ def configured_protocol(factory: WebSocketServerFactory, base: type, **extra: An
     for name, value in options.items():
         if isinstance(value, FunctionType):  # a callback option: not a method
             options[name] = staticmethod(value)
-    return type(base.__name__, (base,), {**options, **extra, "CONFIG_ATTRS": (),
-                                         "__module__": base.__module__,
-                                         "__doc__": base.__doc__})
+    namespace = {**options, **extra, "CONFIG_ATTRS": (), "__module__": base.__module__,
+                 "__doc__": base.__doc__}
+    return cast("type[_P]", type(base.__name__, (base,), namespace))
 
 
 class PushBudget:
