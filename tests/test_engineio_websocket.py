@@ -8,8 +8,13 @@ import struct
 import zlib
 from typing import Any
 
+from autobahn.twisted.websocket import WebSocketServerFactory
 from twisted.internet.defer import succeed
+from twisted.internet.task import Clock
+from twisted.internet.testing import StringTransport
 from twisted.trial.unittest import SynchronousTestCase
+
+from txsocketio.engineio._autobahn import FramingProtocol, PushBudget, configured_protocol, use_reactor
 
 from txsocketio.engineio.server import EngineIOSocket, OutgoingMessage
 from txsocketio.engineio.session import SessionState
@@ -744,3 +749,70 @@ class StalledReaderTests(SynchronousTestCase):
 
         conn.protocol.connectionLost(Failure(ConnectionAborted()))
         h.assert_clean()
+
+
+class _PushableTransport(StringTransport):
+    """A transport with the reactor's C{doWrite}, counting its calls."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.pushes = 0
+
+    def doWrite(self) -> None:
+        self.pushes += 1
+
+
+class AutobahnSeamTests(SynchronousTestCase):
+    """L{txsocketio.engineio._autobahn}: options on the class, pushes per turn."""
+
+    def _protocol(self, transport: StringTransport, **extra: Any) -> Any:
+        factory = WebSocketServerFactory(url=None)
+        use_reactor(factory, Clock())  # its handshake timer, off the global reactor
+        accept = lambda offers: None  # noqa: E731
+        factory.setProtocolOptions(maxMessagePayloadSize=123, perMessageCompressionAccept=accept)
+        cls = configured_protocol(factory, FramingProtocol, **extra)
+        protocol = cls()
+        protocol.factory = factory
+        protocol.makeConnection(transport)
+        return protocol, accept
+
+    def test_options_on_the_class(self):
+        """
+        A protocol of C{configured_protocol} reads the factory's options
+        through its class (a callback option stays a plain function) and
+        holds no per-connection copy of them.
+        """
+        protocol, accept = self._protocol(StringTransport())
+        self.assertEqual(protocol.maxMessagePayloadSize, 123)
+        self.assertIs(protocol.perMessageCompressionAccept, accept)
+        self.assertNotIn("maxMessagePayloadSize", vars(protocol))
+        self.assertNotIn("perMessageCompressionAccept", vars(protocol))
+
+    def test_budget_per_turn(self):
+        """
+        A L{PushBudget} grants C{per_turn} pushes, then none until the
+        reactor's next turn refills it.
+        """
+        clock = Clock()
+        budget = PushBudget(clock, 2)
+        self.assertEqual([budget.take() for _ in range(3)], [True, True, False])
+        clock.advance(0)
+        self.assertTrue(budget.take())
+
+    def test_push_within_budget(self):
+        """
+        C{push} calls the connection's C{doWrite} while the turn's budget
+        lasts, and not on a transport that is disconnecting or lacks one.
+        """
+        clock = Clock()
+        transport = _PushableTransport()
+        protocol, _ = self._protocol(transport, push_budget=PushBudget(clock, 2))
+        for _ in range(3):
+            protocol.push()
+        self.assertEqual(transport.pushes, 2)
+        clock.advance(0)
+        transport.disconnecting = True
+        protocol.push()
+        self.assertEqual(transport.pushes, 2)
+        plain, _ = self._protocol(StringTransport(), push_budget=PushBudget(clock, 2))
+        plain.push()  # no doWrite: nothing to do, nothing raised
