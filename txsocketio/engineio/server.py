@@ -85,21 +85,8 @@ class EngineIOServer:
         unknown = [t for t in transports if t not in TRANSPORTS]
         if unknown or not transports:
             raise ValueError(f"transports must be a non-empty subset of {TRANSPORTS}, not {transports!r}")
-        for name, value in (("ping_interval", ping_interval), ("ping_timeout", ping_timeout),
-                            ("upgrade_timeout", upgrade_timeout), ("buffer_drain_timeout", buffer_drain_timeout)):
-            if not value > 0:
-                raise ValueError(f"{name} must be a positive number of seconds, not {value!r}")
-        if isinstance(max_buffered_bytes, bool) or not isinstance(max_buffered_bytes, int) \
-                or max_buffered_bytes <= 0:
-            raise ValueError(f"max_buffered_bytes must be a positive int, not {max_buffered_bytes!r}")
-        self.config = SessionConfig(
-            ping_interval=float(ping_interval),
-            ping_timeout=float(ping_timeout),
-            upgrade_timeout=float(upgrade_timeout),
-            max_payload=int(max_http_buffer_size),
-            max_buffered_bytes=max_buffered_bytes,
-            buffer_drain_timeout=float(buffer_drain_timeout),
-        )
+        self.config = _session_config(ping_interval, ping_timeout, upgrade_timeout, max_http_buffer_size,
+                                      max_buffered_bytes, buffer_drain_timeout)
         self.transports = transports
         self.allow_upgrades = allow_upgrades
         self.allow_eio3 = allow_eio3
@@ -257,6 +244,20 @@ class EngineIOServer:
         if c.get("samesite"):
             parts.append(f"SameSite={c['samesite']}")
         return "; ".join(parts)
+
+
+def _session_config(ping_interval: float, ping_timeout: float, upgrade_timeout: float, max_payload: int,
+                    max_buffered_bytes: int, buffer_drain_timeout: float) -> SessionConfig:
+    """The sessions' configuration, checked (``ValueError`` names the bad option)."""
+    for name, value in (("ping_interval", ping_interval), ("ping_timeout", ping_timeout),
+                        ("upgrade_timeout", upgrade_timeout), ("buffer_drain_timeout", buffer_drain_timeout)):
+        if not value > 0:
+            raise ValueError(f"{name} must be a positive number of seconds, not {value!r}")
+    if isinstance(max_buffered_bytes, bool) or not isinstance(max_buffered_bytes, int) or max_buffered_bytes <= 0:
+        raise ValueError(f"max_buffered_bytes must be a positive int, not {max_buffered_bytes!r}")
+    return SessionConfig(ping_interval=float(ping_interval), ping_timeout=float(ping_timeout),
+                         upgrade_timeout=float(upgrade_timeout), max_payload=int(max_payload),
+                         max_buffered_bytes=max_buffered_bytes, buffer_drain_timeout=float(buffer_drain_timeout))
 
 
 def _cookie_settings(cookie: bool | str | dict[str, Any] | None) -> dict[str, Any] | None:
