@@ -20,7 +20,7 @@ class ChatTests(unittest.TestCase):
     def test_say(self):
         """A message reaches the others in the lobby, and the sender gets its ack."""
         alice, bob = self.join("alice"), self.join("bob")
-        ack = alice.emit_with_ack("say", "hi", namespace="/chat")
+        ack = alice.emit_with_ack("say", "hi")  # the client's namespace, /chat
         self.assertEqual(self.successResultOf(ack), ["delivered"])
         self.assertEqual(bob.pop_received("/chat"), [("said", ["alice", "hi"])])
         self.assertEqual(alice.pop_received("/chat"), [])
@@ -40,6 +40,6 @@ class ChatTests(unittest.TestCase):
     def test_server_asks_the_client(self):
         """The client answers the server's emit_with_ack with on()."""
         alice = self.join("alice")
-        alice.on("question", lambda n: n * 2, namespace="/chat")
+        alice.on("question", lambda n: n * 2)
         socket = self.sio.of("/chat").sockets[alice.sids["/chat"]]
         self.assertEqual(self.successResultOf(socket.emit_with_ack("question", 21)), [42])
