@@ -41,25 +41,43 @@ WINDOW = 3.0
 
 
 class _RecoveryScenario:
-    """The scenario, run by each subclass against its server."""
+    """The scenario, run by each subclass against its server(s).
+
+    ``start_servers()`` starts what the scenario talks to and returns
+    ``(url, reconnect_url or None)``; ``expect_replayed`` lists the gap events
+    the server under test is known to replay although Node's in-memory
+    adapter does not.
+    """
+
+    expect_replayed: tuple[str, ...] = ()
 
     def server(self, port: int) -> ServerProcess:
         raise NotImplementedError
 
-    async def run_scenario(self, transports: str) -> dict[str, Any]:
-        node = require_tool("node")
-        require_node_modules("sioc4", "socket.io")
+    async def start_servers(self) -> tuple[str, str | None]:
         port = free_port()
         server = self.server(port)
         self.addCleanup(server.stop)  # type: ignore[attr-defined]
+        self.servers = [server]
         await server.start()
-        result = await run_process([node, SCENARIO, "--url", f"http://127.0.0.1:{port}", "--window", str(WINDOW),
-                                    "--transports", transports], cwd=NODE_DIR, timeout=60)
+        return f"http://127.0.0.1:{port}", None
+
+    async def run_scenario(self, transports: str) -> dict[str, Any]:
+        node = require_tool("node")
+        require_node_modules("sioc4", "socket.io")
+        url, reconnect_url = await self.start_servers()
+        argv = [node, SCENARIO, "--url", url, "--window", str(WINDOW), "--transports", transports]
+        if reconnect_url:
+            argv += ["--reconnect-url", reconnect_url]
+        if self.expect_replayed:
+            argv += ["--expect-replayed", ",".join(self.expect_replayed)]
+        result = await run_process(argv, cwd=NODE_DIR, timeout=60)
+        servers = "\n".join(s.describe() for s in self.servers)
         lines = result.stdout.decode("utf-8", "replace").strip().splitlines()
-        self.assertTrue(lines, f"no output from the scenario: {result.describe()}\n{server.describe()}")  # type: ignore[attr-defined]
+        self.assertTrue(lines, f"no output from the scenario: {result.describe()}\n{servers}")  # type: ignore[attr-defined]
         report = json.loads(lines[-1])
         self.assertEqual(report["failures"], [],  # type: ignore[attr-defined]
-                         f"{json.dumps(report['phases'], indent=1)}\n{server.describe()}")
+                         f"{json.dumps(report['phases'], indent=1)}\n{servers}")
         self.assertEqual(result.exit_code, 0, result.describe())  # type: ignore[attr-defined]
         return report
 
