@@ -297,6 +297,22 @@ class PropertyTests(unittest.TestCase):
         except ProtocolError:
             pass
 
+    @settings(max_examples=200, deadline=None)
+    @given(st.sampled_from(list(range(1, 14))),
+           st.dictionaries(st.sampled_from(["packet", "opts", "rooms", "except", "flags", "close", "requestId",
+                                            "sockets", "clientCount", "type", "data", "nsp", "id"]),
+                           values, max_size=5),
+           st.dictionaries(st.sampled_from(["type", "data", "nsp", "id", "rooms", "except", "flags"]),
+                           values, max_size=4))
+    def test_arbitrary_known_keys(self, kind, data, inner) -> None:
+        """Data with the known keys holding arbitrary values (and a packet or
+        opts map of arbitrary content) raises only ProtocolError."""
+        for candidate in (data, {**data, "packet": inner}, {**data, "opts": inner}):
+            try:
+                sw.read_operation(sw.ClusterMessage("u", "/", kind, candidate))
+            except ProtocolError:
+                pass
+
     @settings(max_examples=300, deadline=None)
     @given(st.binary(max_size=80))
     def test_arbitrary_bytes(self, raw) -> None:

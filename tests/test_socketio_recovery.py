@@ -267,6 +267,28 @@ class PropertyTests(unittest.TestCase):
                     [p.emitted_at for p in s.packets()] + [x.disconnected_at for x in s.sessions()]) + window)
 
 
+room_names = st.sampled_from(["a", "b", "s1", "s2"])
+audiences = st.tuples(st.frozensets(room_names, max_size=2), st.frozensets(room_names, max_size=2))
+
+
+class AudienceModelTests(unittest.TestCase):
+    @settings(max_examples=200, deadline=None)
+    @given(st.lists(audiences, min_size=1, max_size=12), st.frozensets(room_names, max_size=3), st.data())
+    def test_missed_packets_model(self, log, session_rooms, data) -> None:
+        """restore() returns exactly the packets after the offset whose
+        audience (rooms, or everyone; minus except) includes the session's
+        rooms, in order, each with its own offset (a model check)."""
+        s = store()
+        sent = [s.record(event("e", i), rooms, except_, {}, now=0) for i, (rooms, except_) in enumerate(log)]
+        start = data.draw(st.integers(0, len(log) - 1))
+        s.persist("sid", "pid", session_rooms, {}, now=0)
+        got = s.restore("pid", sent[start].data[-1], now=0)
+        assert got is not None
+        want = [sent[i] for i in range(start + 1, len(log))
+                if (not log[i][0] or log[i][0] & session_rooms) and not log[i][1] & session_rooms]
+        self.assertEqual(list(got.missed_packets), want)
+
+
 class PurityTests(unittest.TestCase):
     def test_no_io_imports(self) -> None:
         """recovery imports nothing from twisted.internet, twisted.web or autobahn."""
