@@ -9,6 +9,10 @@ PURE_MODULES = [
     "txsocketio.engineio.packet",
     "txsocketio.engineio.session",
     "txsocketio.socketio.packet",
+    "txsocketio.socketio.parser",
+    "txsocketio.socketio.connection",
+    "txsocketio.socketio.events",
+    "txsocketio.adapters.base",
 ]
 
 

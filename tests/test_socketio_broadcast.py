@@ -12,6 +12,8 @@ from typing import Any
 from twisted.internet.defer import CancelledError
 
 from txsocketio import AckTimeout, SocketIOServer
+from txsocketio.adapters.base import Flags
+from txsocketio.socketio.broadcast import BroadcastOperator
 from txsocketio.testing import TestClient
 
 from tests.socketio_support import ServerTestCase
@@ -200,7 +202,7 @@ class BroadcastAckTestsMixin:
         error = self.failureResultOf(d, AckTimeout).value
         self.assertEqual(error.responses, ["yes"] * 3)
         self.assertEqual(error.expected, 4)
-        self.assertEqual(self.socket_of(silent)._acks, {})
+        self.assertEqual(self.socket_of(silent).pending_acks, 0)
         self.assertEqual(self.clock.getDelayedCalls(), [])
 
     def test_late_answers_are_ignored(self) -> None:
@@ -235,7 +237,7 @@ class BroadcastAckTestsMixin:
         d = self.sio.timeout(5).emit_with_ack("ask")
         d.cancel()
         self.failureResultOf(d, CancelledError)
-        self.assertEqual(self.socket_of(silent)._acks, {})
+        self.assertEqual(self.socket_of(silent).pending_acks, 0)
         self.assertEqual(self.clock.getDelayedCalls(), [])
 
     def test_from_socket(self) -> None:
@@ -332,3 +334,55 @@ class ManyClientsTests(ServerTestCase):
         self.sio.emit("both", {"x": 1})
         self.assertEqual(v4.raw_received[-1], v3.raw_received[-1])
         self.assertEqual(v4.pop_received(), v3.pop_received())
+
+
+class RecordingExecutor:
+    """An executor that records what the operator hands it."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[Any, ...]] = []
+
+    def __getattr__(self, action: str) -> Any:
+        return lambda *args: self.calls.append((action, *args)) or action
+
+
+class OperatorTests(ServerTestCase):
+    """The one BroadcastOperator: a frozen selection and an executor."""
+
+    def test_operator_hands_the_selection_to_its_executor(self) -> None:
+        """Chaining builds BroadcastOptions with typed flags; actions go to the executor as they are."""
+        executor = RecordingExecutor()
+        op = BroadcastOperator(executor).to("a", ["b"]).except_("x").volatile.local.compress(False).timeout(3)
+        self.assertEqual(op.emit("ev", 1), "emit")
+        self.assertEqual(op.sockets_join("r", ["s"]), "sockets_join")
+        [(_, opts, event, args), (_, _, rooms)] = executor.calls
+        self.assertEqual((opts.rooms, opts.except_, event, args, rooms),
+                         ({"a", "b"}, {"x"}, "ev", (1,), {"r", "s"}))
+        self.assertEqual(opts.flags, Flags(volatile=True, compress=False, local=True, timeout=3))
+        self.assertRaises(ValueError, op.emit, "disconnect")
+        self.assertEqual(len(executor.calls), 2)
+
+    def test_every_front_door_is_the_same_operator(self) -> None:
+        """Namespace, server, socket, dynamic parent, thread-safe facade and emitter share one class."""
+        from txsocketio.emitter import BlockingEmitter
+
+        class Redis:
+            def publish(self, channel: str, payload: bytes) -> int:
+                return 0
+
+        socket = self.socket_of(self.client())
+        doors = [self.sio.to("r"), self.sio.of("/").to("r"), socket.to("r"), socket.volatile,
+                 self.sio.of(re.compile("/d")).to("r"), self.sio.threadsafe.to("r"),
+                 BlockingEmitter(Redis()).to("r")]
+        self.assertEqual({type(door) for door in doors}, {BroadcastOperator})
+
+    def test_socket_view_with_rooms_broadcasts(self) -> None:
+        """socket.volatile.to(room) is a broadcast to the room without the sender (as Node)."""
+        a, b = self.client(), self.client()
+        sa, sb = self.socket_of(a), self.socket_of(b)
+        sa.join("r")
+        sb.join("r")
+        sa.volatile.to("r").emit("v")
+        self.assertEqual((a.pop_received(), b.pop_received()), ([], [("v", [])]))
+        sa.volatile.emit("self")
+        self.assertEqual((a.pop_received(), b.pop_received()), ([("self", [])], []))

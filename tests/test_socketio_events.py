@@ -214,7 +214,7 @@ class EmitTestsMixin:
         self.c.on("add", lambda a, b: (a + b, "ok"))
         d = self.socket.emit_with_ack("add", 2, 3)
         self.assertEqual(self.successResultOf(d), [5, "ok"])
-        self.assertEqual(self.socket._acks, {})
+        self.assertEqual(self.socket.pending_acks, 0)
 
     def test_emit_with_ack_timeout(self) -> None:
         """With a timeout and no answer the Deferred fails with AckTimeout; a
@@ -275,7 +275,7 @@ class EmitTestsMixin:
         d = self.socket.emit_with_ack("q", timeout=10)
         d.cancel()
         self.failureResultOf(d, CancelledError)
-        self.assertEqual(self.socket._acks, {})
+        self.assertEqual(self.socket.pending_acks, 0)
         self.assertEqual(self.clock.getDelayedCalls(), [])
 
     def test_emit_after_disconnect_is_dropped(self) -> None:
@@ -295,7 +295,7 @@ class EmitTestsMixin:
         e = self.assertRaises(TypeError, self.socket.emit_with_ack, "ev", {1, 2}, timeout=5)
         self.assertIn("argument 1 of event 'ev'", str(e))
         self.assertEqual(len(self.c.raw_received), count)
-        self.assertEqual(self.socket._acks, {})
+        self.assertEqual(self.socket.pending_acks, 0)
         self.assertEqual(self.clock.getDelayedCalls(), [])
 
     def test_reserved_event_names(self) -> None:

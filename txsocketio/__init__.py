@@ -19,7 +19,7 @@ from txsocketio._version import __version__ as __version__
 
 _EXPORTS = {
     "SocketIOServer": "txsocketio.socketio.server",
-    "ServerNamespace": "txsocketio.socketio.server",
+    "ServerNamespace": "txsocketio.socketio.namespaces",
     "Namespace": "txsocketio.socketio.namespace",
     "Socket": "txsocketio.socketio.socket",
     "BroadcastOperator": "txsocketio.socketio.broadcast",
@@ -49,7 +49,8 @@ if TYPE_CHECKING:
     from txsocketio.service import SocketIOService
     from txsocketio.socketio.broadcast import BroadcastOperator
     from txsocketio.socketio.namespace import Namespace
-    from txsocketio.socketio.server import ServerNamespace, SocketIOServer
+    from txsocketio.socketio.namespaces import ServerNamespace
+    from txsocketio.socketio.server import SocketIOServer
     from txsocketio.socketio.socket import Socket
     from txsocketio.web import SocketIOResource
 

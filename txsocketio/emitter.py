@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.test_emitter -*-
+# -*- test-case-name: tests.test_emitter,tests.interop.test_redis_emitter -*-
 """Emit to the clients of a Socket.IO cluster from a process that is not a server.
 
 A Django view, a Celery task or a cron job can reach every client of a
@@ -32,7 +32,7 @@ is published.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Callable, Generic, Iterable, TypeVar
+from typing import TYPE_CHECKING, Any, Callable, Generic, TypeVar
 
 from txsocketio.adapters.base import BroadcastOptions
 from txsocketio.adapters.redis_wire import (
@@ -47,30 +47,20 @@ from txsocketio.adapters.redis_wire import (
     server_side_emit_request,
     dump_json,
 )
+from txsocketio.socketio.broadcast import BroadcastOperator, FrontDoors
+from txsocketio.socketio.events import check_event_name
 from txsocketio.socketio.packet import Packet, PacketType
-from txsocketio.socketio.socket import check_event_name
 
 if TYPE_CHECKING:
     from typing import Self
 
     from twisted.internet.defer import Deferred
 
-__all__ = ["Emitter", "BlockingEmitter", "EmitterOperator"]
+__all__ = ["Emitter", "BlockingEmitter", "EmitterOperator", "EmitterExecutor"]
 
 #: What one publish returns: a Deferred (Twisted) or an int (redis-py).
 R = TypeVar("R")
 Publish = Callable[[str, bytes], Any]
-
-
-def _room_names(rooms: Iterable[Any]) -> frozenset[str]:
-    """Rooms as ``to()`` takes them: names, or lists/tuples/sets of names."""
-    names: set[str] = set()
-    for room in rooms:
-        if isinstance(room, (list, tuple, set, frozenset)):
-            names.update(str(r) for r in room)
-        else:
-            names.add(str(room))
-    return frozenset(names)
 
 
 def _nsp_name(nsp: str) -> str:
@@ -90,98 +80,52 @@ def _argument_error(what: str, args: tuple[Any, ...], encode: Callable[[Any], An
     return error
 
 
-class EmitterOperator(Generic[R]):
-    """A selection of sockets in one namespace (rooms, exclusions, flags) and
-    what to do with them; every chaining method returns a new operator.
+class EmitterExecutor(Generic[R]):
+    """Carries a selection out by publishing what Node's emitter publishes
+    (see :mod:`txsocketio.socketio.broadcast`); each action returns what the
+    publish returns.  The emitter has no clients of its own and waits for no
+    answer: ``local``, ``emit_with_ack`` and ``fetch_sockets`` are refused."""
 
-    Made by :meth:`Emitter.to` and friends; :meth:`emit`,
-    :meth:`sockets_join`, :meth:`sockets_leave` and
-    :meth:`disconnect_sockets` publish one message each and return what the
-    publish returns.
-    """
+    __slots__ = ("publish", "channels")
 
-    __slots__ = ("_publish", "_channels", "_rooms", "_except", "_flags")
-
-    def __init__(self, publish: Publish, channels: Channels, rooms: frozenset[str] = frozenset(),
-                 except_: frozenset[str] = frozenset(), flags: dict[str, Any] | None = None) -> None:
-        self._publish = publish
-        self._channels = channels
-        self._rooms = rooms
-        self._except = except_
-        self._flags = flags or {}
+    def __init__(self, publish: Publish, channels: Channels) -> None:
+        self.publish = publish
+        self.channels = channels
 
     def __repr__(self) -> str:
-        return (f"<EmitterOperator {self._channels.nsp} to={sorted(self._rooms)} "
-                f"except={sorted(self._except)} flags={self._flags}>")
+        return f"<emitter on {self.channels.nsp}>"
 
-    def _with(self, rooms: frozenset[str] | None = None, except_: frozenset[str] | None = None,
-              flags: dict[str, Any] | None = None) -> "EmitterOperator[R]":
-        return EmitterOperator(self._publish, self._channels,
-                               self._rooms if rooms is None else rooms,
-                               self._except if except_ is None else except_,
-                               self._flags if flags is None else flags)
-
-    def _options(self, flags: bool = True) -> BroadcastOptions:
-        return BroadcastOptions(self._rooms, self._except, dict(self._flags) if flags else {})
-
-    # -- selection ----------------------------------------------------------------
-
-    def to(self, *rooms: Any) -> "EmitterOperator[R]":
-        """Add rooms (names, or lists of names) to the selection."""
-        return self._with(rooms=self._rooms | _room_names(rooms))
-
-    in_ = to
-
-    def except_(self, *rooms: Any) -> "EmitterOperator[R]":
-        """Leave out the sockets in these rooms (a socket id is a room too)."""
-        return self._with(except_=self._except | _room_names(rooms))
-
-    @property
-    def volatile(self) -> "EmitterOperator[R]":
-        """Drop the event for clients that cannot take it right now."""
-        return self._with(flags={**self._flags, "volatile": True})
-
-    def compress(self, flag: bool) -> "EmitterOperator[R]":
-        return self._with(flags={**self._flags, "compress": bool(flag)})
-
-    # -- actions ----------------------------------------------------------------
-
-    def emit(self, event: str, *args: Any) -> R:
-        """Send ``event`` with ``args`` to the selected clients of every server.
-
-        Raises ``ValueError`` for a reserved event name, ``TypeError`` (naming
-        the argument) for one that cannot be sent; nothing is published then.
-        """
-        check_event_name(event)
-        opts = self._options()
-        packet = Packet(PacketType.EVENT, self._channels.nsp, [event, *args])
+    def emit(self, opts: BroadcastOptions, event: str, args: tuple[Any, ...]) -> R:
+        if opts.flags.local:
+            raise ValueError("the emitter has no local clients: .local cannot be used with it")
+        packet = Packet(PacketType.EVENT, self.channels.nsp, [event, *args])
         try:
             payload = encode_broadcast(EMITTER_UID, packet, opts, emitter=True)
         except (TypeError, ValueError) as e:
             raise _argument_error(f"event {event!r}", args, pack, e) from None
-        return self._publish(self._channels.for_broadcast(opts), payload)
+        return self.publish(self.channels.for_broadcast(opts), payload)
 
-    def send(self, *args: Any) -> R:
-        """Emit a ``message`` event."""
-        return self.emit("message", *args)
+    def emit_with_ack(self, opts: BroadcastOptions, event: str, args: tuple[Any, ...]) -> R:
+        raise TypeError("the emitter does not support acknowledgements (as Node's emitter)")
 
-    def sockets_join(self, *rooms: Any) -> R:
-        """Make the selected sockets (on every server) join ``rooms``."""
-        return self._publish(self._channels.request,
-                             remote_join_request(None, self._options(False), sorted(_room_names(rooms))))
+    def fetch_sockets(self, opts: BroadcastOptions) -> R:
+        raise TypeError("the emitter cannot fetch sockets: it waits for no answer (as Node's emitter)")
 
-    def sockets_leave(self, *rooms: Any) -> R:
-        """Make the selected sockets (on every server) leave ``rooms``."""
-        return self._publish(self._channels.request,
-                             remote_leave_request(None, self._options(False), sorted(_room_names(rooms))))
+    def sockets_join(self, opts: BroadcastOptions, rooms: frozenset[str]) -> R:
+        return self.publish(self.channels.request, remote_join_request(None, opts, sorted(rooms)))
 
-    def disconnect_sockets(self, close: bool = False) -> R:
-        """Disconnect the selected sockets; ``close`` ends their whole connection."""
-        return self._publish(self._channels.request,
-                             remote_disconnect_request(None, self._options(False), close))
+    def sockets_leave(self, opts: BroadcastOptions, rooms: frozenset[str]) -> R:
+        return self.publish(self.channels.request, remote_leave_request(None, opts, sorted(rooms)))
+
+    def disconnect_sockets(self, opts: BroadcastOptions, close: bool) -> R:
+        return self.publish(self.channels.request, remote_disconnect_request(None, opts, close))
 
 
-class _EmitterBase(Generic[R]):
+#: What the emitter's chaining methods return: the package's one operator.
+EmitterOperator = BroadcastOperator
+
+
+class _EmitterBase(FrontDoors, Generic[R]):
     """What :class:`Emitter` and :class:`BlockingEmitter` share: everything
     but the Redis client."""
 
@@ -209,43 +153,8 @@ class _EmitterBase(Generic[R]):
         """The same emitter for another namespace (``"/chat"`` or ``"chat"``)."""
         return self._derive(nsp)
 
-    def _operator(self) -> EmitterOperator[R]:
-        return EmitterOperator(self._publish, Channels(self.key, self.nsp))
-
-    # -- Node's Emitter API -----------------------------------------------------
-
-    def emit(self, event: str, *args: Any) -> R:
-        """Send ``event`` to every client of the namespace, on every server."""
-        return self._operator().emit(event, *args)
-
-    def send(self, *args: Any) -> R:
-        return self._operator().send(*args)
-
-    def to(self, *rooms: Any) -> EmitterOperator[R]:
-        """The clients in ``rooms`` (chain ``except_``, ``volatile``…, then ``emit``)."""
-        return self._operator().to(*rooms)
-
-    in_ = to
-
-    def except_(self, *rooms: Any) -> EmitterOperator[R]:
-        return self._operator().except_(*rooms)
-
-    @property
-    def volatile(self) -> EmitterOperator[R]:
-        return self._operator().volatile
-
-    def compress(self, flag: bool) -> EmitterOperator[R]:
-        return self._operator().compress(flag)
-
-    def sockets_join(self, *rooms: Any) -> R:
-        """Make every socket of the namespace join ``rooms``."""
-        return self._operator().sockets_join(*rooms)
-
-    def sockets_leave(self, *rooms: Any) -> R:
-        return self._operator().sockets_leave(*rooms)
-
-    def disconnect_sockets(self, close: bool = False) -> R:
-        return self._operator().disconnect_sockets(close)
+    def _operator(self) -> BroadcastOperator[EmitterExecutor[R]]:
+        return BroadcastOperator(EmitterExecutor(self._publish, Channels(self.key, self.nsp)))
 
     def server_side_emit(self, event: str, *args: Any) -> R:
         """Send ``event`` to the servers of the cluster: their server-side
@@ -274,13 +183,15 @@ class Emitter(_EmitterBase["Deferred[int]"]):
     with anything else of the process, e.g. ``sio.redis``) or a Redis URL
     (``redis://host:port/db``), for which the emitter opens its own
     connection; :meth:`close` closes that one (not a connection passed in).
+    ``reactor`` is the one that connection runs on (pass yours; without it
+    the connection picks the global reactor).
     """
 
-    def __init__(self, connection: Any, key: str = DEFAULT_KEY, nsp: str = "/") -> None:
+    def __init__(self, connection: Any, key: str = DEFAULT_KEY, nsp: str = "/", *, reactor: Any = None) -> None:
         if isinstance(connection, str):
             from txsocketio.redisconn import RedisConnection
 
-            connection = RedisConnection(connection)
+            connection = RedisConnection(connection, reactor)
             self._owned = True
         else:
             self._owned = False

@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.test_redis_subscriptions -*-
+# -*- test-case-name: tests.interop.test_redis_subscriptions -*-
 """Forward Redis pub/sub channels to connected clients.
 
 The gevent-socketio pattern: a client asks for a feed, its handler subscribes
@@ -50,6 +50,9 @@ from typing import TYPE_CHECKING, Any, Callable, Union
 
 from twisted.internet.defer import Deferred, succeed
 from twisted.logger import Logger
+
+from txsocketio.socketio.events import check_event_name
+from txsocketio.socketio.packet import Packet, PacketType
 
 if TYPE_CHECKING:
     from txsocketio.redisconn import RedisConnection, Subscription
@@ -159,6 +162,10 @@ class Subscriptions:
         """The patterns ``socket`` is subscribed to."""
         return {name for kind, name in self._by_socket.get(socket, ()) if kind == PATTERN}
 
+    def sockets(self) -> set["Socket"]:
+        """The sockets with at least one channel or pattern forwarded to them."""
+        return set(self._by_socket)
+
     def listeners(self, channel_or_pattern: str, pattern: bool = False) -> int:
         """How many sockets of this server listen to that channel (or pattern)."""
         topic = self._topics.get((PATTERN if pattern else CHANNEL, channel_or_pattern))
@@ -200,8 +207,6 @@ class Subscriptions:
 
     def _add(self, socket: "Socket", kind: str, name: str, event: EventName,
              decode: Decoder) -> "Deferred[None]":
-        from txsocketio.socketio.socket import check_event_name  # (socket.py imports us, indirectly)
-
         if not isinstance(name, str) or not name:
             raise TypeError(f"a {kind} is a non-empty str, not {name!r}")
         if not (event is None or isinstance(event, str) or callable(event)):
@@ -257,9 +262,6 @@ class Subscriptions:
                 socket.off("disconnect", cleanup)
 
     def _deliver(self, topic: _Topic, channel: str, pattern: str | None, message: bytes) -> None:
-        from txsocketio.socketio.packet import Packet, PacketType
-        from txsocketio.socketio.socket import check_event_name
-
         # Decode once per decoder, encode once per (namespace, event, decoder):
         # a thousand listeners cost one decode and one encode.
         decoded: dict[Any, Any] = {}
@@ -303,7 +305,7 @@ class Subscriptions:
                 encoded[key] = ready
             if isinstance(ready, _Undecodable):
                 continue
-            socket._write_encoded(ready[0], ready[1], False)
+            socket.deliver(ready[0], ready[1])
 
 
 class _Undecodable:
@@ -316,7 +318,7 @@ class _Undecodable:
 def server_connection(sio: "SocketIOServer") -> "RedisConnection | None":
     """The Redis connection of server ``sio``: its Redis adapter's (``--redis``,
     ``redis_adapter(...)``), or ``None``."""
-    return getattr(sio.adapter_factory, "connection", None)
+    return getattr(sio.config.adapter, "connection", None)
 
 
 # -- function-style API ------------------------------------------------------------------

@@ -204,7 +204,7 @@ class SocketIOResource(EngineIOResource):
         super().__init__(sio.engine)
         self.sio = sio
         # The Autobahn factory has read the size limits: configure() would be too late now.
-        sio._resource_created = True
+        sio.mounted()
         self.serve_client = serve_client
         directory = Path(client_dist) if client_dist is not None else find_client_dist()
         self.client_bundle = ClientBundle(directory if directory is not None else PACKAGE_CLIENT_DIST)

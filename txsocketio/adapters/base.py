@@ -1,41 +1,206 @@
-# -*- test-case-name: tests.test_socketio_broadcast -*-
-"""The adapter interface: where a namespace keeps its rooms and how it broadcasts.
+# -*- test-case-name: tests.test_adapters_memory,tests.test_redis_wire -*-
+"""The adapter contract: where a namespace keeps its rooms and how it broadcasts.
 
-An adapter belongs to one namespace.  The in-memory adapter
-(:mod:`txsocketio.adapters.memory`) is the default; the Redis adapter extends
-every operation across processes without changing these signatures: anything
-that may involve other servers returns a Deferred.
+An adapter belongs to one namespace.  :class:`Adapter` is what the server
+calls; :class:`AdapterNamespace` and :class:`Recipient` are what an adapter
+may use of its namespace and of the sockets it delivers to, and nothing
+else.  The in-memory adapter (:mod:`txsocketio.adapters.memory`) is the
+default; the Redis adapter (:mod:`txsocketio.adapters.redis`) extends every
+operation across processes without changing these signatures: anything that
+may involve other servers returns a Deferred.
+
+:class:`BroadcastOptions` is the one selection record of the package (Node's
+``BroadcastOptions``): rooms, exclusions and typed :class:`Flags`.  The
+broadcast operator builds it, adapters read it, the Redis wire format
+carries it.  This module is pure (it imports nothing from Twisted).
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Callable, Iterable
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Mapping, Protocol, Sequence
 
 import attrs
 
 if TYPE_CHECKING:
     from twisted.internet.defer import Deferred
+    from twisted.internet.interfaces import IReactorTime
 
+    from txsocketio.engineio.server import OutgoingMessage
     from txsocketio.socketio.packet import Packet
-    from txsocketio.socketio.server import ServerNamespace
+    from txsocketio.socketio.socket import SocketHandshake
 
-__all__ = ["BroadcastOptions", "Adapter"]
+__all__ = ["Flags", "BroadcastOptions", "room_names", "Recipient", "AdapterNamespace", "Adapter"]
+
+_FLAG_NAMES = ("volatile", "compress", "local", "timeout")
+
+
+def _number(value: Any) -> float | None:
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return value
+    return None
+
+
+@attrs.frozen(eq=False)
+class Flags(Mapping[str, Any]):
+    """The typed flags of a broadcast.
+
+    ``volatile``: drop the message for clients that cannot take it right now.
+    ``compress``: ``False`` keeps it uncompressed on permessage-deflate
+    WebSockets (``None``: not said, which compresses).  ``local``: only this
+    process's clients.  ``timeout``: seconds an ``emit_with_ack`` waits.
+
+    It also reads as the map of the flags that are set (``{"volatile": True}``),
+    the shape Node's adapters put on the wire; :meth:`of` reads such a map
+    back, leniently (unknown flags are dropped, as no receiver acts on them).
+    """
+
+    volatile: bool = False
+    compress: bool | None = None
+    local: bool = False
+    timeout: float | None = None
+
+    @classmethod
+    def of(cls, value: "Flags | Mapping[str, Any] | None") -> "Flags":
+        """``value`` as Flags: a Flags, or a map of flags (the wire's form)."""
+        if isinstance(value, Flags):
+            return value
+        if not value:
+            return _NO_FLAGS
+        compress = value.get("compress")
+        return cls(volatile=bool(value.get("volatile")),
+                   compress=None if compress is None else compress is not False,
+                   local=bool(value.get("local")),
+                   timeout=_number(value.get("timeout")))
+
+    @property
+    def compressed(self) -> bool:
+        """Whether the messages may be compressed (unless ``compress(False)``)."""
+        return self.compress is not False
+
+    def _set(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        if self.volatile:
+            out["volatile"] = True
+        if self.compress is not None:
+            out["compress"] = self.compress
+        if self.local:
+            out["local"] = True
+        if self.timeout is not None:
+            out["timeout"] = self.timeout
+        return out
+
+    def __getitem__(self, name: str) -> Any:
+        return self._set()[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._set())
+
+    def __len__(self) -> int:
+        return len(self._set())
+
+    def __hash__(self) -> int:
+        return hash(tuple(self._set().items()))
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, Mapping):
+            return self._set() == dict(other.items())
+        return NotImplemented
+
+    def __repr__(self) -> str:
+        return f"Flags({self._set()!r})"
+
+
+_NO_FLAGS = Flags()
+
+
+def room_names(rooms: Iterable[Any]) -> frozenset[str]:
+    """Rooms as ``to()`` takes them: names, or lists/tuples/sets of names."""
+    out: set[str] = set()
+    for room in rooms:
+        if isinstance(room, (list, tuple, set, frozenset)):
+            out.update(str(r) for r in room)
+        else:
+            out.add(str(room))
+    return frozenset(out)
 
 
 @attrs.frozen
 class BroadcastOptions:
-    """Who receives a broadcast: ``rooms`` (empty = everyone) minus ``except_``."""
+    """Who receives a broadcast, and how: ``rooms`` (empty = everyone) minus
+    the sockets in ``except_``, with ``flags``.  Immutable; the chaining
+    methods return new records."""
 
-    rooms: frozenset[str] = frozenset()
-    except_: frozenset[str] = frozenset()
-    flags: dict[str, Any] = attrs.field(factory=dict, hash=False)
+    rooms: frozenset[str] = attrs.field(default=frozenset(), converter=frozenset)
+    except_: frozenset[str] = attrs.field(default=frozenset(), converter=frozenset)
+    flags: Flags = attrs.field(default=_NO_FLAGS, converter=Flags.of)
+
+    def to(self, rooms: Iterable[Any]) -> "BroadcastOptions":
+        return attrs.evolve(self, rooms=self.rooms | room_names(rooms))
+
+    def excluding(self, rooms: Iterable[Any]) -> "BroadcastOptions":
+        return attrs.evolve(self, except_=self.except_ | room_names(rooms))
+
+    def with_flags(self, **changes: Any) -> "BroadcastOptions":
+        return attrs.evolve(self, flags=attrs.evolve(self.flags, **changes))
+
+    @property
+    def selects_others(self) -> bool:
+        """True when rooms or exclusions were given (a socket's view then broadcasts)."""
+        return bool(self.rooms or self.except_)
 
 
-class Adapter:
-    """Base class of adapters; see :class:`txsocketio.adapters.memory.MemoryAdapter`."""
+class Recipient(Protocol):
+    """What an adapter may do with a local socket (:class:`txsocketio.Socket` is one)."""
 
-    def __init__(self, nsp: "ServerNamespace") -> None:
-        self.nsp = nsp
+    id: str
+    handshake: "SocketHandshake"
+    data: Any
+
+    @property
+    def rooms(self) -> set[str]: ...
+
+    def deliver(self, messages: Sequence["OutgoingMessage"], packet: "Packet", volatile: bool = False) -> None:
+        """Write already-encoded messages (the same list for every recipient)."""
+
+    def expect_ack(self, ack_id: int, callback: Callable[[Any], None]) -> None:
+        """Call ``callback`` with the client's first ack argument for ``ack_id``."""
+
+    def join(self, *rooms: str) -> None: ...
+
+    def leave(self, *rooms: str) -> None: ...
+
+    def disconnect(self, close: bool = False) -> None: ...
+
+
+class AdapterNamespace(Protocol):
+    """What an adapter may use of its namespace (a ``ServerNamespace``)."""
+
+    name: str
+    reactor: "IReactorTime"
+    server: Any
+    server_side_handlers: Mapping[str, Callable[..., Any]]
+
+    @property
+    def sockets(self) -> Mapping[str, Recipient]: ...
+
+    def prepare(self, packet: "Packet", compress: bool = True) -> list["OutgoingMessage"]:
+        """Encode once; raises ``TypeError`` naming an argument that cannot be sent."""
+
+    def next_ack_id(self) -> int: ...
+
+
+class Adapter(Protocol):
+    """The contract of an adapter (``SocketIOServer(adapter=factory)``, where
+    ``factory(nsp) -> Adapter``).
+
+    Rooms of local sockets: :meth:`add_all`, :meth:`delete`, :meth:`del_all`,
+    :meth:`socket_rooms`.  Broadcasting: encode the packet once with
+    ``nsp.prepare(packet, opts.flags.compressed)`` *before* delivering to
+    anybody (so an argument that cannot be serialised raises to the caller
+    and nothing is sent), then hand the same messages to every selected
+    recipient with :meth:`Recipient.deliver`.  Everything that may involve
+    other servers returns a Deferred.
+    """
 
     def init(self) -> Any:
         """Called once when the namespace is created; may return a Deferred."""
@@ -43,59 +208,33 @@ class Adapter:
     def close(self) -> Any:
         """Called when the server shuts down; may return a Deferred."""
 
-    # rooms of local sockets
-    def add_all(self, sid: str, rooms: Iterable[str]) -> None:
-        raise NotImplementedError
+    def add_all(self, sid: str, rooms: Iterable[str]) -> None: ...
 
-    def delete(self, sid: str, room: str) -> None:
-        raise NotImplementedError
+    def delete(self, sid: str, room: str) -> None: ...
 
-    def del_all(self, sid: str) -> None:
-        raise NotImplementedError
+    def del_all(self, sid: str) -> None: ...
 
-    def socket_rooms(self, sid: str) -> set[str]:
-        raise NotImplementedError
+    def socket_rooms(self, sid: str) -> set[str]: ...
 
-    # broadcasting
-    def broadcast(self, packet: "Packet", opts: BroadcastOptions) -> None:
-        """Send ``packet`` to the sockets ``opts`` selects.
-
-        Encode it once (``self.nsp.prepare(packet)``) *before* delivering to
-        anybody, so that an argument that cannot be serialised raises its
-        ``TypeError`` to the caller and nothing is sent; then hand the same
-        encoded messages to every local recipient
-        (``socket._write_encoded(encoded, packet, volatile)``).
-        """
-        raise NotImplementedError
+    def broadcast(self, packet: "Packet", opts: BroadcastOptions) -> None: ...
 
     def broadcast_with_ack(self, packet: "Packet", opts: BroadcastOptions,
-                           client_count: Callable[[int], None],
-                           ack: Callable[[Any], None]) -> None:
-        """As :meth:`broadcast`, with ``packet.id`` (unique in the namespace on
-        this server) as the ack id: call ``client_count(n)`` once per server
-        with the number of clients asked, and ``ack(response)`` for each
-        client's first ack argument."""
-        raise NotImplementedError
+                           client_count: Callable[[int], None], ack: Callable[[Any], None]) -> None:
+        """As :meth:`broadcast`, with ``packet.id`` as the ack id: call
+        ``client_count(n)`` once per server with the number of clients asked,
+        and ``ack(response)`` for each client's first ack argument."""
 
-    # cluster-wide operations
-    def fetch_sockets(self, opts: BroadcastOptions) -> "Deferred[list[Any]]":
-        raise NotImplementedError
+    def fetch_sockets(self, opts: BroadcastOptions) -> "Deferred[list[Any]]": ...
 
-    def add_sockets(self, opts: BroadcastOptions, rooms: Iterable[str]) -> "Deferred[None]":
-        raise NotImplementedError
+    def add_sockets(self, opts: BroadcastOptions, rooms: Iterable[str]) -> "Deferred[None]": ...
 
-    def del_sockets(self, opts: BroadcastOptions, rooms: Iterable[str]) -> "Deferred[None]":
-        raise NotImplementedError
+    def del_sockets(self, opts: BroadcastOptions, rooms: Iterable[str]) -> "Deferred[None]": ...
 
-    def disconnect_sockets(self, opts: BroadcastOptions, close: bool) -> "Deferred[None]":
-        raise NotImplementedError
+    def disconnect_sockets(self, opts: BroadcastOptions, close: bool) -> "Deferred[None]": ...
 
-    def all_rooms(self) -> "Deferred[set[str]]":
-        raise NotImplementedError
+    def all_rooms(self) -> "Deferred[set[str]]": ...
 
-    def server_count(self) -> "Deferred[int]":
-        raise NotImplementedError
+    def server_count(self) -> "Deferred[int]": ...
 
     def server_side_emit(self, event: str, args: list[Any], *, timeout: float | None = None,
-                         want_ack: bool = False) -> "Deferred[list[Any]]":
-        raise NotImplementedError
+                         want_ack: bool = False) -> "Deferred[list[Any]]": ...

@@ -1,5 +1,9 @@
-# -*- test-case-name: tests.test_socketio_broadcast -*-
-"""The default adapter: rooms in memory, broadcasts to this process's sockets."""
+# -*- test-case-name: tests.test_adapters_memory -*-
+"""The default adapter: rooms in memory, broadcasts to this process's sockets.
+
+It implements :class:`~txsocketio.adapters.base.Adapter` for one process, and
+is the local part the Redis adapter composes.
+"""
 
 from __future__ import annotations
 
@@ -8,27 +12,31 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable
 import attrs
 from twisted.internet.defer import Deferred, succeed
 
-from txsocketio.adapters.base import Adapter, BroadcastOptions
+from txsocketio.adapters.base import AdapterNamespace, BroadcastOptions, Recipient
 
 if TYPE_CHECKING:
     from txsocketio.socketio.packet import Packet
-    from txsocketio.socketio.server import ServerNamespace
-    from txsocketio.socketio.socket import Socket
 
 __all__ = ["MemoryAdapter"]
 
 
-class MemoryAdapter(Adapter):
+class MemoryAdapter:
     """Rooms and broadcasts within one process.
 
-    A broadcast encodes its packet once (:meth:`ServerNamespace.prepare`) and
-    hands the same encoded messages to every recipient.
+    A broadcast encodes its packet once (``nsp.prepare``) and hands the same
+    encoded messages to every recipient (:meth:`Recipient.deliver`).
     """
 
-    def __init__(self, nsp: "ServerNamespace") -> None:
-        super().__init__(nsp)
+    def __init__(self, nsp: AdapterNamespace) -> None:
+        self.nsp = nsp
         self.rooms: dict[str, set[str]] = {}
         self.sids: dict[str, set[str]] = {}
+
+    def init(self) -> None:
+        """Nothing to start."""
+
+    def close(self) -> None:
+        """Nothing to stop."""
 
     # -- rooms ------------------------------------------------------------------
 
@@ -61,7 +69,7 @@ class MemoryAdapter(Adapter):
 
     # -- local recipients ---------------------------------------------------------
 
-    def local_sockets(self, opts: BroadcastOptions) -> list["Socket"]:
+    def local_sockets(self, opts: BroadcastOptions) -> list[Recipient]:
         """The sockets of this process that ``opts`` selects, each once (a snapshot)."""
         sockets = self.nsp.sockets
         rooms = opts.rooms
@@ -79,7 +87,7 @@ class MemoryAdapter(Adapter):
             excluded.update(self.rooms.get(room, ()))
         if not rooms:
             return [socket for sid, socket in list(sockets.items()) if sid not in excluded]
-        selected: list["Socket"] = []
+        selected: list[Recipient] = []
         seen: set[str] = set()
         for room in rooms:
             for sid in list(self.rooms.get(room, ())):
@@ -95,23 +103,26 @@ class MemoryAdapter(Adapter):
 
     def broadcast(self, packet: "Packet", opts: BroadcastOptions) -> None:
         # once for everybody; TypeError before anything is sent
-        encoded = self.nsp.prepare(packet, opts.flags.get("compress", True) is not False)
-        volatile = bool(opts.flags.get("volatile"))
+        self.deliver(self.nsp.prepare(packet, opts.flags.compressed), packet, opts)
+
+    def deliver(self, encoded: list[Any], packet: "Packet", opts: BroadcastOptions) -> None:
+        """Hand already-encoded messages to every local socket ``opts`` selects."""
+        volatile = opts.flags.volatile
         for socket in self.local_sockets(opts):
-            socket._write_encoded(encoded, packet, volatile)
+            socket.deliver(encoded, packet, volatile)
 
     def broadcast_with_ack(self, packet: "Packet", opts: BroadcastOptions,
                            client_count: Callable[[int], None],
                            ack: Callable[[Any], None]) -> None:
         if packet.id is None:
             packet = attrs.evolve(packet, id=self.nsp.next_ack_id())
-        encoded = self.nsp.prepare(packet, opts.flags.get("compress", True) is not False)
-        volatile = bool(opts.flags.get("volatile"))
+        encoded = self.nsp.prepare(packet, opts.flags.compressed)
+        volatile = opts.flags.volatile
         count = 0
         for socket in self.local_sockets(opts):
             count += 1
-            socket._expect_ack(packet.id, ack)
-            socket._write_encoded(encoded, packet, volatile)
+            socket.expect_ack(packet.id, ack)
+            socket.deliver(encoded, packet, volatile)
         client_count(count)
 
     # -- server-wide operations (this process is the whole cluster) -------------------

@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.test_redis_adapter -*-
+# -*- test-case-name: tests.test_adapters_redis,tests.interop.test_redis_adapter -*-
 """The Redis adapter: one namespace spread over many processes, Node-compatible.
 
 ::
@@ -48,25 +48,26 @@ restored and broadcasts resume.  :meth:`RedisAdapter.close` (called by
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping
+from typing import TYPE_CHECKING, Any, Callable, Iterable
 
-from twisted.internet.defer import Deferred, succeed
+from twisted.internet.defer import Deferred, gatherResults, succeed
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
 from txsocketio._invoke import invoke
 from txsocketio.adapters import redis_wire as wire
-from txsocketio.adapters.base import Adapter, BroadcastOptions
+from txsocketio.adapters.base import Adapter, BroadcastOptions, Recipient
 from txsocketio.adapters.memory import MemoryAdapter
-from txsocketio.errors import ClusterTimeout, ProtocolError, SocketDisconnected
+from txsocketio.adapters.redis_remote import REQUEST_NAMES, AckRequest, PendingRequest, RemoteSocket, describe
+from txsocketio.errors import ClusterTimeout, ProtocolError
 from txsocketio.redisconn import RedisAddress, RedisConnection, Subscription
+from txsocketio.socketio.events import check_event_name
 from txsocketio.socketio.packet import Packet
-from txsocketio.socketio.socket import SocketHandshake, check_event_name
 
 if TYPE_CHECKING:
-    from txsocketio.socketio.broadcast import BroadcastOperator
-    from txsocketio.socketio.server import ServerNamespace
-    from txsocketio.socketio.socket import Socket
+    from twisted.internet.interfaces import IReactorTime
+
+    from txsocketio.socketio.namespaces import ServerNamespace
 
 __all__ = ["RedisAdapter", "RemoteSocket", "redis_adapter"]
 
@@ -76,185 +77,15 @@ RequestType = wire.RequestType
 
 
 # --------------------------------------------------------------------------
-# Remote sockets
-# --------------------------------------------------------------------------
-
-
-def _handshake(raw: Mapping[str, Any]) -> SocketHandshake:
-    def mapping(name: str) -> dict[str, Any]:
-        value = raw.get(name)
-        return dict(value) if isinstance(value, dict) else {}
-
-    issued = raw.get("issued")
-    return SocketHandshake(
-        headers=mapping("headers"), query=mapping("query"), address=str(raw.get("address") or ""),
-        time=str(raw.get("time") or ""),
-        issued=int(issued) if isinstance(issued, (int, float)) and not isinstance(issued, bool) else 0,
-        url=str(raw.get("url") or ""), secure=bool(raw.get("secure")), xdomain=bool(raw.get("xdomain")),
-        auth=mapping("auth"), environ={},
-    )
-
-
-def _describe(socket: "Socket") -> dict[str, Any]:
-    """A local socket as a REMOTE_FETCH response carries it (Node's shape)."""
-    h = socket.handshake
-    return {
-        "id": socket.id,
-        "handshake": {"headers": dict(h.headers), "time": h.time, "address": h.address, "xdomain": h.xdomain,
-                      "secure": h.secure, "issued": h.issued, "url": h.url, "query": dict(h.query),
-                      "auth": dict(h.auth) if h.auth is not None else {}},
-        "rooms": sorted(socket.rooms),
-        "data": socket.data,
-    }
-
-
-class RemoteSocket:
-    """A socket connected to another server, as ``fetch_sockets()`` returns it.
-
-    ``id``, ``handshake`` (a :class:`~txsocketio.socketio.socket.SocketHandshake`
-    without ``environ``), ``rooms`` and ``data`` are a snapshot taken when the
-    other server answered.  The actions go through the cluster, as Node's
-    ``RemoteSocket`` does (a broadcast or request aimed at the room named after
-    the socket's id), so they work whichever server holds the socket.
-    """
-
-    __slots__ = ("nsp", "id", "handshake", "rooms", "data")
-
-    def __init__(self, nsp: "ServerNamespace", details: wire.RemoteSocketDetails) -> None:
-        self.nsp = nsp
-        self.id = details.id
-        self.handshake = _handshake(details.handshake)
-        self.rooms: set[str] = set(details.rooms)
-        self.data = details.data
-
-    def __repr__(self) -> str:
-        return f"<RemoteSocket {self.id} on {self.nsp.name}>"
-
-    @property
-    def namespace(self) -> str:
-        return self.nsp.name
-
-    def _operator(self) -> "BroadcastOperator":
-        from txsocketio.socketio.broadcast import BroadcastOperator
-
-        return BroadcastOperator(self.nsp, rooms=frozenset([self.id]))
-
-    def emit(self, event: str, *args: Any) -> None:
-        """Send ``event`` to this socket, wherever it is connected."""
-        self._operator().emit(event, *args)
-
-    def emit_with_ack(self, event: str, *args: Any, timeout: float | None = None) -> "Deferred[list[Any]]":
-        """Emit and fire with ``[answer]``: the client's first ack argument (only
-        the first one crosses servers, as with Node).  Fails with
-        :class:`~txsocketio.errors.AckTimeout` after ``timeout`` seconds
-        (default: the adapter's ``request_timeout``), with
-        :class:`~txsocketio.errors.SocketDisconnected` when no server has it
-        any more."""
-        check_event_name(event)
-        if timeout is None:
-            timeout = getattr(self.nsp.adapter, "request_timeout", 5.0)
-        d = self._operator().timeout(timeout).emit_with_ack(event, *args)
-
-        def first(responses: list[Any]) -> list[Any]:
-            if not responses:
-                raise SocketDisconnected(f"socket {self.id} is no longer connected to any server")
-            return responses[:1]
-
-        return d.addCallback(first)
-
-    def join(self, *rooms: str) -> "Deferred[None]":
-        return self._operator().sockets_join(*rooms)
-
-    def leave(self, *rooms: str) -> "Deferred[None]":
-        return self._operator().sockets_leave(*rooms)
-
-    def disconnect(self, close: bool = False) -> "Deferred[None]":
-        return self._operator().disconnect_sockets(close)
-
-
-# --------------------------------------------------------------------------
-# Pending requests
-# --------------------------------------------------------------------------
-
-_NAMES = {RequestType.REMOTE_FETCH: "fetchSockets", RequestType.ALL_ROOMS: "allRooms",
-          RequestType.SERVER_SIDE_EMIT: "serverSideEmit"}
-
-
-class _Pending:
-    """A request waiting for the other servers' answers."""
-
-    __slots__ = ("adapter", "kind", "request_id", "expected", "responded", "results", "done", "timer",
-                 "timeout")
-
-    def __init__(self, adapter: "RedisAdapter", kind: int, request_id: str, expected: int, results: Any,
-                 timeout: float) -> None:
-        self.adapter = adapter
-        self.kind = kind
-        self.request_id = request_id
-        self.expected = expected
-        self.responded = 0
-        self.results = results
-        self.timeout = timeout
-        self.done: Deferred[Any] = Deferred(lambda _: self._forget())
-        self.timer = adapter.reactor.callLater(timeout, self._timed_out)
-
-    def _forget(self) -> None:
-        self.adapter._requests.pop(self.request_id, None)
-        if self.timer.active():
-            self.timer.cancel()
-
-    def receive(self, response: wire.Response) -> None:
-        self.responded += 1
-        if self.kind == RequestType.REMOTE_FETCH:
-            if response.sockets is not None:
-                try:
-                    details = response.remote_sockets()
-                except ProtocolError as e:
-                    log.warn("ignoring a malformed fetchSockets answer: {error}", error=e)
-                else:
-                    self.results.extend(RemoteSocket(self.adapter.nsp, d) for d in details)
-        elif self.kind == RequestType.ALL_ROOMS:
-            if response.rooms is not None:
-                self.results.update(response.rooms)
-        else:
-            self.results.append(response.data)
-        if self.responded >= self.expected:
-            self._forget()
-            self.done.callback(self.results)
-
-    def _timed_out(self) -> None:
-        self.adapter._requests.pop(self.request_id, None)
-        name = _NAMES.get(self.kind, str(self.kind))
-        self.done.errback(ClusterTimeout(
-            f"timeout reached while waiting for {name} response: {self.responded} of {self.expected} "
-            f"other server(s) answered within {self.timeout} s", self.results, self.responded, self.expected))
-
-    def abort(self, message: str) -> None:
-        self._forget()
-        if not self.done.called:
-            self.done.errback(ClusterTimeout(message, self.results, self.responded, self.expected))
-
-
-class _AckRequest:
-    """A broadcast with acknowledgements sent to the other servers."""
-
-    __slots__ = ("client_count", "ack", "timer")
-
-    def __init__(self, client_count: Callable[[int], None], ack: Callable[[Any], None], timer: Any) -> None:
-        self.client_count = client_count
-        self.ack = ack
-        self.timer = timer
-
-
-# --------------------------------------------------------------------------
 # The adapter
 # --------------------------------------------------------------------------
 
 
-class RedisAdapter(MemoryAdapter):
+class RedisAdapter:
     """The adapter of one namespace in a Redis cluster (see the module docstring).
 
-    Rooms and local delivery are the :class:`MemoryAdapter`'s.  ``uid`` (6
+    Rooms and local delivery are those of the :class:`MemoryAdapter` it holds
+    (:attr:`local`); this class adds the cluster around them.  ``uid`` (6
     random characters, as Node's) tells this adapter's messages apart;
     ``key`` is the channel prefix (Node's ``key`` option); with
     ``publish_on_specific_response_channel`` answers go to the requester's own
@@ -264,16 +95,18 @@ class RedisAdapter(MemoryAdapter):
     def __init__(self, nsp: "ServerNamespace", connection: RedisConnection, key: str = wire.DEFAULT_KEY,
                  request_timeout: float = 5.0, *, publish_on_specific_response_channel: bool = False,
                  on_close: Callable[["RedisAdapter"], Any] | None = None) -> None:
-        super().__init__(nsp)
+        self.nsp = nsp
+        #: this process's rooms and sockets
+        self.local = MemoryAdapter(nsp)
         self.connection = connection
         self.key = key
         self.request_timeout = request_timeout
         self.publish_on_specific_response_channel = publish_on_specific_response_channel
         self.uid = wire.new_uid()
         self.channels = wire.Channels(key, nsp.name)
-        self.reactor = nsp.server.reactor
-        self._requests: dict[str, _Pending] = {}
-        self._ack_requests: dict[str, _AckRequest] = {}
+        self.reactor: "IReactorTime" = nsp.reactor
+        self._requests: dict[str, PendingRequest] = {}
+        self._ack_requests: dict[str, AckRequest] = {}
         self._subscriptions: list[Subscription] = []
         self._on_close = on_close
         self._closed = False
@@ -300,8 +133,6 @@ class RedisAdapter(MemoryAdapter):
 
     def wait_ready(self) -> "Deferred[None]":
         """Fires once this adapter's subscriptions are confirmed by Redis."""
-        from twisted.internet.defer import gatherResults
-
         return gatherResults([s.ready() for s in self._subscriptions]).addCallback(lambda _: None)
 
     def close(self) -> "Deferred[None]":
@@ -349,6 +180,9 @@ class RedisAdapter(MemoryAdapter):
 
         return d.addCallbacks(sent, failed)
 
+    def _forget_request(self, request_id: str) -> None:
+        self._requests.pop(request_id, None)
+
     def _respond(self, request: wire.Request, payload: bytes) -> None:
         if self.publish_on_specific_response_channel and request.uid:
             channel = self.channels.specific_response(request.uid)
@@ -356,29 +190,49 @@ class RedisAdapter(MemoryAdapter):
             channel = self.channels.response
         self._publish(channel, payload, "an answer to another server")
 
+    # -- rooms (this process's: the local adapter's) -------------------------------------
+
+    @property
+    def rooms(self) -> dict[str, set[str]]:
+        """room -> socket ids, of this process."""
+        return self.local.rooms
+
+    def add_all(self, sid: str, rooms: Iterable[str]) -> None:
+        self.local.add_all(sid, rooms)
+
+    def delete(self, sid: str, room: str) -> None:
+        self.local.delete(sid, room)
+
+    def del_all(self, sid: str) -> None:
+        self.local.del_all(sid)
+
+    def socket_rooms(self, sid: str) -> set[str]:
+        return self.local.socket_rooms(sid)
+
+    def local_sockets(self, opts: BroadcastOptions) -> list[Recipient]:
+        return self.local.local_sockets(opts)
+
     # -- broadcasting ------------------------------------------------------------------
 
     def broadcast(self, packet: Packet, opts: BroadcastOptions) -> None:
-        encoded = self.nsp.prepare(packet, opts.flags.get("compress", True) is not False)  # TypeError first
-        if not opts.flags.get("local"):
+        encoded = self.nsp.prepare(packet, opts.flags.compressed)  # TypeError first
+        if not opts.flags.local:
             message = wire.encode_broadcast(self.uid, packet, opts)
             self._publish(self.channels.for_broadcast(opts), message, "a broadcast")
-        volatile = bool(opts.flags.get("volatile"))
-        for socket in self.local_sockets(opts):
-            socket._write_encoded(encoded, packet, volatile)
+        self.local.deliver(encoded, packet, opts)
 
     def broadcast_with_ack(self, packet: Packet, opts: BroadcastOptions, client_count: Callable[[int], None],
                            ack: Callable[[Any], None]) -> None:
-        if opts.flags.get("local"):
-            super().broadcast_with_ack(packet, opts, client_count, ack)
+        if opts.flags.local:
+            self.local.broadcast_with_ack(packet, opts, client_count, ack)
             return
         request_id = wire.new_uid()
         message = wire.broadcast_request(self.uid, request_id, packet, opts)
-        super().broadcast_with_ack(packet, opts, client_count, ack)  # TypeError before anything is sent
-        seconds = opts.flags.get("timeout") or self.request_timeout
+        self.local.broadcast_with_ack(packet, opts, client_count, ack)  # TypeError before anything is sent
+        seconds = opts.flags.timeout or self.request_timeout
         # As Node: no way to tell when every answer is in, so forget after the timeout.
         timer = self.reactor.callLater(seconds, self._ack_requests.pop, request_id, None)
-        self._ack_requests[request_id] = _AckRequest(client_count, ack, timer)
+        self._ack_requests[request_id] = AckRequest(client_count, ack, timer)
         self._publish(self.channels.request, message, "a broadcast with acknowledgements")
 
     # -- cluster-wide operations ------------------------------------------------------------
@@ -393,7 +247,7 @@ class RedisAdapter(MemoryAdapter):
              ) -> "Deferred[Any]":
         """Ask the other servers; fire with ``results`` merged with their answers."""
         timeout = self.request_timeout if timeout is None else timeout
-        name = _NAMES[kind]
+        name = REQUEST_NAMES[kind]
 
         def unavailable(f: Failure) -> Failure:
             return Failure(ClusterTimeout(f"{name}: cannot count the servers ({f.getErrorMessage()}); "
@@ -404,7 +258,7 @@ class RedisAdapter(MemoryAdapter):
             if others <= 0:
                 return results
             request_id = wire.new_uid()
-            pending = _Pending(self, kind, request_id, others, results, timeout)
+            pending = PendingRequest(self.nsp, self._forget_request, kind, request_id, others, results, timeout)
             self._requests[request_id] = pending
             d = self.connection.publish(self.channels.request, build(request_id), timeout=timeout)
             d.addErrback(lambda f: pending.abort(f"{name}: the request could not be published "
@@ -414,8 +268,8 @@ class RedisAdapter(MemoryAdapter):
         return self.server_count().addCallbacks(counted, unavailable)
 
     def fetch_sockets(self, opts: BroadcastOptions) -> "Deferred[list[Any]]":
-        local: list[Any] = list(self.local_sockets(opts))
-        if opts.flags.get("local"):
+        local: list[Any] = list(self.local.local_sockets(opts))
+        if opts.flags.local:
             return succeed(local)
         return self._ask(RequestType.REMOTE_FETCH,
                          lambda rid: wire.fetch_sockets_request(self.uid, rid, opts), local)
@@ -426,22 +280,22 @@ class RedisAdapter(MemoryAdapter):
 
     def add_sockets(self, opts: BroadcastOptions, rooms: Iterable[str]) -> "Deferred[None]":
         rooms = list(rooms)
-        super().add_sockets(opts, rooms)
-        if opts.flags.get("local"):
+        self.local.add_sockets(opts, rooms)
+        if opts.flags.local:
             return succeed(None)
         return self._publish(self.channels.request, wire.remote_join_request(self.uid, opts, rooms), "sockets_join")
 
     def del_sockets(self, opts: BroadcastOptions, rooms: Iterable[str]) -> "Deferred[None]":
         rooms = list(rooms)
-        super().del_sockets(opts, rooms)
-        if opts.flags.get("local"):
+        self.local.del_sockets(opts, rooms)
+        if opts.flags.local:
             return succeed(None)
         return self._publish(self.channels.request, wire.remote_leave_request(self.uid, opts, rooms),
                              "sockets_leave")
 
     def disconnect_sockets(self, opts: BroadcastOptions, close: bool) -> "Deferred[None]":
-        super().disconnect_sockets(opts, close)
-        if opts.flags.get("local"):
+        self.local.disconnect_sockets(opts, close)
+        if opts.flags.local:
             return succeed(None)
         return self._publish(self.channels.request, wire.remote_disconnect_request(self.uid, opts, close),
                              "disconnect_sockets")
@@ -473,7 +327,7 @@ class RedisAdapter(MemoryAdapter):
         if message.uid == self.uid or message.packet.namespace != self.nsp.name:
             return
         try:
-            MemoryAdapter.broadcast(self, message.packet, message.opts)
+            self.local.broadcast(message.packet, message.opts)
         except (TypeError, ValueError):
             log.failure("cannot deliver a broadcast from another server on {nsp}", nsp=self.nsp.name)
 
@@ -522,11 +376,11 @@ class RedisAdapter(MemoryAdapter):
         if request.opts is not None:
             opts = BroadcastOptions(request.opts.rooms, request.opts.except_)
             if kind == RequestType.REMOTE_JOIN:
-                MemoryAdapter.add_sockets(self, opts, request.rooms)
+                self.local.add_sockets(opts, request.rooms)
             elif kind == RequestType.REMOTE_LEAVE:
-                MemoryAdapter.del_sockets(self, opts, request.rooms)
+                self.local.del_sockets(opts, request.rooms)
             else:
-                MemoryAdapter.disconnect_sockets(self, opts, request.close)
+                self.local.disconnect_sockets(opts, request.close)
             return
         # The single-socket form of older adapters: {sid, room}, answered.
         socket = self.nsp.sockets.get(request.sid or "")
@@ -541,7 +395,7 @@ class RedisAdapter(MemoryAdapter):
         self._respond(request, wire.dump_json({"requestId": request.request_id}))
 
     def _fetch_response(self, request_id: str, opts: BroadcastOptions) -> bytes:
-        described = [_describe(s) for s in self.local_sockets(opts)]
+        described = [describe(s) for s in self.local_sockets(opts)]
         try:
             return wire.fetch_sockets_response(request_id, described)
         except (TypeError, ValueError):
@@ -604,7 +458,7 @@ class RedisAdapter(MemoryAdapter):
             self._respond(request, payload)
 
         try:
-            MemoryAdapter.broadcast_with_ack(self, packet, opts, client_count, ack)
+            self.local.broadcast_with_ack(packet, opts, client_count, ack)
         except (TypeError, ValueError):
             log.failure("cannot deliver a broadcast with acknowledgements from another server on {nsp}",
                         nsp=self.nsp.name)
@@ -682,7 +536,7 @@ class RedisAdapterFactory:
             raise ValueError("this redis_adapter(...) already serves another SocketIOServer: use one per "
                              "server (the cluster counts servers by their Redis subscriber connections)")
         if self._connection is None:
-            self._connection = RedisConnection(self._address, nsp.server.reactor,
+            self._connection = RedisConnection(self._address, nsp.reactor,
                                                command_timeout=self.request_timeout)
         adapter = RedisAdapter(nsp, self._connection, self.key, self.request_timeout,
                                publish_on_specific_response_channel=self.publish_on_specific_response_channel,

@@ -159,6 +159,7 @@ _PACKED_AS_IS: Final = frozenset({str, int, bool, bytes, bytearray, type(None)})
 #: with ``unicode_errors="replace"``, as Node's ``Buffer.toString``).
 _UNPACKED_AS_IS: Final = frozenset({str, int, float, bool, bytes, type(None)})
 _DATE_MODES: Final = ("datetime", "iso")
+_PACK_DATE_MODES: Final = ("timestamp", "legacy")
 
 
 class _Undefined:
@@ -182,13 +183,13 @@ def _refuse(value: Any) -> Any:
     through, so only an int out of the 64-bit range ends up here."""
     if isinstance(value, int):
         raise ValueError(f"integer {value} is out of the MessagePack (64-bit) range")
-    raise TypeError(f"{type(value).__name__} cannot be sent over Redis (MessagePack)")
+    raise TypeError(f"{type(value).__name__} cannot be written as MessagePack")
 
 
 _packers: Final = _Packers()
 
 
-def pack(value: Any) -> bytes:
+def pack(value: Any, *, dates: str = "timestamp") -> bytes:
     """``value`` as notepack.io's ``encode`` writes the same JavaScript value.
 
     ``None``, ``bool``, ``int`` (64-bit range), ``float``, ``str``,
@@ -203,14 +204,19 @@ def pack(value: Any) -> bytes:
     does: an integral float into an int (JavaScript has one number type:
     notepack writes ``1.0`` and ``-0.0`` as integers), a non-string key into
     its JavaScript name (two keys with one name become one entry, the last
-    value winning, as in a JavaScript object), a ``datetime`` into a
-    :class:`msgpack.Timestamp` (notepack's 32-, 64- or 96-bit timestamp), a
-    subclass into its base type.  A first pass that allocates nothing finds
-    out whether there is anything to turn; usually there is not.
+    value winning, as in a JavaScript object), keys that are array indices
+    (``"0"``, ``"17"``) first and in ascending order (JavaScript's property
+    order), a ``datetime`` into a :class:`msgpack.Timestamp` (notepack 3's
+    32-, 64- or 96-bit timestamp; with ``dates="legacy"`` notepack 2's
+    ``fixext 8`` type 0 of int64 milliseconds, which ``socket.io-msgpack-parser``
+    3.x writes), a subclass into its base type.  A first pass that allocates
+    nothing finds out whether there is anything to turn; usually there is not.
     """
+    if dates not in _PACK_DATE_MODES:
+        raise ValueError("dates is 'timestamp' or 'legacy'")
     if type(value) not in _PACKED_AS_IS and not _packs_as_is(value, 0):
         try:
-            value = _for_msgpack(value, 0)
+            value = _for_msgpack(value, 0, dates == "legacy")
         except RecursionError:
             raise ValueError("value nests too deeply for MessagePack") from None
     packed: bytes = _packers.packer.pack(value)
@@ -219,11 +225,12 @@ def pack(value: Any) -> bytes:
 
 def _packs_as_is(value: Any, depth: int) -> bool:
     """Whether msgpack writes ``value`` exactly as notepack does: plain
-    lists, tuples and dicts with string keys, of ``_PACKED_AS_IS`` values."""
+    lists, tuples and dicts with string keys (none starting with a digit:
+    it may be an array index), of ``_PACKED_AS_IS`` values."""
     kind = type(value)
     if kind is dict:
         for key, item in value.items():
-            if type(key) is not str:
+            if type(key) is not str or "0" <= key[:1] <= "9":
                 return False
             kind = type(item)
             if kind in _PACKED_AS_IS:
@@ -246,7 +253,7 @@ def _packs_as_is(value: Any, depth: int) -> bool:
     return False
 
 
-def _for_msgpack(value: Any, depth: int) -> Any:
+def _for_msgpack(value: Any, depth: int, legacy_dates: bool) -> Any:
     """``value`` (not of a ``_PACKED_AS_IS`` type) as msgpack must see it to
     write notepack's bytes (see :func:`pack`): built of exact built-in types
     and Timestamps only, so that msgpack calls no Python code."""
@@ -254,36 +261,60 @@ def _for_msgpack(value: Any, depth: int) -> Any:
     if kind is float:
         if value.is_integer() and -(2**63) <= value < 2**64:  # finite: is_integer() is False for inf and nan
             return int(value)
-        return value
+        return value if value == value else math.nan  # JavaScript has one NaN (no sign, no payload)
     if kind is list or kind is tuple or kind is dict:
         if depth >= _PACK_MAX_DEPTH:
             raise ValueError("value nests too deeply for MessagePack (or is circular)")
         if kind is dict:
             out: dict[str, Any] = {}
+            indices = False
             for key, item in value.items():
-                out[key if type(key) is str else _js_key(key)] = (
-                    item if type(item) in _PACKED_AS_IS else _for_msgpack(item, depth + 1))
-            return out
+                if type(key) is not str:
+                    key = _js_key(key)
+                if not indices and "0" <= key[:1] <= "9":
+                    indices = _ARRAY_INDEX.fullmatch(key) is not None
+                out[key] = item if type(item) in _PACKED_AS_IS else _for_msgpack(item, depth + 1, legacy_dates)
+            return _js_property_order(out) if indices else out
         items = []
         for item in value:
-            items.append(item if type(item) in _PACKED_AS_IS else _for_msgpack(item, depth + 1))
+            items.append(item if type(item) in _PACKED_AS_IS else _for_msgpack(item, depth + 1, legacy_dates))
         return items
     if isinstance(value, datetime.datetime):
+        if legacy_dates:
+            seconds, nanos = _timestamp_parts(value)
+            ms = seconds * 1000 + nanos // 1_000_000
+            return msgpack.ExtType(0, ms.to_bytes(8, "big", signed=True))
         return msgpack.Timestamp(*_timestamp_parts(value))
     # Subclasses (an IntEnum, a str Enum, an OrderedDict...) become their base type.
     if isinstance(value, float):
-        return _for_msgpack(float.__float__(value), depth)
+        return _for_msgpack(float.__float__(value), depth, legacy_dates)
     if isinstance(value, (list, tuple)):
-        return _for_msgpack(list(value), depth)
+        return _for_msgpack(list(value), depth, legacy_dates)
     if isinstance(value, dict):
-        return _for_msgpack(dict(value.items()), depth)
+        return _for_msgpack(dict(value.items()), depth, legacy_dates)
     if isinstance(value, int):
         return int(value)
     if isinstance(value, str):
         return str.__str__(value)
     if isinstance(value, _BINARY):
         return bytes(value)
-    raise TypeError(f"{type(value).__name__} cannot be sent over Redis (MessagePack)")
+    raise TypeError(f"{type(value).__name__} cannot be written as MessagePack")
+
+
+#: A property name that is an array index (ECMA-262: a canonical uint32 below 2**32 - 1).
+_ARRAY_INDEX: Final = re.compile(r"0|[1-9][0-9]{0,9}")
+
+
+def _js_property_order(obj: dict[str, Any]) -> dict[str, Any]:
+    """``obj`` with its keys in JavaScript's order: array indices ascending, then the others as inserted."""
+    indices = sorted((int(key) for key in obj if _ARRAY_INDEX.fullmatch(key) and int(key) < 2**32 - 1))
+    if not indices:
+        return obj
+    out = {str(i): obj[str(i)] for i in indices}
+    for key, item in obj.items():
+        if key not in out:
+            out[key] = item
+    return out
 
 
 def _js_key(key: Any) -> str:

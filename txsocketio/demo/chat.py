@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.test_demo_chat -*-
+# -*- test-case-name: tests.interop.test_demo_chat -*-
 """The chat demo: rooms, nicknames, typing notices, acknowledged messages.
 
 ``twistd -n txsocketio`` serves it (with the page of ``txsocketio/demo/static``)
@@ -395,7 +395,13 @@ def make_server(reactor: Any = None, **options: Any) -> SocketIOServer:
     """A :class:`~txsocketio.SocketIOServer` running the chat in namespace ``/``.
 
     ``options`` go to the server (Engine.IO options in seconds, ...).
+    ``reactor``: the demo's clock and I/O; without one (the demo is an entry
+    point) it runs on the global reactor.
     """
+    if reactor is None:
+        from twisted.internet import reactor as global_reactor
+
+        reactor = global_reactor
     sio = SocketIOServer(reactor=reactor, **options)
     state = ChatState(sio.reactor)
     sio.register("/", type("Chat", (ChatNamespace,), {"state": state}))

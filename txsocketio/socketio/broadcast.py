@@ -1,108 +1,129 @@
 # -*- test-case-name: tests.test_socketio_broadcast -*-
-"""Broadcasting: ``sio.to(room).except_(other).emit(...)`` and friends.
+"""Broadcasting: ``sio.to(room).except_(other).volatile.emit(...)`` and friends.
 
-A :class:`BroadcastOperator` is an immutable selection (rooms, exclusions,
-flags) over one namespace; every method that chains returns a new one.  The
-work is done by the namespace's adapter, so the same calls reach the whole
-cluster with the Redis adapter.
+One chainable :class:`BroadcastOperator` serves every front door: a
+namespace, the server, a socket (``socket.to(...)``, ``socket.volatile``),
+the parent of dynamic namespaces, the thread-safe facade and the Redis
+emitter.  The operator holds an immutable selection
+(:class:`~txsocketio.adapters.base.BroadcastOptions`: rooms, exclusions,
+typed flags) and an *executor*, the object that carries the selection out.
+The front doors differ only in their executor:
+
+=====================================  =====================================================
+:class:`NamespaceExecutor`             a namespace's adapter (local, or the Redis cluster)
+:class:`FanOutExecutor`                every child of a dynamic namespace
+``socket.SocketExecutor``              the socket itself, or its namespace minus the socket
+``threadsafe.ThreadExecutor``          hops into the reactor thread, results as Futures
+``emitter.EmitterExecutor``            publishes on Redis from a process that is not a server
+=====================================  =====================================================
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Iterable
+from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
-from twisted.internet.defer import Deferred
+from twisted.internet.defer import Deferred, DeferredList, FirstError, gatherResults
 
-from txsocketio.adapters.base import BroadcastOptions
+from txsocketio.adapters.base import BroadcastOptions, room_names
 from txsocketio.errors import AckTimeout
+from txsocketio.socketio.events import check_event_name
 from txsocketio.socketio.packet import Packet, PacketType
-from txsocketio.socketio.socket import check_event_name
 
 if TYPE_CHECKING:
-    from txsocketio.socketio.server import ServerNamespace
+    from txsocketio.socketio.server import ParentNamespace, ServerNamespace
 
-__all__ = ["BroadcastOperator"]
+__all__ = ["BroadcastOperator", "Executor", "FrontDoors", "Broadcasting", "NamespaceExecutor", "FanOutExecutor",
+           "NEEDS_TIMEOUT"]
 
+NEEDS_TIMEOUT = ("a broadcast with acknowledgements needs a timeout: "
+                 "use .timeout(seconds).emit_with_ack(...)")
 
-def _names(rooms: Iterable[Any]) -> frozenset[str]:
-    out: set[str] = set()
-    for room in rooms:
-        if isinstance(room, (list, tuple, set, frozenset)):
-            out.update(str(r) for r in room)
-        else:
-            out.add(str(room))
-    return frozenset(out)
+E = TypeVar("E", bound="Executor")
 
 
-class BroadcastOperator:
-    """A selection of sockets in one namespace, and what to do with them."""
+class Executor(Protocol):
+    """What carries out a selection; each method gets the selection first."""
 
-    __slots__ = ("nsp", "rooms", "except_rooms", "flags")
+    def emit(self, opts: BroadcastOptions, event: str, args: tuple[Any, ...]) -> Any: ...
 
-    def __init__(self, nsp: "ServerNamespace", rooms: frozenset[str] = frozenset(),
-                 except_: frozenset[str] = frozenset(), flags: dict[str, Any] | None = None) -> None:
-        self.nsp = nsp
-        self.rooms = rooms
-        self.except_rooms = except_
-        self.flags = flags or {}
+    def emit_with_ack(self, opts: BroadcastOptions, event: str, args: tuple[Any, ...]) -> Any: ...
 
-    def _with(self, **changes: Any) -> "BroadcastOperator":
-        return BroadcastOperator(
-            self.nsp,
-            changes.get("rooms", self.rooms),
-            changes.get("except_", self.except_rooms),
-            changes.get("flags", self.flags),
-        )
+    def fetch_sockets(self, opts: BroadcastOptions) -> Any: ...
 
-    def _options(self) -> BroadcastOptions:
-        return BroadcastOptions(self.rooms, self.except_rooms, self.flags)
+    def sockets_join(self, opts: BroadcastOptions, rooms: frozenset[str]) -> Any: ...
+
+    def sockets_leave(self, opts: BroadcastOptions, rooms: frozenset[str]) -> Any: ...
+
+    def disconnect_sockets(self, opts: BroadcastOptions, close: bool) -> Any: ...
+
+
+class BroadcastOperator(Generic[E]):
+    """A selection of sockets and what to do with them; every chaining call
+    returns a new operator (the first is unchanged)."""
+
+    __slots__ = ("executor", "options")
+
+    def __init__(self, executor: E, options: BroadcastOptions = BroadcastOptions()) -> None:
+        self.executor = executor
+        self.options = options
+
+    def __repr__(self) -> str:
+        o = self.options
+        return (f"<BroadcastOperator {self.executor!r} to={sorted(o.rooms)} except={sorted(o.except_)} "
+                f"flags={dict(o.flags)}>")
+
+    def _with(self, options: BroadcastOptions) -> "BroadcastOperator[E]":
+        return type(self)(self.executor, options)
 
     # -- selection ------------------------------------------------------------------
 
-    def to(self, *rooms: Any) -> "BroadcastOperator":
-        """Add rooms to the selection (a socket in several is reached once)."""
-        return self._with(rooms=self.rooms | _names(rooms))
+    def to(self, *rooms: Any) -> "BroadcastOperator[E]":
+        """Add rooms (names, or lists of names) to the selection (a socket in
+        several is reached once)."""
+        return self._with(self.options.to(rooms))
 
     in_ = to
 
-    def except_(self, *rooms: Any) -> "BroadcastOperator":
+    def except_(self, *rooms: Any) -> "BroadcastOperator[E]":
         """Leave out the sockets in these rooms (socket ids are rooms too)."""
-        return self._with(except_=self.except_rooms | _names(rooms))
+        return self._with(self.options.excluding(rooms))
 
     @property
-    def volatile(self) -> "BroadcastOperator":
+    def volatile(self) -> "BroadcastOperator[E]":
         """Drop the message for clients that cannot take it right now."""
-        return self._with(flags={**self.flags, "volatile": True})
+        return self._with(self.options.with_flags(volatile=True))
 
     @property
-    def local(self) -> "BroadcastOperator":
+    def local(self) -> "BroadcastOperator[E]":
         """Only this process's clients, even with a cluster adapter."""
-        return self._with(flags={**self.flags, "local": True})
+        return self._with(self.options.with_flags(local=True))
 
-    def compress(self, flag: bool) -> "BroadcastOperator":
-        return self._with(flags={**self.flags, "compress": bool(flag)})
+    def compress(self, flag: bool) -> "BroadcastOperator[E]":
+        """``False``: no permessage-deflate for these messages."""
+        return self._with(self.options.with_flags(compress=bool(flag)))
 
-    def timeout(self, seconds: float) -> "BroadcastOperator":
+    def timeout(self, seconds: float) -> "BroadcastOperator[E]":
         """How long :meth:`emit_with_ack` waits for the clients' answers."""
-        return self._with(flags={**self.flags, "timeout": seconds})
+        return self._with(self.options.with_flags(timeout=seconds))
 
-    # -- emitting ---------------------------------------------------------------------
+    # -- actions ----------------------------------------------------------------------
 
-    def emit(self, event: str, *args: Any) -> None:
+    def emit(self, event: str, *args: Any) -> Any:
         """Send an event to every selected socket.
 
         The packet is encoded once and the same messages go to every
-        recipient.  Raises ``TypeError`` (naming the argument) when an
-        argument cannot be serialised, before anything is sent.
+        recipient.  Raises ``ValueError`` for a reserved name and ``TypeError``
+        (naming the argument) when an argument cannot be serialised, before
+        anything is sent.
         """
         check_event_name(event)
-        self.nsp.adapter.broadcast(Packet(PacketType.EVENT, self.nsp.name, [event, *args]),
-                                   self._options())
+        return self.executor.emit(self.options, event, args)
 
-    def send(self, *args: Any) -> None:
-        self.emit("message", *args)
+    def send(self, *args: Any) -> Any:
+        """Emit a ``message`` event."""
+        return self.emit("message", *args)
 
-    def emit_with_ack(self, event: str, *args: Any) -> "Deferred[list[Any]]":
+    def emit_with_ack(self, event: str, *args: Any) -> Any:
         """Emit and collect one answer per client (its first ack argument).
 
         Needs :meth:`timeout`.  Fires with the list of answers once every
@@ -112,41 +133,204 @@ class BroadcastOperator:
         A client that disconnects without answering counts as not answering.
         """
         check_event_name(event)
-        seconds = self.flags.get("timeout")
+        return self.executor.emit_with_ack(self.options, event, args)
+
+    def fetch_sockets(self) -> Any:
+        """The selected sockets (remote ones too, with a cluster adapter)."""
+        return self.executor.fetch_sockets(self.options)
+
+    def sockets_join(self, *rooms: Any) -> Any:
+        """Make the selected sockets join ``rooms``."""
+        return self.executor.sockets_join(self.options, room_names(rooms))
+
+    def sockets_leave(self, *rooms: Any) -> Any:
+        """Make the selected sockets leave ``rooms``."""
+        return self.executor.sockets_leave(self.options, room_names(rooms))
+
+    def disconnect_sockets(self, close: bool = False) -> Any:
+        """Disconnect the selected sockets (``close`` ends their whole connection)."""
+        return self.executor.disconnect_sockets(self.options, close)
+
+
+class FrontDoors:
+    """The front doors of the operator for a class that has one
+    (``_operator()`` starts a selection of everyone): the part of the API
+    that needs no answer from the clients (all the Redis emitter offers)."""
+
+    def _operator(self) -> BroadcastOperator[Any]:
+        raise NotImplementedError
+
+    def to(self, *rooms: Any) -> BroadcastOperator[Any]:
+        """The sockets in ``rooms`` (chain ``except_``, ``volatile``…, then ``emit``)."""
+        return self._operator().to(*rooms)
+
+    def in_(self, *rooms: Any) -> BroadcastOperator[Any]:
+        return self._operator().to(*rooms)
+
+    def except_(self, *rooms: Any) -> BroadcastOperator[Any]:
+        return self._operator().except_(*rooms)
+
+    @property
+    def volatile(self) -> BroadcastOperator[Any]:
+        return self._operator().volatile
+
+    def compress(self, flag: bool) -> BroadcastOperator[Any]:
+        return self._operator().compress(flag)
+
+    def emit(self, event: str, *args: Any) -> Any:
+        """Send an event to everyone (see :meth:`BroadcastOperator.emit`)."""
+        return self._operator().emit(event, *args)
+
+    def send(self, *args: Any) -> Any:
+        return self._operator().send(*args)
+
+    def sockets_join(self, *rooms: Any) -> Any:
+        """Make every socket join ``rooms``."""
+        return self._operator().sockets_join(*rooms)
+
+    def sockets_leave(self, *rooms: Any) -> Any:
+        return self._operator().sockets_leave(*rooms)
+
+    def disconnect_sockets(self, close: bool = False) -> Any:
+        return self._operator().disconnect_sockets(close)
+
+
+class Broadcasting(FrontDoors):
+    """Every front door of the operator (namespaces, the server, the thread-safe facade)."""
+
+    @property
+    def local(self) -> BroadcastOperator[Any]:
+        return self._operator().local
+
+    def timeout(self, seconds: float) -> BroadcastOperator[Any]:
+        return self._operator().timeout(seconds)
+
+    def emit_with_ack(self, event: str, *args: Any) -> Any:
+        """Broadcast with acknowledgements; needs :meth:`timeout` first
+        (``x.timeout(5).emit_with_ack(...)``), see :meth:`BroadcastOperator.emit_with_ack`."""
+        return self._operator().emit_with_ack(event, *args)
+
+    def fetch_sockets(self) -> Any:
+        return self._operator().fetch_sockets()
+
+
+class NamespaceExecutor:
+    """Carries a selection out on one namespace, through its adapter."""
+
+    __slots__ = ("nsp",)
+
+    def __init__(self, nsp: "ServerNamespace") -> None:
+        self.nsp = nsp
+
+    def __repr__(self) -> str:
+        return f"<on {self.nsp.name}>"
+
+    def emit(self, opts: BroadcastOptions, event: str, args: tuple[Any, ...]) -> None:
+        nsp = self.nsp
+        nsp.adapter.broadcast(Packet(PacketType.EVENT, nsp.name, [event, *args]), opts)
+
+    def emit_with_ack(self, opts: BroadcastOptions, event: str, args: tuple[Any, ...]) -> "Deferred[list[Any]]":
+        seconds = opts.flags.timeout
         if seconds is None:
-            raise ValueError("a broadcast with acknowledgements needs a timeout: "
-                             "use .timeout(seconds).emit_with_ack(...)")
+            raise ValueError(NEEDS_TIMEOUT)
         nsp = self.nsp
         packet = Packet(PacketType.EVENT, nsp.name, [event, *args], id=nsp.next_ack_id())
         collection = _AckCollection(nsp, packet.id, seconds)
         try:
-            nsp.adapter.broadcast_with_ack(packet, self._options(), collection.client_count, collection.ack)
+            nsp.adapter.broadcast_with_ack(packet, opts, collection.client_count, collection.ack)
         except BaseException:
             collection.abandon()
             raise
-        if self.flags.get("local"):
+        if opts.flags.local:
             collection.set_server_count(1)
         else:
             nsp.adapter.server_count().addCallbacks(collection.set_server_count, collection.fail)
         return collection.done
 
-    # -- acting on the selected sockets -------------------------------------------------
+    def fetch_sockets(self, opts: BroadcastOptions) -> "Deferred[list[Any]]":
+        return self.nsp.adapter.fetch_sockets(opts)
 
-    def fetch_sockets(self) -> "Deferred[list[Any]]":
-        """The selected sockets (remote ones too, with a cluster adapter)."""
-        return self.nsp.adapter.fetch_sockets(self._options())
+    def sockets_join(self, opts: BroadcastOptions, rooms: frozenset[str]) -> "Deferred[None]":
+        return self.nsp.adapter.add_sockets(opts, rooms)
 
-    def sockets_join(self, *rooms: Any) -> "Deferred[None]":
-        """Make the selected sockets join ``rooms``."""
-        return self.nsp.adapter.add_sockets(self._options(), _names(rooms))
+    def sockets_leave(self, opts: BroadcastOptions, rooms: frozenset[str]) -> "Deferred[None]":
+        return self.nsp.adapter.del_sockets(opts, rooms)
 
-    def sockets_leave(self, *rooms: Any) -> "Deferred[None]":
-        """Make the selected sockets leave ``rooms``."""
-        return self.nsp.adapter.del_sockets(self._options(), _names(rooms))
+    def disconnect_sockets(self, opts: BroadcastOptions, close: bool) -> "Deferred[None]":
+        return self.nsp.adapter.disconnect_sockets(opts, close)
 
-    def disconnect_sockets(self, close: bool = False) -> "Deferred[None]":
-        """Disconnect the selected sockets (``close`` ends their whole connection)."""
-        return self.nsp.adapter.disconnect_sockets(self._options(), close)
+
+class FanOutExecutor:
+    """Carries a selection out on every child of a dynamic namespace (the
+    children existing when the action is called)."""
+
+    __slots__ = ("parent",)
+
+    def __init__(self, parent: "ParentNamespace") -> None:
+        self.parent = parent
+
+    def __repr__(self) -> str:
+        return f"<on every child of {self.parent.name}>"
+
+    def _children(self) -> list[NamespaceExecutor]:
+        return [child.executor for child in list(self.parent.children.values())]
+
+    def _validate(self, event: str, args: tuple[Any, ...]) -> None:
+        # Without children nothing is encoded: raise the TypeError all the same.
+        self.parent.prepare(Packet(PacketType.EVENT, "/", [event, *args]))
+
+    def emit(self, opts: BroadcastOptions, event: str, args: tuple[Any, ...]) -> None:
+        children = self._children()
+        if not children:
+            self._validate(event, args)
+        for child in children:
+            child.emit(opts, event, args)
+
+    def emit_with_ack(self, opts: BroadcastOptions, event: str, args: tuple[Any, ...]) -> "Deferred[list[Any]]":
+        """Every child's answers in one list; on timeout, one
+        :class:`~txsocketio.errors.AckTimeout` with every answer that arrived."""
+        if opts.flags.timeout is None:
+            raise ValueError(NEEDS_TIMEOUT)
+        children = self._children()
+        if not children:
+            self._validate(event, args)
+        waits = [child.emit_with_ack(opts, event, args) for child in children]
+        return DeferredList(waits, consumeErrors=True).addCallback(_merge_answers)
+
+    def _gather(self, name: str, *args: Any) -> "Deferred[list[Any]]":
+        d = gatherResults([getattr(child, name)(*args) for child in self._children()], consumeErrors=True)
+        return d.addErrback(lambda f: f.value.subFailure if isinstance(f.value, FirstError) else f)
+
+    def fetch_sockets(self, opts: BroadcastOptions) -> "Deferred[list[Any]]":
+        return self._gather("fetch_sockets", opts).addCallback(lambda results: [s for r in results for s in r])
+
+    def sockets_join(self, opts: BroadcastOptions, rooms: frozenset[str]) -> "Deferred[None]":
+        return self._gather("sockets_join", opts, rooms).addCallback(lambda _: None)
+
+    def sockets_leave(self, opts: BroadcastOptions, rooms: frozenset[str]) -> "Deferred[None]":
+        return self._gather("sockets_leave", opts, rooms).addCallback(lambda _: None)
+
+    def disconnect_sockets(self, opts: BroadcastOptions, close: bool) -> "Deferred[None]":
+        return self._gather("disconnect_sockets", opts, close).addCallback(lambda _: None)
+
+
+def _merge_answers(results: list[tuple[bool, Any]]) -> list[Any]:
+    responses: list[Any] = []
+    expected = 0
+    timed_out = False
+    for ok, value in results:
+        if ok:
+            responses.extend(value)
+            expected += len(value)
+        elif value.check(AckTimeout):
+            timed_out = True
+            responses.extend(value.value.responses)
+            expected += value.value.expected or 0
+        else:
+            value.raiseException()
+    if timed_out:
+        raise AckTimeout("operation has timed out", responses, expected)
+    return responses
 
 
 class _AckCollection:
@@ -161,12 +345,12 @@ class _AckCollection:
     def __init__(self, nsp: "ServerNamespace", ack_id: int, seconds: float) -> None:
         self.nsp = nsp
         self.ack_id = ack_id
-        self.done: Deferred[list[Any]] = Deferred(self._cancelled)
+        self.done: Deferred[list[Any]] = Deferred(lambda _: self._stop())
         self.responses: list[Any] = []
         self.expected = 0
         self.servers = 0
         self.server_count: int | None = None
-        self.timer = nsp.server.reactor.callLater(seconds, self._timed_out)
+        self.timer = nsp.reactor.callLater(seconds, self._timed_out)
 
     def client_count(self, count: int) -> None:
         self.expected += count
@@ -193,15 +377,12 @@ class _AckCollection:
         if self.timer.active():
             self.timer.cancel()
         if forget:
-            self.nsp._forget_ack(self.ack_id)
+            self.nsp.forget_ack(self.ack_id)
 
     def _timed_out(self) -> None:
         if not self.done.called:
-            self.nsp._forget_ack(self.ack_id)
+            self.nsp.forget_ack(self.ack_id)
             self.done.errback(AckTimeout("operation has timed out", list(self.responses), self.expected))
-
-    def _cancelled(self, _: Deferred[list[Any]]) -> None:
-        self._stop()
 
     def fail(self, failure: Any) -> None:
         if not self.done.called:

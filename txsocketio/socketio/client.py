@@ -1,6 +1,12 @@
 # -*- test-case-name: tests.test_socketio_server -*-
-"""One Engine.IO connection seen from Socket.IO: its decoder, its namespaces,
-and the connect timeout.
+"""One Engine.IO connection seen from Socket.IO: the glue around its state machine.
+
+:class:`Client` feeds the connection's messages to a pure
+:class:`~txsocketio.socketio.connection.Connection`, holds its one timer
+(the connect timeout), and turns the machine's events into calls: the
+connect flow for a CONNECT (namespace lookup, middlewares, class instance,
+connect handler, written as one coroutine), the socket's handlers for events
+and acknowledgements.
 
 Protocol errors from the client (an undecodable message, an unknown packet
 type, a packet for a namespace it has not joined) close the connection with
@@ -9,25 +15,28 @@ the reason ``"parse error"`` and one log line.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
-from urllib.parse import parse_qsl
+from typing import TYPE_CHECKING, Any, Protocol, Sequence
 
-import attrs
+from twisted.internet.defer import Deferred
 from twisted.logger import Logger
+from twisted.python.failure import Failure
 
-from txsocketio.errors import ProtocolError
-from txsocketio.socketio.packet import Decoder, Packet, PacketType, encode
+from txsocketio._invoke import invoke
+from txsocketio.errors import ConnectionRefused
+from txsocketio.socketio import connection as sio
+from txsocketio.socketio.packet import Packet
+from txsocketio.socketio.socket import Socket, SocketHandshake
 
 if TYPE_CHECKING:
+    from txsocketio.socketio.namespaces import ServerNamespace
     from txsocketio.socketio.server import SocketIOServer
-    from txsocketio.socketio.socket import Socket
 
 __all__ = ["Client", "EngineConnection"]
 
 log = Logger(namespace="txsocketio.socketio")
 
 
-class EngineConnection:
+class EngineConnection(Protocol):
     """What Socket.IO needs from an Engine.IO session (``EngineIOSocket``
     provides it, and so does the in-memory connection of
     :mod:`txsocketio.testing`)."""
@@ -39,7 +48,7 @@ class EngineConnection:
     handshake: Any
     context: Any
 
-    def send_many(self, messages: Any) -> None: ...
+    def send_many(self, messages: Sequence[Any]) -> None: ...
 
     def close(self, reason: str = "forced close") -> None: ...
 
@@ -50,104 +59,181 @@ class Client:
     def __init__(self, server: "SocketIOServer", eio: EngineConnection) -> None:
         self.server = server
         self.eio = eio
-        self.decoder = Decoder(max_attachments=server.max_attachments)
+        config = server.config
+        self.connection = sio.Connection(eio.protocol, eio.sid, connect_timeout=config.connect_timeout,
+                                         parser=config.parser, max_attachments=config.max_attachments)
         #: namespace name -> socket (connected, or with its connect handler running)
-        self.sockets: dict[str, "Socket"] = {}
+        self.sockets: dict[str, Socket] = {}
         self.closed = False
-        self._connecting: set[str] = set()
         self._timer: Any = None
+
+    def __repr__(self) -> str:
+        return f"<Client {self.eio.sid}>"
 
     def start(self) -> None:
         """Arm the connect timeout; a Socket.IO v4 client (EIO 3) joins ``/`` at once."""
-        server = self.server
-        self._timer = server.reactor.callLater(server.connect_timeout, self._connect_timed_out)
-        if self.eio.protocol == 3:
-            server._connect(self, "/", {}, None)
+        events = self.connection.start(self.server.reactor.seconds())
+        self._schedule()
+        self._handle(events)
 
-    def _connect_timed_out(self) -> None:
-        self._timer = None
-        # As Node: only a completed connection counts (a connect handler
-        # that never finishes does not keep the session open).
-        if not self.closed and not any(s.connected for s in self.sockets.values()):
-            log.info("connection {sid}: no namespace joined within connect_timeout; closing",
-                     sid=self.eio.sid)
-            self.eio.close("forced close")
+    # -- time ---------------------------------------------------------------------------
 
-    def namespace_joined(self) -> None:
-        if self._timer is not None and self._timer.active():
-            self._timer.cancel()
+    def _schedule(self) -> None:
+        """Match the one timer to the machine's deadline (it changes on start,
+        accept, timer and close only)."""
+        deadline = self.connection.next_deadline()
+        timer = self._timer
+        if deadline is None:
+            if timer is not None and timer.active():
+                timer.cancel()
+            self._timer = None
+            return
+        reactor = self.server.reactor
+        delay = max(0.0, deadline - reactor.seconds())
+        if timer is not None and timer.active():
+            timer.reset(delay)
+        else:
+            self._timer = reactor.callLater(delay, self._timer_fired)
+
+    def _timer_fired(self) -> None:
         self._timer = None
+        self._handle(self.connection.handle_timer(self.server.reactor.seconds()))
+        self._schedule()
 
     # -- from Engine.IO -------------------------------------------------------------
 
     def on_message(self, data: str | bytes) -> None:
-        if self.closed:
-            return
-        try:
-            packet = self.decoder.feed(data)
-        except ProtocolError as e:
-            self._protocol_error(str(e))
-            return
-        if packet is None:
-            return
-        kind = packet.type
-        if kind is PacketType.CONNECT:
-            name = packet.namespace
-            if self.eio.protocol != 3 and packet.query is not None:
-                # Socket.IO v5 has no query in CONNECT: like Node, the whole
-                # "/nsp?x=1" is the namespace's name (and so usually unknown).
-                name = f"{name}?{packet.query}"
-                packet = attrs.evolve(packet, namespace=name, query=None)
-            if name in self.sockets or name in self._connecting:
-                log.info("connection {sid}: second CONNECT to {nsp}; ignored", sid=self.eio.sid, nsp=name)
-                return
-            if self.eio.protocol == 3:
-                # Socket.IO v4 clients send their auth as the namespace's query
-                # string (``40/nsp?token=x,``); Node hands it over as auth.
-                query = packet.query
-                auth = dict(parse_qsl(query, keep_blank_values=True)) if query else {}
-            else:
-                auth = packet.data if isinstance(packet.data, dict) else {}
-            self.server._connect(self, name, auth, packet.query)
-            return
-        socket = self.sockets.get(packet.namespace)
-        if socket is None or not socket.connected:
-            self._protocol_error(f"{kind.name} packet for namespace {packet.namespace!r}, "
-                                 "which this client has not joined")
-            return
-        if kind is PacketType.EVENT or kind is PacketType.BINARY_EVENT:
-            socket._on_event(packet)
-        elif kind is PacketType.ACK or kind is PacketType.BINARY_ACK:
-            socket._on_ack(packet)
-        elif kind is PacketType.DISCONNECT:
-            socket._on_close("client namespace disconnect")
-        else:
-            self._protocol_error(f"unexpected {kind.name} packet from a client")
+        if not self.closed:
+            self._handle(self.connection.receive(data))
+
+    def _handle(self, events: list[sio.Event]) -> None:
+        for event in events:
+            if isinstance(event, sio.EventReceived):
+                socket = self.sockets.get(event.namespace)
+                if socket is not None:
+                    socket.handle_event(event.event, event.args, event.ack_id)
+            elif isinstance(event, sio.AckReceived):
+                socket = self.sockets.get(event.namespace)
+                if socket is not None:
+                    socket.handle_ack(event.ack_id, event.args)
+            elif isinstance(event, sio.ConnectRequested):
+                d = Deferred.fromCoroutine(self._join(event.namespace, event.auth, event.query))
+                d.addErrback(lambda f, n=event.namespace: log.failure("connecting to {nsp} failed", f, nsp=n))
+            elif isinstance(event, sio.NamespaceLeft):
+                socket = self.sockets.get(event.namespace)
+                if socket is not None:
+                    socket.handle_close("client namespace disconnect")
+            elif isinstance(event, sio.ConnectIgnored):
+                log.info("connection {sid}: second CONNECT to {nsp}; ignored", sid=self.eio.sid,
+                         nsp=event.namespace)
+            elif isinstance(event, sio.ProtocolViolated):
+                log.info("connection {sid}: protocol error ({problem}); closing", sid=self.eio.sid,
+                         problem=event.problem)
+                self.on_close("parse error")
+                self.eio.close("parse error")
+            elif isinstance(event, sio.ConnectTimedOut):
+                if not self.closed:
+                    log.info("connection {sid}: no namespace joined within connect_timeout; closing",
+                             sid=self.eio.sid)
+                    self.eio.close("forced close")
 
     def on_close(self, reason: str) -> None:
         """The Engine.IO session ended: every namespace sees ``reason``."""
         if self.closed:
             return
         self.closed = True
-        self.namespace_joined()
-        clients = self.server.clients
-        if clients.get(self.eio.sid) is self:
-            del clients[self.eio.sid]
+        self.connection.close()
+        self._schedule()
+        self.server.client_closed(self)
         for socket in list(self.sockets.values()):
-            socket._on_close(reason)
+            socket.handle_close(reason)
         self.sockets.clear()
-        self._connecting.clear()
 
-    def _protocol_error(self, problem: str) -> None:
-        log.info("connection {sid}: protocol error ({problem}); closing", sid=self.eio.sid, problem=problem)
-        self.on_close("parse error")
-        self.eio.close("parse error")
+    # -- the connect flow -------------------------------------------------------------
+
+    async def _join(self, name: str, auth: dict[str, Any], query: str | None) -> None:
+        """Admit the client to ``name``: find the namespace, make the socket,
+        run the middlewares, the class and the connect handler, then reply."""
+        nsp = await self.server.find_namespace(name, auth, lambda: self.closed)
+        if self.closed:
+            return
+        if nsp is None:
+            log.info("connection {sid}: CONNECT to unknown namespace {nsp}", sid=self.eio.sid, nsp=name)
+            self.send_packet(self.connection.reject_namespace(name))
+            return
+        socket = self._new_socket(nsp, auth, query)
+        try:
+            for middleware in nsp.middlewares:
+                if self.closed:
+                    break
+                result = invoke(middleware, socket)
+                if isinstance(result, Deferred):
+                    await result
+            if self.closed or socket.disconnected:
+                self.connection.abandon(name)
+                socket.handle_close("transport close")
+                return
+            nsp.admit(socket)
+            self.sockets[name] = socket
+            cls = nsp.namespace_class
+            if cls is not None:
+                socket.instance = cls(socket)
+            result = nsp.run_connect_handler(socket, auth)
+            if isinstance(result, Deferred):
+                await result
+        except Exception as e:
+            self._refuse(socket, e)
+            return
+        self._complete(socket)
+
+    def _new_socket(self, nsp: "ServerNamespace", auth: dict[str, Any], query: str | None) -> Socket:
+        base = self.eio.handshake
+        handshake = SocketHandshake(
+            headers=base.headers, query=self.connection.rules.handshake_query(base.query, query),
+            address=base.address, time=base.time, issued=base.issued, url=base.url, secure=base.secure,
+            xdomain=base.xdomain, auth=auth, environ=base.environ,
+        )
+        return Socket(nsp, self, self.connection.socket_id(nsp.name), handshake)
+
+    def _complete(self, socket: Socket) -> None:
+        if self.closed or socket.disconnected:
+            socket.handle_close("transport close")
+            return
+        self.send_packet(self.connection.accept(socket.nsp.name, socket.id))
+        self._schedule()
+        log.debug("{socket} connected", socket=socket)
+        socket.connect_completed()
+
+    def _refuse(self, socket: Socket, error: BaseException) -> None:
+        name = socket.nsp.name
+        socket.handle_close("server namespace disconnect")
+        if isinstance(error, ConnectionRefused):
+            log.info("refused {socket}: {message}", socket=socket, message=error.message)
+        else:
+            log.failure("connect handler or middleware of {nsp} raised; refusing the client",
+                        failure=Failure(error, type(error), error.__traceback__), nsp=name)
+            error = ConnectionRefused("Internal server error")
+        self.connection.abandon(name)
+        if self.closed:
+            return
+        try:
+            self.send_packet(self.connection.refuse(name, error.message, error.data))
+        except (TypeError, ValueError):
+            log.failure("the data of {error!r} cannot be serialised; refusing without it", error=error)
+            self.send_packet(self.connection.refuse(name, error.message))
 
     # -- to Engine.IO ---------------------------------------------------------------
 
+    def socket_left(self, socket: Socket) -> None:
+        """``socket`` left its namespace (called by the socket)."""
+        name = socket.nsp.name
+        if self.sockets.get(name) is socket:
+            del self.sockets[name]
+        self.connection.leave(name)
+
     def send_packet(self, packet: Packet) -> None:
         """Encode and send one packet (not for broadcasts: they encode once)."""
-        self.eio.send_many(encode(packet))
+        self.eio.send_many(self.server.config.parser.encode(packet))
 
     def disconnect_all(self, reason: str, engine_reason: str = "forced close") -> None:
         """Tell every namespace of this connection goodbye (DISCONNECT packets),
@@ -156,10 +242,7 @@ class Client:
             return
         for socket in list(self.sockets.values()):
             if socket.connected:
-                try:
-                    socket._send(Packet(PacketType.DISCONNECT, socket.nsp.name))
-                except Exception:  # pragma: no cover - a DISCONNECT always encodes
-                    log.failure("cannot say goodbye to {socket}", socket=socket)
+                socket.send_packet(self.connection.disconnect(socket.nsp.name))
         self.on_close(reason)
         self.eio.close(engine_reason)
 

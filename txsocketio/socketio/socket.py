@@ -1,51 +1,41 @@
 # -*- test-case-name: tests.test_socketio_events -*-
-"""The server-side Socket: one client connected to one namespace."""
+"""The server-side Socket: one client connected to one namespace.
+
+The socket is glue: the connection (:mod:`txsocketio.socketio.client`) hands
+it the events and acknowledgements its state machine decoded
+(:meth:`Socket.handle_event`, :meth:`Socket.handle_ack`), adapters hand it
+encoded broadcasts (:meth:`Socket.deliver`), and it runs the application's
+handlers, listeners and per-packet middlewares.
+"""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Callable, Mapping
 
 import attrs
-from twisted.internet.defer import Deferred
+from twisted.internet.defer import Deferred, fail
+
 from twisted.logger import Logger
 
 from txsocketio._invoke import invoke, log_failures
+from txsocketio.adapters.base import BroadcastOptions, Flags
 from txsocketio.engineio.handshake import Handshake
 from txsocketio.errors import AckTimeout, SocketDisconnected
+from txsocketio.socketio.broadcast import BroadcastOperator
+from txsocketio.socketio.events import RESERVED_EVENTS, ack_arguments, check_event_name
 from txsocketio.socketio.namespace import method_name
 from txsocketio.socketio.packet import Packet, PacketType
 
 if TYPE_CHECKING:
     from txsocketio.engineio.server import OutgoingMessage
-    from txsocketio.socketio.broadcast import BroadcastOperator
     from txsocketio.socketio.client import Client
     from txsocketio.socketio.namespace import Namespace
-    from txsocketio.socketio.server import ServerNamespace
+    from txsocketio.socketio.namespaces import ServerNamespace
 
-__all__ = ["Socket", "SocketHandshake", "RESERVED_EVENTS", "check_event_name", "ack_arguments"]
+__all__ = ["Socket", "SocketHandshake", "SocketExecutor", "RESERVED_EVENTS", "check_event_name",
+           "ack_arguments"]
 
 log = Logger(namespace="txsocketio.socketio")
-
-#: Event names an application may not emit (they mean something to the clients).
-RESERVED_EVENTS = frozenset(
-    ["connect", "connect_error", "disconnect", "disconnecting", "newListener", "removeListener"]
-)
-
-
-def check_event_name(event: Any) -> None:
-    if not isinstance(event, str):
-        raise TypeError(f"an event name must be a str, not {type(event).__name__}")
-    if event in RESERVED_EVENTS:
-        raise ValueError(f"{event!r} is a reserved event name and cannot be emitted")
-
-
-def ack_arguments(result: Any) -> list[Any]:
-    """A handler's return value as ACK arguments: None -> [], tuple -> items, else [value]."""
-    if result is None:
-        return []
-    if isinstance(result, tuple):
-        return list(result)
-    return [result]
 
 
 @attrs.frozen
@@ -57,6 +47,10 @@ class SocketHandshake(Handshake):
     auth: Mapping[str, Any] = attrs.field(factory=dict)
 
 
+#: the selection of a socket's own emits: no rooms, no exclusions, no flags
+_EVERYONE = BroadcastOptions()
+
+
 class _Ack:
     __slots__ = ("on_ack", "on_disconnect")
 
@@ -66,108 +60,54 @@ class _Ack:
         self.on_disconnect = on_disconnect
 
 
-class _Emitter:
-    """Emit helpers shared by :class:`Socket` and its flagged views."""
+class SocketExecutor:
+    """Carries a selection out for one socket (see :mod:`txsocketio.socketio.broadcast`).
 
-    _socket: "Socket"
-    _volatile = False
-    _compress = True
-    _timeout: float | None = None
+    Without rooms or exclusions the socket itself is the recipient
+    (``socket.volatile.emit(...)``, ``socket.timeout(5).emit_with_ack(...)``);
+    with them it is its namespace minus the socket (``socket.to(room)``,
+    ``socket.broadcast``, ``socket.volatile.to(room)``), as in Node.
+    """
 
-    def emit(self, event: str, *args: Any) -> None:
-        """Send ``event`` with ``args`` to this client.
+    __slots__ = ("socket",)
 
-        Raises ``TypeError`` (naming the argument) when an argument cannot be
-        serialised, and ``ValueError`` for a reserved event name.
-        """
-        check_event_name(event)
-        socket = self._socket
-        socket._send(Packet(PacketType.EVENT, socket.nsp.name, [event, *args]), self._volatile,
-                     self._compress)
+    def __init__(self, socket: "Socket") -> None:
+        self.socket = socket
 
-    def send(self, *args: Any) -> None:
-        """Emit a ``message`` event (Node's ``socket.send``)."""
-        self.emit("message", *args)
+    def __repr__(self) -> str:
+        return f"<from {self.socket!r}>"
 
-    def emit_with_ack(self, event: str, *args: Any, timeout: float | None = None) -> "Deferred[list[Any]]":
-        """Emit and wait for the client's acknowledgement.
+    def _others(self, opts: BroadcastOptions) -> BroadcastOptions:
+        return opts.excluding([self.socket.id])
 
-        Fires with the list of the client's ack arguments; fails with
-        :class:`~txsocketio.errors.AckTimeout` after ``timeout`` seconds (when
-        given, here or with :meth:`Socket.timeout`) and with
-        :class:`~txsocketio.errors.SocketDisconnected` if the client goes away
-        first.  Cancelling the Deferred forgets the acknowledgement.
-        """
-        check_event_name(event)
-        socket = self._socket
-        if timeout is None:
-            timeout = self._timeout
-        if not socket.connected and socket._buffer is None:
-            from twisted.internet.defer import fail
+    def emit(self, opts: BroadcastOptions, event: str, args: tuple[Any, ...]) -> None:
+        socket = self.socket
+        if opts.selects_others:
+            socket.nsp.executor.emit(self._others(opts), event, args)
+            return
+        flags = opts.flags
+        socket.send_packet(Packet(PacketType.EVENT, socket.nsp.name, [event, *args]), flags.volatile,
+                           flags.compressed)
 
-            return fail(SocketDisconnected(f"socket {socket.id} is disconnected"))
-        ack_id = socket.nsp.next_ack_id()
-        packet = Packet(PacketType.EVENT, socket.nsp.name, [event, *args], id=ack_id)
-        encoded = socket.nsp.prepare(packet, self._compress)  # TypeError here, before anything is registered
-        timer: Any = None
+    def emit_with_ack(self, opts: BroadcastOptions, event: str, args: tuple[Any, ...]) -> "Deferred[list[Any]]":
+        if opts.selects_others:
+            return self.socket.nsp.executor.emit_with_ack(self._others(opts), event, args)
+        return self.socket.request_ack(event, args, opts.flags)
 
-        def stop_timer() -> None:
-            if timer is not None and timer.active():
-                timer.cancel()
+    def fetch_sockets(self, opts: BroadcastOptions) -> "Deferred[list[Any]]":
+        return self.socket.nsp.executor.fetch_sockets(self._others(opts))
 
-        def cancel(_: Deferred[list[Any]]) -> None:
-            socket._acks.pop(ack_id, None)
-            stop_timer()
+    def sockets_join(self, opts: BroadcastOptions, rooms: frozenset[str]) -> "Deferred[None]":
+        return self.socket.nsp.executor.sockets_join(self._others(opts), rooms)
 
-        d: Deferred[list[Any]] = Deferred(cancel)
+    def sockets_leave(self, opts: BroadcastOptions, rooms: frozenset[str]) -> "Deferred[None]":
+        return self.socket.nsp.executor.sockets_leave(self._others(opts), rooms)
 
-        def on_ack(args: list[Any]) -> None:
-            stop_timer()
-            d.callback(args)
-
-        def on_disconnect() -> None:
-            stop_timer()
-            d.errback(SocketDisconnected(f"socket {socket.id} disconnected before acknowledging {event!r}"))
-
-        def on_timeout() -> None:
-            if socket._acks.pop(ack_id, None) is not None:
-                d.errback(AckTimeout(f"no acknowledgement of {event!r} within {timeout} s"))
-
-        socket._acks[ack_id] = _Ack(on_ack, on_disconnect)
-        if timeout is not None:
-            timer = socket.nsp.server.reactor.callLater(timeout, on_timeout)
-        socket._write_encoded(encoded, packet, self._volatile)
-        return d
-
-    def timeout(self, seconds: float) -> "_FlaggedSocket":
-        """A view whose ``emit_with_ack`` fails after ``seconds``."""
-        return _FlaggedSocket(self._socket, self._volatile, self._compress, seconds)
-
-    @property
-    def volatile(self) -> "_FlaggedSocket":
-        """A view whose emits are dropped when the client cannot take them right now."""
-        return _FlaggedSocket(self._socket, True, self._compress, self._timeout)
-
-    def compress(self, flag: bool) -> "_FlaggedSocket":
-        """A view with WebSocket compression on or off.
-
-        Accepted for compatibility with Node's API; the transport currently
-        compresses every message the same way (see ``per_message_deflate``).
-        """
-        return _FlaggedSocket(self._socket, self._volatile, bool(flag), self._timeout)
+    def disconnect_sockets(self, opts: BroadcastOptions, close: bool) -> "Deferred[None]":
+        return self.socket.nsp.executor.disconnect_sockets(self._others(opts), close)
 
 
-class _FlaggedSocket(_Emitter):
-    __slots__ = ("_socket", "_volatile", "_compress", "_timeout")
-
-    def __init__(self, socket: "Socket", volatile: bool, compress: bool, timeout: float | None) -> None:
-        self._socket = socket
-        self._volatile = volatile
-        self._compress = compress
-        self._timeout = timeout
-
-
-class Socket(_Emitter):
+class Socket:
     """A client connected to a namespace.
 
     ``id`` is unique in the namespace (and is the name of a room the socket is
@@ -186,7 +126,6 @@ class Socket(_Emitter):
         self.connected = False
         #: the class-based handler instance, when the namespace has one
         self.instance: "Namespace | None" = None
-        self._socket = self
         # Encoded packets emitted while the middlewares and the connect
         # handler run; None once the socket is connected or gone.
         self._buffer: list[tuple[list["OutgoingMessage"], Packet, bool]] | None = []
@@ -196,6 +135,8 @@ class Socket(_Emitter):
         self._any_outgoing: list[Callable[..., Any]] = []
         self._middlewares: list[Callable[..., Any]] = []
         self._disconnect_after_connect: bool | None = None
+        #: what carries out this socket's emits and views (see txsocketio.socketio.broadcast)
+        self.executor = SocketExecutor(self)
 
     def __repr__(self) -> str:
         return f"<Socket {self.id} on {self.nsp.name}>"
@@ -220,42 +161,127 @@ class Socket(_Emitter):
         return self.client.eio.transport
 
     @property
+    def connecting(self) -> bool:
+        """True while the middlewares and the connect handler run."""
+        return not self.connected and self._buffer is not None
+
+    @property
     def disconnected(self) -> bool:
         """True once the socket has left the namespace (or was refused)."""
         return not self.connected and self._buffer is None
+
+    @property
+    def pending_acks(self) -> int:
+        """How many acknowledgements this socket still waits for from its client."""
+        return len(self._acks)
 
     # -- rooms ------------------------------------------------------------------
 
     def join(self, *rooms: str) -> None:
         """Join ``rooms`` (ignored once the socket is disconnected)."""
-        if self.connected or self._buffer is not None:
+        if not self.disconnected:
             self.nsp.adapter.add_all(self.id, rooms)
 
     def leave(self, *rooms: str) -> None:
         for room in rooms:
             self.nsp.adapter.delete(self.id, room)
 
-    # -- broadcasting from this socket (the sender is excluded) --------------------
+    # -- emitting (one operator; see txsocketio.socketio.broadcast) -------------------
 
-    def _operator(self) -> "BroadcastOperator":
-        from txsocketio.socketio.broadcast import BroadcastOperator
+    def _operator(self, options: BroadcastOptions = _EVERYONE) -> BroadcastOperator[SocketExecutor]:
+        return BroadcastOperator(self.executor, options)
 
-        return BroadcastOperator(self.nsp, except_=frozenset([self.id]))
+    def emit(self, event: str, *args: Any) -> None:
+        """Send ``event`` with ``args`` to this client.
 
-    def to(self, *rooms: str) -> "BroadcastOperator":
+        Raises ``TypeError`` (naming the argument) when an argument cannot be
+        serialised, and ``ValueError`` for a reserved event name.
+        """
+        # What BroadcastOperator.emit does, without building an operator for it.
+        check_event_name(event)
+        self.executor.emit(_EVERYONE, event, args)
+
+    def send(self, *args: Any) -> None:
+        """Emit a ``message`` event (Node's ``socket.send``)."""
+        self.emit("message", *args)
+
+    def emit_with_ack(self, event: str, *args: Any, timeout: float | None = None) -> "Deferred[list[Any]]":
+        """Emit and wait for the client's acknowledgement.
+
+        Fires with the list of the client's ack arguments; fails with
+        :class:`~txsocketio.errors.AckTimeout` after ``timeout`` seconds (when
+        given, here or with :meth:`timeout`) and with
+        :class:`~txsocketio.errors.SocketDisconnected` if the client goes away
+        first.  Cancelling the Deferred forgets the acknowledgement.
+        """
+        op = self._operator()
+        return (op if timeout is None else op.timeout(timeout)).emit_with_ack(event, *args)
+
+    def timeout(self, seconds: float) -> BroadcastOperator[SocketExecutor]:
+        """A view whose ``emit_with_ack`` fails after ``seconds``."""
+        return self._operator().timeout(seconds)
+
+    @property
+    def volatile(self) -> BroadcastOperator[SocketExecutor]:
+        """A view whose emits are dropped when the client cannot take them right now."""
+        return self._operator().volatile
+
+    def compress(self, flag: bool) -> BroadcastOperator[SocketExecutor]:
+        """A view with permessage-deflate on or off for its messages."""
+        return self._operator().compress(flag)
+
+    def to(self, *rooms: str) -> BroadcastOperator[SocketExecutor]:
         """Everyone in ``rooms`` except this socket."""
         return self._operator().to(*rooms)
 
     in_ = to
 
-    def except_(self, *rooms: str) -> "BroadcastOperator":
+    def except_(self, *rooms: str) -> BroadcastOperator[SocketExecutor]:
         """Everyone in the namespace except this socket and ``rooms``."""
         return self._operator().except_(*rooms)
 
     @property
-    def broadcast(self) -> "BroadcastOperator":
+    def broadcast(self) -> BroadcastOperator[SocketExecutor]:
         """Everyone in the namespace except this socket."""
-        return self._operator()
+        return self._operator(BroadcastOptions(except_=frozenset([self.id])))
+
+    def request_ack(self, event: str, args: tuple[Any, ...], flags: Flags) -> "Deferred[list[Any]]":
+        """Send ``event`` asking for an acknowledgement (``emit_with_ack``'s work)."""
+        if self.disconnected:
+            return fail(SocketDisconnected(f"socket {self.id} is disconnected"))
+        timeout = flags.timeout
+        ack_id = self.nsp.next_ack_id()
+        packet = Packet(PacketType.EVENT, self.nsp.name, [event, *args], id=ack_id)
+        encoded = self.nsp.prepare(packet, flags.compressed)  # TypeError here, before anything is registered
+        timer: Any = None
+
+        def stop_timer() -> None:
+            if timer is not None and timer.active():
+                timer.cancel()
+
+        def cancel(_: Deferred[list[Any]]) -> None:
+            self._acks.pop(ack_id, None)
+            stop_timer()
+
+        d: Deferred[list[Any]] = Deferred(cancel)
+
+        def on_ack(answer: list[Any]) -> None:
+            stop_timer()
+            d.callback(answer)
+
+        def on_disconnect() -> None:
+            stop_timer()
+            d.errback(SocketDisconnected(f"socket {self.id} disconnected before acknowledging {event!r}"))
+
+        def on_timeout() -> None:
+            if self._acks.pop(ack_id, None) is not None:
+                d.errback(AckTimeout(f"no acknowledgement of {event!r} within {timeout} s"))
+
+        self._acks[ack_id] = _Ack(on_ack, on_disconnect)
+        if timeout is not None:
+            timer = self.nsp.reactor.callLater(timeout, on_timeout)
+        self.deliver(encoded, packet, flags.volatile)
+        return d
 
     # -- listeners ----------------------------------------------------------------
 
@@ -279,6 +305,10 @@ class Socket(_Emitter):
             self._listeners.pop(event, None)
         elif listener in self._listeners.get(event, ()):
             self._listeners[event].remove(listener)
+
+    def listeners(self, event: str) -> list[Callable[..., Any]]:
+        """The listeners of ``event`` (a copy)."""
+        return list(self._listeners.get(event, ()))
 
     def on_any(self, listener: Callable[..., Any]) -> Callable[..., Any]:
         """Call ``listener(event, *args)`` for every incoming event (before its handler)."""
@@ -331,18 +361,24 @@ class Socket(_Emitter):
         if close:
             self.client.disconnect_all("server namespace disconnect")
             return
-        self._send(Packet(PacketType.DISCONNECT, self.nsp.name))
-        self._on_close("server namespace disconnect")
+        self.send_packet(self.client.connection.disconnect(self.nsp.name))
+        self.handle_close("server namespace disconnect")
 
     # -- writing ------------------------------------------------------------------
 
-    def _send(self, packet: Packet, volatile: bool = False, compress: bool = True) -> None:
-        self._write_encoded(self.nsp.prepare(packet, compress), packet, volatile)
+    def send_packet(self, packet: Packet, volatile: bool = False, compress: bool = True) -> None:
+        """Encode ``packet`` for this client alone and send it (or buffer it while connecting)."""
+        self.deliver(self.nsp.prepare(packet, compress), packet, volatile)
 
-    def _write_encoded(self, encoded: list["OutgoingMessage"], packet: Packet, volatile: bool) -> None:
+    def deliver(self, messages: list["OutgoingMessage"], packet: Packet, volatile: bool = False) -> None:
+        """Write already-encoded messages (a broadcast hands every recipient the same list).
+
+        While the socket is connecting they wait for the CONNECT reply
+        (volatile ones are dropped); once it is gone they are dropped.
+        """
         if not self.connected:
             if self._buffer is not None and not volatile:
-                self._buffer.append((encoded, packet, volatile))
+                self._buffer.append((messages, packet, volatile))
             return
         eio = self.client.eio
         if volatile and not eio.writable:
@@ -351,18 +387,22 @@ class Socket(_Emitter):
             for listener in list(self._any_outgoing):
                 log_failures(log, listener, *packet.data,
                              what="outgoing catch-all listener failed on {socket}", socket=self)
-        eio.send_many(encoded)
+        eio.send_many(messages)
 
-    def _expect_ack(self, ack_id: int, callback: Callable[[Any], None]) -> None:
+    def expect_ack(self, ack_id: int, callback: Callable[[Any], None]) -> None:
         """For broadcasts with acks: ``callback`` gets the client's first ack argument."""
         self._acks[ack_id] = _Ack(lambda args: callback(args[0] if args else None))
 
-    def _connected(self) -> None:
+    def forget_ack(self, ack_id: int) -> None:
+        """Stop waiting for ``ack_id`` (a broadcast with acks is over)."""
+        self._acks.pop(ack_id, None)
+
+    def connect_completed(self) -> None:
         """The CONNECT reply went out: flush what was emitted while connecting."""
         buffered, self._buffer = self._buffer or [], None
         self.connected = True
         for encoded, packet, volatile in buffered:
-            self._write_encoded(encoded, packet, volatile)
+            self.deliver(encoded, packet, volatile)
             if not self.connected:
                 return
         if self._disconnect_after_connect is not None:
@@ -370,43 +410,35 @@ class Socket(_Emitter):
 
     # -- reading ------------------------------------------------------------------
 
-    def _on_event(self, packet: Packet) -> None:
-        data = packet.data
-        event = data[0]
+    def handle_event(self, event: str, args: list[Any], ack_id: int | None) -> None:
+        """An event from the client (decoded by the connection's state machine)."""
         if event in RESERVED_EVENTS:
             log.info("{socket}: ignoring reserved event name {event!r} from the client",
                      socket=self, event=event)
             return
         if not self._middlewares:
-            self._dispatch(event, data[1:], packet.id)
+            self._dispatch(event, args, ack_id)
             return
-        self._run_middlewares(0, event, data[1:], packet.id)
+        d = Deferred.fromCoroutine(self._run_middlewares(event, args, ack_id))
+        d.addErrback(lambda f: log.failure("event {event!r} on {socket} failed", f, event=event, socket=self))
 
-    def _run_middlewares(self, index: int, event: str, args: list[Any], ack_id: int | None) -> None:
-        middlewares = self._middlewares
-        while index < len(middlewares):
-            middleware = middlewares[index]
-            index += 1
+    async def _run_middlewares(self, event: str, args: list[Any], ack_id: int | None) -> None:
+        for middleware in list(self._middlewares):
             try:
                 result = invoke(middleware, event, args)
+                if isinstance(result, Deferred):
+                    await result
             except Exception as e:
                 self._middleware_refused(event, e)
                 return
-            if isinstance(result, Deferred):
-                def resume(_: Any, i: int = index) -> None:
-                    if self.connected:
-                        self._run_middlewares(i, event, args, ack_id)
-
-                result.addCallbacks(resume, lambda f: self._middleware_refused(event, f.value))
-                result.addErrback(lambda f: log.failure("event {event!r} on {socket} failed", f,
-                                                        event=event, socket=self))
+            if not self.connected:
                 return
         self._dispatch(event, args, ack_id)
 
     def _middleware_refused(self, event: str, error: BaseException | None) -> None:
         log.info("{socket}: middleware dropped event {event!r}: {error!r}", socket=self, event=event,
                  error=error)
-        for listener in list(self._listeners.get("error", ())):
+        for listener in self.listeners("error"):
             log_failures(log, listener, error, what="error listener failed on {socket}", socket=self)
 
     def _dispatch(self, event: str, args: list[Any], ack_id: int | None) -> None:
@@ -415,32 +447,31 @@ class Socket(_Emitter):
                 log_failures(log, listener, event, *args,
                              what="catch-all listener failed for {event!r} on {socket}",
                              event=event, socket=self)
-        nsp = self.nsp
+        # The class method, else the namespace handler, else the "*" catch-all.
         fn: Callable[..., Any] | None = None
         head: tuple[Any, ...] = ()
         instance = self.instance
         if instance is not None:
             fn = getattr(instance, method_name(event), None)
         if fn is None:
-            handlers = nsp.handlers
+            handlers = self.nsp.handlers
             fn = handlers.get(event) if event != "*" else None
             if fn is not None:
                 head = (self,)
             else:
                 fn = handlers.get("*")
-                if fn is not None:
-                    head = (self, event)
+                head = (self, event)
         listeners = self._listeners.get(event)
         if fn is None and not listeners:
             log.debug("{socket}: no handler for event {event!r}", socket=self, event=event)
             return
+        # The first handler (the namespace's, else the first listener) answers the ack.
         if fn is not None:
             self._run_handler(fn, head, args, event, ack_id)
             ack_id = None
-        if listeners:
-            for listener in list(listeners):
-                self._run_handler(listener, (), args, event, ack_id)
-                ack_id = None
+        for listener in list(listeners or ()):
+            self._run_handler(listener, (), args, event, ack_id)
+            ack_id = None
 
     def _run_handler(self, fn: Callable[..., Any], head: tuple[Any, ...], args: list[Any],
                      event: str, ack_id: int | None) -> None:
@@ -461,29 +492,32 @@ class Socket(_Emitter):
         if not self.connected:
             return
         try:
-            self._send(Packet(PacketType.ACK, self.nsp.name, ack_arguments(result), id=ack_id))
+            packet = self.client.connection.ack(self.nsp.name, ack_id, ack_arguments(result))
+            if packet is not None:
+                self.send_packet(packet)
         except (TypeError, ValueError):
             log.failure("cannot acknowledge on {socket}: the handler's result is not serialisable",
                         socket=self)
 
-    def _on_ack(self, packet: Packet) -> None:
-        ack = self._acks.pop(packet.id, None) if packet.id is not None else None
+    def handle_ack(self, ack_id: int | None, args: list[Any]) -> None:
+        """The client acknowledged ``ack_id``."""
+        ack = self._acks.pop(ack_id, None) if ack_id is not None else None
         if ack is None:
-            log.debug("{socket}: ack for unknown id {id}", socket=self, id=packet.id)
+            log.debug("{socket}: ack for unknown id {id}", socket=self, id=ack_id)
             return
         try:
-            ack.on_ack(packet.data if packet.data is not None else [])
+            ack.on_ack(args)
         except Exception:
             log.failure("ack callback failed on {socket}", socket=self)
 
-    def _on_close(self, reason: str) -> None:
+    def handle_close(self, reason: str) -> None:
         """Leave the namespace: rooms, tables, pending acks, then the handlers.
 
         A socket that never completed its connection is removed silently (no
         disconnect handlers: its connect handler did not succeed).
         """
         was_connected = self.connected
-        if not was_connected and self._buffer is None:
+        if self.disconnected:
             return
         if was_connected:
             self.nsp.run_lifecycle(self, "disconnecting", reason)
@@ -491,10 +525,8 @@ class Socket(_Emitter):
         self._buffer = None
         nsp = self.nsp
         nsp.adapter.del_all(self.id)
-        if nsp.sockets.get(self.id) is self:
-            del nsp.sockets[self.id]
-        if self.client.sockets.get(nsp.name) is self:
-            del self.client.sockets[nsp.name]
+        nsp.socket_left(self)
+        self.client.socket_left(self)
         acks, self._acks = self._acks, {}
         for ack in acks.values():
             if ack.on_disconnect is not None:

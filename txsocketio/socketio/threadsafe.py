@@ -47,14 +47,15 @@ from twisted.python import threadable
 from twisted.python.failure import Failure
 
 from txsocketio._invoke import invoke
-from txsocketio.socketio.packet import Packet, PacketType, encode
-from txsocketio.socketio.socket import check_event_name
+from txsocketio.adapters.base import BroadcastOptions
+from txsocketio.socketio.broadcast import BroadcastOperator, Broadcasting
+from txsocketio.socketio.packet import Packet, PacketType
 
 if TYPE_CHECKING:
     from txsocketio.socketio.server import SocketIOServer
     from txsocketio.socketio.socket import SocketHandshake
 
-__all__ = ["ThreadSafeServer", "ThreadSafeSocket"]
+__all__ = ["ThreadSafeServer", "ThreadSafeSocket", "ThreadExecutor"]
 
 log = Logger(namespace="txsocketio.socketio")
 
@@ -85,85 +86,87 @@ def _normalise(namespace: str) -> str:
     return namespace if namespace.startswith("/") else "/" + namespace
 
 
-class ThreadSafeServer:
-    """``sio.threadsafe``: a selection (namespace, rooms, exclusions, flags)
-    like :class:`~txsocketio.socketio.broadcast.BroadcastOperator`, usable from
-    any thread.  Chaining methods return new selections; see the module
-    docstring for how results come back.
+class ThreadExecutor:
+    """Carries a selection out from any thread (see :mod:`txsocketio.socketio.broadcast`):
+    validates in the calling thread, then hops into the reactor thread and
+    hands the selection to the namespace's own executor there."""
+
+    __slots__ = ("facade", "namespace")
+
+    def __init__(self, facade: "ThreadSafeServer", namespace: str) -> None:
+        self.facade = facade
+        self.namespace = namespace
+
+    def __repr__(self) -> str:
+        return f"<from any thread on {self.namespace}>"
+
+    def _target(self) -> Any:
+        """In the reactor thread: the namespace's executor (a dynamic child by name too)."""
+        return self.facade.sio.of(self.namespace).executor
+
+    def _validate(self, event: str, args: tuple[Any, ...]) -> None:
+        # TypeError now, in the calling thread (the parser is pure and shared).
+        self.facade.sio.parser.encode(Packet(PacketType.EVENT, self.namespace, [event, *args]))
+
+    def emit(self, opts: BroadcastOptions, event: str, args: tuple[Any, ...]) -> None:
+        self._validate(event, args)
+        self.facade.sio.reactor.callFromThread(self._emit_now, opts, event, args)
+
+    def _emit_now(self, opts: BroadcastOptions, event: str, args: tuple[Any, ...]) -> None:
+        try:
+            self._target().emit(opts, event, args)
+        except Exception:
+            log.failure("emit of {event!r} from another thread failed", event=event)
+
+    def emit_with_ack(self, opts: BroadcastOptions, event: str, args: tuple[Any, ...]) -> "Future[list[Any]]":
+        if opts.flags.timeout is None:
+            raise ValueError("a broadcast with acknowledgements needs a timeout: "
+                             "use sio.threadsafe.timeout(seconds).emit_with_ack(...)")
+        self._validate(event, args)
+        return self.facade.call_async(lambda: self._target().emit_with_ack(opts, event, args))
+
+    def fetch_sockets(self, opts: BroadcastOptions) -> "Future[list[ThreadSafeSocket]]":
+        """The selected sockets, as :class:`ThreadSafeSocket` snapshots."""
+        sio = self.facade.sio
+
+        def fetch() -> Deferred[list[ThreadSafeSocket]]:
+            return self._target().fetch_sockets(opts).addCallback(
+                lambda sockets: [ThreadSafeSocket.of(sio, s) for s in sockets])
+
+        return self.facade.call_async(fetch)
+
+    def sockets_join(self, opts: BroadcastOptions, rooms: frozenset[str]) -> "Future[None]":
+        return self.facade.call_async(lambda: self._target().sockets_join(opts, rooms))
+
+    def sockets_leave(self, opts: BroadcastOptions, rooms: frozenset[str]) -> "Future[None]":
+        return self.facade.call_async(lambda: self._target().sockets_leave(opts, rooms))
+
+    def disconnect_sockets(self, opts: BroadcastOptions, close: bool) -> "Future[None]":
+        return self.facade.call_async(lambda: self._target().disconnect_sockets(opts, close))
+
+
+class ThreadSafeServer(Broadcasting):
+    """``sio.threadsafe``: the broadcasting API of the server, usable from any
+    thread (the one :class:`~txsocketio.socketio.broadcast.BroadcastOperator`
+    with a :class:`ThreadExecutor`), plus :meth:`of`, :meth:`call` and
+    :meth:`call_async`.  See the module docstring for how results come back.
 
     ``call_timeout`` is how long :meth:`call` waits (seconds).
     """
 
-    __slots__ = ("_sio", "_namespace", "_rooms", "_except", "_flags", "call_timeout")
-
-    def __init__(self, sio: "SocketIOServer", namespace: str = "/", rooms: tuple[Any, ...] = (),
-                 except_: tuple[Any, ...] = (), flags: Mapping[str, Any] | None = None,
-                 call_timeout: float = 30.0) -> None:
-        self._sio = sio
-        self._namespace = _normalise(namespace)
-        self._rooms = rooms
-        self._except = except_
-        self._flags = dict(flags or {})
+    def __init__(self, sio: "SocketIOServer", namespace: str = "/", call_timeout: float = 30.0) -> None:
+        self.sio = sio
+        self.namespace = _normalise(namespace)
         self.call_timeout = call_timeout
 
-    def _with(self, **changes: Any) -> "ThreadSafeServer":
-        return ThreadSafeServer(
-            self._sio,
-            changes.get("namespace", self._namespace),
-            changes.get("rooms", self._rooms),
-            changes.get("except_", self._except),
-            changes.get("flags", self._flags),
-            self.call_timeout,
-        )
-
-    # -- selection (no thread hop) -------------------------------------------------
+    def _operator(self) -> BroadcastOperator[ThreadExecutor]:
+        return BroadcastOperator(ThreadExecutor(self, self.namespace))
 
     def of(self, namespace: str) -> "ThreadSafeServer":
         """The same API on another namespace (a name; dynamic children by name too)."""
         if not isinstance(namespace, str):
             raise TypeError("sio.threadsafe.of() takes a namespace name (a str)")
-        return self._with(namespace=_normalise(namespace), rooms=(), except_=(), flags={})
-
-    def to(self, *rooms: Any) -> "ThreadSafeServer":
-        return self._with(rooms=self._rooms + rooms)
-
-    in_ = to
-
-    def except_(self, *rooms: Any) -> "ThreadSafeServer":
-        return self._with(except_=self._except + rooms)
-
-    @property
-    def volatile(self) -> "ThreadSafeServer":
-        return self._with(flags={**self._flags, "volatile": True})
-
-    @property
-    def local(self) -> "ThreadSafeServer":
-        return self._with(flags={**self._flags, "local": True})
-
-    def compress(self, flag: bool) -> "ThreadSafeServer":
-        return self._with(flags={**self._flags, "compress": bool(flag)})
-
-    def timeout(self, seconds: float) -> "ThreadSafeServer":
-        """How long :meth:`emit_with_ack` waits for the clients (in the reactor)."""
-        return self._with(flags={**self._flags, "timeout": seconds})
-
-    def _operator(self) -> Any:
-        """In the reactor thread: the real broadcast operator."""
-        op = self._sio.of(self._namespace)._operator()
-        if self._rooms:
-            op = op.to(*self._rooms)
-        if self._except:
-            op = op.except_(*self._except)
-        flags = self._flags
-        if flags.get("volatile"):
-            op = op.volatile
-        if flags.get("local"):
-            op = op.local
-        if "compress" in flags:
-            op = op.compress(flags["compress"])
-        if flags.get("timeout") is not None:
-            op = op.timeout(flags["timeout"])
-        return op
+        return ThreadSafeServer(self.sio, namespace, self.call_timeout)
 
     # -- hopping into the reactor ----------------------------------------------------
 
@@ -171,7 +174,7 @@ class ThreadSafeServer:
         """Run ``fn(*args, **kwargs)`` in the reactor thread; the Future gets its
         result (a Deferred's or coroutine's result once it fires) or exception."""
         future: Future[Any] = Future()
-        self._sio.reactor.callFromThread(_settle, future, fn, args, kwargs)
+        self.sio.reactor.callFromThread(_settle, future, fn, args, kwargs)
         return future
 
     def call(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
@@ -182,50 +185,6 @@ class ThreadSafeServer:
             raise RuntimeError("sio.threadsafe.call() cannot be used from the reactor thread "
                                "(it would wait for itself): call the function directly")
         return self.call_async(fn, *args, **kwargs).result(self.call_timeout)
-
-    # -- the broadcasting API ------------------------------------------------------
-
-    def emit(self, event: str, *args: Any) -> None:
-        """Emit to the selection; returns at once (see the module docstring)."""
-        check_event_name(event)
-        encode(Packet(PacketType.EVENT, self._namespace, [event, *args]))  # TypeError now, here
-        self._sio.reactor.callFromThread(self._emit_now, event, args)
-
-    def _emit_now(self, event: str, args: tuple[Any, ...]) -> None:
-        try:
-            self._operator().emit(event, *args)
-        except Exception:
-            log.failure("emit of {event!r} from another thread failed", event=event)
-
-    def send(self, *args: Any) -> None:
-        self.emit("message", *args)
-
-    def emit_with_ack(self, event: str, *args: Any) -> "Future[list[Any]]":
-        """Broadcast with acknowledgements (needs :meth:`timeout`); the Future
-        gets the list of answers, or :class:`~txsocketio.errors.AckTimeout`."""
-        check_event_name(event)
-        if self._flags.get("timeout") is None:
-            raise ValueError("a broadcast with acknowledgements needs a timeout: "
-                             "use sio.threadsafe.timeout(seconds).emit_with_ack(...)")
-        encode(Packet(PacketType.EVENT, self._namespace, [event, *args]))
-        return self.call_async(lambda: self._operator().emit_with_ack(event, *args))
-
-    def fetch_sockets(self) -> "Future[list[ThreadSafeSocket]]":
-        """The selected sockets, as :class:`ThreadSafeSocket` snapshots."""
-        def fetch() -> Deferred[list[ThreadSafeSocket]]:
-            return self._operator().fetch_sockets().addCallback(
-                lambda sockets: [ThreadSafeSocket.of(self._sio, s) for s in sockets])
-
-        return self.call_async(fetch)
-
-    def sockets_join(self, *rooms: Any) -> "Future[None]":
-        return self.call_async(lambda: self._operator().sockets_join(*rooms))
-
-    def sockets_leave(self, *rooms: Any) -> "Future[None]":
-        return self.call_async(lambda: self._operator().sockets_leave(*rooms))
-
-    def disconnect_sockets(self, close: bool = False) -> "Future[None]":
-        return self.call_async(lambda: self._operator().disconnect_sockets(close))
 
 
 @attrs.frozen
@@ -239,15 +198,15 @@ class ThreadSafeSocket:
     rooms: frozenset[str]
     handshake: "SocketHandshake"
     data: Mapping[str, Any]
-    _sio: "SocketIOServer" = attrs.field(repr=False, alias="sio")
+    sio: "SocketIOServer" = attrs.field(repr=False)
 
     @classmethod
     def of(cls, sio: "SocketIOServer", socket: Any) -> "ThreadSafeSocket":
         return cls(id=socket.id, namespace=socket.nsp.name, rooms=frozenset(socket.rooms),
                    handshake=socket.handshake, data=dict(socket.data), sio=sio)
 
-    def _target(self) -> ThreadSafeServer:
-        return self._sio.threadsafe.of(self.namespace).to(self.id)
+    def _target(self) -> Any:
+        return self.sio.threadsafe.of(self.namespace).to(self.id)
 
     def emit(self, event: str, *args: Any) -> None:
         """Emit to this client only; returns at once."""

@@ -22,7 +22,7 @@ from txsocketio.demo.chat import (
 )
 from txsocketio.testing import TestClient
 
-from .support import (
+from tests.support import (
     NODE_DIR,
     PROJECT_ROOT,
     ServerProcess,

@@ -252,7 +252,7 @@ class ForwardingTests(SubscriptionTestCase):
         await self.wait_numsub("b", 0)
         await self.wait_numpat(0)
         self.assertEqual(self.subs.listeners("a"), 0)
-        self.assertEqual(self.subs._by_socket, {})
+        self.assertEqual(self.subs.sockets(), set())
 
     async def test_one_redis_subscription_for_many_clients(self) -> None:
         """200 clients on one channel: one SUBSCRIBE (NUMSUB 1), one PUBLISH
