@@ -17,7 +17,7 @@ setup(
     # data directories have no __init__.py and are not packages.
     include_package_data=False,
     package_data={
-        "txsocketio": ["py.typed", "client_dist/*"],
+        "txsocketio": ["py.typed", "client_dist/*", "admin_ui/*", "admin_ui/css/*", "admin_ui/img/*", "admin_ui/js/*"],
         "txsocketio.demo": ["static/*"],
     },
     exclude_package_data={"twisted.plugins": ["dropin.cache"]},

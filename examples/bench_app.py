@@ -1,9 +1,16 @@
-"""The txsocketio server for the shared Socket.IO benchmark harness.
+"""The txsocketio app for the shared Socket.IO benchmark harness.
 
-    python examples/bench_app.py --port 9403 [--host 127.0.0.1]
+The harness starts it the way users start txsocketio (see bench/run.sh)::
 
-Implements the harness's behaviour contract (shared/bench/README.md), the same
-as its python-socketio and Node socket.io anchor servers:
+    cd examples && twistd -n --pidfile= txsocketio --app bench_app:make_server \
+        --listen tcp:9403:interface=127.0.0.1 --log-level warn
+
+so what is measured is the product's own path: twistd's default reactor, the
+service's Site (no access log, no form parsing of POST bodies, the HTTP
+limits), the defaults of every option.  Only the app is ours.
+
+It implements the harness's behaviour contract (shared/bench/README.md), the
+same as its python-socketio and Node socket.io anchor servers:
 
 =========  ====================  ==================================================
 event      payload               server does
@@ -14,83 +21,25 @@ event      payload               server does
                                  ``count`` times, then acks ``count``
 =========  ====================  ==================================================
 
-Settings: pingInterval 25 s, pingTimeout 20 s, maxHttpBufferSize 1e7, CORS
-``*``, path ``/socket.io/``, no access log, only warnings and errors logged
-(to standard error), no form parsing of POST bodies (see :func:`make_site`;
-``--form-parsing`` restores Twisted's default).  The epoll reactor is
-installed when available.
+Settings as the anchors': pingInterval 25 s, pingTimeout 20 s,
+maxHttpBufferSize 1e7, CORS ``*``, path ``/socket.io/``.
 
-Profiling (off by default): ``TXSIO_BENCH_PROFILE=/path/out.prof`` runs the
-reactor under cProfile and writes the stats there when the server stops
-(SIGTERM or SIGINT), which the harness's driver does after each scenario.
+Profiling: twistd's own ``--profiler cprofile --profile /path/out.prof``
+(before ``txsocketio`` on the command line) writes the stats when the server
+stops.
 """
 
 from __future__ import annotations
 
-import argparse
-import os
-import sys
+from typing import Any
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-try:  # before anything imports twisted.internet.reactor
-    from twisted.internet import epollreactor
-
-    epollreactor.install()
-except Exception:  # not Linux, or a reactor is already installed
-    pass
-
-from twisted.internet import reactor  # noqa: E402
-from twisted.logger import (  # noqa: E402
-    FilteringLogObserver,
-    LogLevel,
-    LogLevelFilterPredicate,
-    globalLogBeginner,
-    textFileLogObserver,
-)
-from twisted.web.resource import Resource  # noqa: E402
-from twisted.web.server import Site  # noqa: E402
-
-from txsocketio import SocketIOServer  # noqa: E402
-
-
-class QuietSite(Site):
-    """A Site without the access log.
-
-    ``Site(root)`` with no ``logPath`` still writes one line per request to
-    the global legacy log (``HTTPFactory.startFactory`` falls back to
-    ``log.logfile``), formatted by ``combinedLogFormatter``; that would cost
-    every long-polling request a formatted line.  ``noisy = False`` drops the
-    "Starting factory" lines.
-    """
-
-    noisy = False
-
-    def log(self, request):  # noqa: D102 - no access log at all
-        pass
-
-
-def make_site(root: Resource, form_parsing: bool = False) -> Site:
-    """The Site, by default without parsing POST bodies as HTML forms.
-
-    Twisted's ``Request.requestReceived`` parses the Content-Type of every
-    POST with ``email.message`` to look for form submissions (Engine.IO
-    polling POSTs are ``text/plain``, and nothing reads ``request.args`` from
-    a body here); that parse is about a fifth of the server's CPU in the
-    polling scenario.  ``parsePOSTFormSubmission=False`` (twisted.web.server.Site, 26.x)
-    skips it and changes nothing else (a Twisted without the option gets the
-    plain Site).  ``--form-parsing`` keeps Twisted's
-    default.
-    """
-    if not form_parsing:
-        try:
-            return QuietSite(root, parsePOSTFormSubmission=False)
-        except TypeError:  # an older Twisted without the option
-            pass
-    return QuietSite(root)
+from txsocketio import SocketIOServer
 
 
 def make_server() -> SocketIOServer:
+    """The bench server: the harness's three events."""
+    from twisted.internet import reactor  # an entry point: the app picks the running reactor
+
     sio = SocketIOServer(
         reactor=reactor,
         ping_interval=25,
@@ -100,16 +49,16 @@ def make_server() -> SocketIOServer:
     )
 
     @sio.on("echo")
-    def echo(socket, *args):
+    def echo(socket: Any, *args: Any) -> tuple[Any, ...]:
         return args  # a tuple: acked as the same argument list
 
     @sio.on("join")
-    def join(socket, room):
+    def join(socket: Any, room: str) -> bool:
         socket.join(room)
         return True
 
     @sio.on("fanout")
-    def fanout(socket, opts):
+    def fanout(socket: Any, opts: dict[str, Any]) -> int:
         room = opts.get("room")
         count = int(opts.get("count", 1))
         d = "x" * int(opts.get("size", 16))
@@ -118,41 +67,3 @@ def make_server() -> SocketIOServer:
         return count
 
     return sio
-
-
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=9403)
-    parser.add_argument("--form-parsing", action="store_true",
-                        help="keep twisted.web's parsing of POST bodies as forms (its default)")
-    args = parser.parse_args(argv)
-
-    globalLogBeginner.beginLoggingTo(
-        [FilteringLogObserver(textFileLogObserver(sys.stderr),
-                              [LogLevelFilterPredicate(defaultLogLevel=LogLevel.warn)])],
-        redirectStandardIO=False,
-    )
-
-    sio = make_server()
-    root = Resource()
-    root.putChild(b"socket.io", sio.resource())
-    reactor.listenTCP(args.port, make_site(root, args.form_parsing), interface=args.host)
-
-    profile_path = os.environ.get("TXSIO_BENCH_PROFILE")
-    if profile_path:
-        import cProfile
-
-        profiler = cProfile.Profile()
-        profiler.enable()
-        try:
-            reactor.run()
-        finally:
-            profiler.disable()
-            profiler.dump_stats(profile_path)
-    else:
-        reactor.run()
-
-
-if __name__ == "__main__":
-    main()

@@ -539,3 +539,42 @@ async def _redis_ping(host: str, port: int, timeout: float) -> bytes:
         if aborter.active():
             aborter.cancel()
     return line
+
+
+class RedisSentinel(ServerProcess):
+    """A throw-away Redis Sentinel (``redis-server <conf> --sentinel``) on a
+    free loopback port, watching one master with fast timings.
+
+    ``extra_config``: more lines for the configuration file (e.g.
+    ``requirepass ...``, ``sentinel auth-pass <master> ...``).
+    Its configuration (Sentinel rewrites it) lives in a temporary directory
+    that :meth:`stop` removes.  Sentinel logs its events (``+sdown``,
+    ``+switch-master``, ...) on stdout: see :meth:`wait_for_output`.
+    """
+
+    def __init__(self, master_name: str, master_port: int, *, master_host: str = LOCALHOST,
+                 port: int | None = None, quorum: int = 1, down_after_ms: int = 500,
+                 failover_timeout_ms: int = 2000, extra_config: Sequence[str] = (),
+                 executable: str = "redis-server"):
+        import tempfile
+
+        path = require_tool(executable)
+        port = port or free_port()
+        self.directory = tempfile.mkdtemp(prefix="txsocketio-sentinel-")
+        self.config = os.path.join(self.directory, "sentinel.conf")
+        with open(self.config, "w") as f:
+            f.write(f"port {port}\nbind {LOCALHOST}\ndaemonize no\ndir {self.directory}\n"
+                    f"sentinel monitor {master_name} {master_host} {master_port} {quorum}\n"
+                    f"sentinel down-after-milliseconds {master_name} {down_after_ms}\n"
+                    f"sentinel failover-timeout {master_name} {failover_timeout_ms}\n"
+                    f"sentinel parallel-syncs {master_name} 1\n" + "".join(f"{line}\n" for line in extra_config))
+        super().__init__([path, self.config, "--sentinel"], port, cwd=self.directory, name="redis-sentinel")
+
+    def stop(self, grace: float = 3.0) -> Deferred:
+        """Stop as :meth:`ServerProcess.stop`, then remove the temporary directory."""
+        async def stop():
+            try:
+                return await ServerProcess.stop(self, grace)
+            finally:
+                shutil.rmtree(self.directory, ignore_errors=True)
+        return Deferred.fromCoroutine(stop())

@@ -1,29 +1,25 @@
-"""``twistd txsocketio``: option parsing, the service, the real twistd process,
-and the plugin being found after a normal and an editable install."""
+"""``twistd txsocketio``: option parsing, usage errors, the service it makes
+and its logging set-up (fast tier; the real twistd process and installs are in
+tests/interop/test_tap.py)."""
 
 from __future__ import annotations
 
+import io
 import os
-import shutil
-import subprocess
 import sys
-import sysconfig
 import tempfile
-import zipfile
-from pathlib import Path
+from typing import Any
 
-import treq
-from twisted.internet import reactor
-from twisted.internet.task import Clock
+from twisted.application.service import Application
+from twisted.logger import ILogObserver, LogLevel
 from twisted.python import usage
+from twisted.scripts.twistd import ServerOptions
 from twisted.trial import unittest
-from twisted.web.client import HTTPConnectionPool
 
-from tests.support import PROJECT_ROOT, ServerProcess, free_port, run_process
 from txsocketio import SocketIOServer
+from txsocketio.http import SocketIOSite
 from txsocketio.service import SocketIOService
-from txsocketio.tap import Options, makeService
-from txsocketio.testing import TestClient
+from txsocketio.tap import Options, TwistdService, level_filter, makeService
 
 APP_MODULE = '''
 from txsocketio import SocketIOServer
@@ -131,166 +127,156 @@ class OptionsTests(_AppDirMixin, unittest.TestCase):
         self.assertTrue(engine.allow_eio3)
         self.assertTrue(engine.cors.allows("http://b.example", "x", False))
         self.assertFalse(engine.cors.allows("http://c.example", "x", False))
-        self.assertIsInstance(service, SocketIOService)
+        self.assertIsInstance(service, TwistdService)
+        self.assertIsInstance(service.socketio, SocketIOService)
+
+    def test_parser_option(self) -> None:
+        """--parser msgpack gives the app the MessagePack parser; unknown names are usage errors."""
+        from txsocketio.socketio.msgpack_parser import MsgpackParser
+
+        name = self.make_app_dir()
+        options = self.parse("--app", f"{name}:factory", "--parser", "msgpack", "--listen", "tcp:0:interface=127.0.0.1")
+        makeService(options)
+        self.assertIsInstance(options["sio"].parser, MsgpackParser)
+        e = self.assertRaises(usage.UsageError, self.parse, "--parser", "yaml")
+        self.assertIn("json or msgpack", str(e))
+
+    def test_listen_a_bare_port_says_what_to_write(self) -> None:
+        """--listen 8080 is refused with the description to write instead."""
+        e = self.assertRaises(usage.UsageError, self.parse, "--listen", "8080")
+        self.assertIn("write tcp:8080", str(e))
+
+    def test_new_options_validated(self) -> None:
+        """--log-level, --headers-timeout, --max-header-size, --max-request-line
+        take sensible values only."""
+        for argv, words in [
+            (["--log-level", "loud"], "--log-level takes one of debug, info, warn, error, critical"),
+            (["--headers-timeout", "0"], "positive"),
+            (["--max-header-size", "x"], "whole number of bytes"),
+            (["--max-request-line", "-5"], "positive"),
+        ]:
+            e = self.assertRaises(usage.UsageError, self.parse, *argv)
+            self.assertIn(words, str(e), argv)
+
+    def test_limits_and_logs_reach_the_service(self) -> None:
+        """The HTTP limits, the access log and the backlog reach the site and ports."""
+        path = os.path.join(tempfile.mkdtemp(), "access.log")
+        options = self.parse("--headers-timeout", "2.5", "--max-header-size", "4096", "--max-request-line",
+                             "1024", "--access-log", path, "--max-http-buffer-size", "5000",
+                             "--listen", "tcp:0:interface=127.0.0.1")
+        service = makeService(options).socketio
+        site = service.site
+        self.assertIsInstance(site, SocketIOSite)
+        self.assertEqual((site.limits.headers_timeout, site.limits.max_header_size, site.limits.max_request_line),
+                         (2.5, 4096, 1024))
+        self.assertEqual(site.access_log, path)
+        self.assertEqual(site.body_limit_for(b"/socket.io/?EIO=4")[0], 5000)
+        self.assertEqual(service.listen, ["tcp:0:interface=127.0.0.1:backlog=511"])
+
+    def test_defaults(self) -> None:
+        """By default: log level info, no access log, a 30 s head deadline, 16 KiB
+        of headers, 8 KiB request line."""
+        options = self.parse("--listen", "tcp:0:interface=127.0.0.1")
+        self.assertEqual(options["log-level"], "info")
+        site = makeService(options).socketio.site
+        self.assertIsNone(site.access_log)
+        self.assertEqual((site.limits.headers_timeout, site.limits.max_header_size, site.limits.max_request_line),
+                         (30.0, 16384, 8192))
 
 
-class ServiceTests(unittest.TestCase):
-    async def test_stop_is_graceful(self) -> None:
-        """Stopping the service stops listening and disconnects clients with
-        "server shutting down"."""
-        clock = Clock()
-        sio = SocketIOServer(reactor=clock)
-        reasons = []
-        sio.on("disconnect", lambda socket, reason: reasons.append(reason))
-        service = SocketIOService(sio, ["tcp:0:interface=127.0.0.1"], reactor=reactor)
-        service.startService()
-        [port] = await service.listening
-        client = TestClient(sio)
-        self.assertTrue(client.is_connected())
-        d = service.stopService()
-        clock.advance(10)
-        await d
-        self.assertEqual(reasons, ["server shutting down"])
-        self.assertIn("/", client.disconnected)
-        self.assertFalse(service.running)
-        self.assertEqual(service.ports, [])
+class UsageErrorTests(unittest.TestCase):
+    def run_twistd_options(self, *argv: str) -> BaseException:
+        config = ServerOptions()
+        with self.assertRaises(SystemExit) as caught:
+            config.parseOptions(["txsocketio", *argv])
+        return caught.exception
+
+    def test_under_twistd_one_line_and_a_pointer(self) -> None:
+        """Under twistd a usage error is one line and "see: twistd txsocketio
+        --help", instead of twistd's whole help text."""
+        e = self.run_twistd_options("--listen", "8080")
+        self.assertEqual(str(e).splitlines(), [
+            "twistd txsocketio: --listen takes an endpoint: write tcp:8080 "
+            "(or tcp:8080:interface=127.0.0.1 for this machine only)",
+            "see: twistd txsocketio --help",
+        ])
+
+    def test_help_is_still_the_whole_help(self) -> None:
+        """--help prints the full option list and exits 0."""
+        out = io.StringIO()
+        self.patch(sys, "stdout", out)
+        e = self.run_twistd_options("--help")
+        self.assertIn(e.code, (0, None))
+        self.assertIn("--access-log", out.getvalue())
+        self.assertIn("--log-level", out.getvalue())
+
+    def test_standalone_options_raise_usage_error(self) -> None:
+        """Used on its own (tests, other tools), Options raises UsageError as usual."""
+        self.assertRaises(usage.UsageError, Options().parseOptions, ["--listen", "8080"])
 
 
-def _twistd(*args: str) -> list[str]:
-    return [sys.executable, "-c", "from twisted.scripts.twistd import run; run()", "-n", "--pidfile=", *args]
+class LoggingTests(unittest.TestCase):
+    def test_level_filter_drops_lower_levels(self) -> None:
+        """level_filter passes events at or above the level only."""
+        seen: list[dict[str, Any]] = []
+        observer = level_filter(seen.append, "warn")
+        for level in (LogLevel.debug, LogLevel.info, LogLevel.warn, LogLevel.error):
+            observer({"log_level": level, "log_namespace": "txsocketio.x", "log_format": "x"})
+        self.assertEqual([e["log_level"] for e in seen], [LogLevel.warn, LogLevel.error])
 
-
-class TwistdProcessTests(unittest.TestCase):
-    async def test_demo_serves_page_socketio_and_stops_cleanly(self) -> None:
-        """`twistd -n txsocketio` alone serves the demo page and Socket.IO, and a
-        SIGTERM stops it gracefully (twistd then re-raises the signal, so the
-        status is "killed by SIGTERM" after a clean shutdown)."""
-        port = free_port()
-        logfile = os.path.join(tempfile.mkdtemp(), "twistd.log")
-        server = ServerProcess(_twistd("--logfile", logfile, "txsocketio", "--shutdown-timeout", "1",
-                                       "--listen", f"tcp:{port}:interface=127.0.0.1"), port,
-                               cwd=tempfile.mkdtemp())
-        self.addCleanup(server.stop)
-        await server.start()
-        pool = HTTPConnectionPool(reactor, persistent=False)
-        page = await treq.get(f"http://127.0.0.1:{port}/", pool=pool)
-        self.assertEqual(page.code, 200)
-        self.assertIn(b"<html", (await page.content()).lower())
-        hs = await treq.get(f"http://127.0.0.1:{port}/socket.io/?EIO=4&transport=polling", pool=pool)
-        self.assertTrue((await hs.content()).startswith(b'0{"sid":'))
-        code = await server.stop(grace=10)
+    def test_twistd_service_filters_twistd_log(self) -> None:
+        """Under twistd, the service gives the application a filtering log
+        observer in front of the one twistd would have made (here: --logfile)."""
+        logfile = os.path.join(tempfile.mkdtemp(), "t.log")
+        config = ServerOptions()
+        config.parseOptions(["--logfile", logfile, "txsocketio", "--listen", "tcp:0:interface=127.0.0.1"])
+        application = Application("txsocketio")
+        makeService(config.subOptions).setServiceParent(application)
+        observer = application.getComponent(ILogObserver)
+        self.assertIsNotNone(observer)
+        observer({"log_level": LogLevel.debug, "log_namespace": "t", "log_format": "hidden debug",
+                  "log_time": 0})
+        observer({"log_level": LogLevel.info, "log_namespace": "t", "log_format": "shown info", "log_time": 0})
         with open(logfile) as f:
-            log = f.read()
-        self.assertIn(code, (0, -15), server.describe() + log)
-        self.assertIn("disconnecting 1 client", log)
-        self.assertIn("Socket.IO server stopped", log)
-        self.assertIn("Server Shut Down", log)
+            text = f.read()
+        self.assertIn("shown info", text)
+        self.assertNotIn("hidden debug", text)
 
-    async def test_port_in_use_is_one_line_and_exit_1(self) -> None:
-        """A port in use ends the process with status 1 and one critical line, no traceback."""
-        import socket
+    def test_debug_level_lets_debug_through(self) -> None:
+        """--log-level debug passes debug events."""
+        logfile = os.path.join(tempfile.mkdtemp(), "t.log")
+        config = ServerOptions()
+        config.parseOptions(["--logfile", logfile, "txsocketio", "--log-level", "debug",
+                             "--listen", "tcp:0:interface=127.0.0.1"])
+        application = Application("txsocketio")
+        makeService(config.subOptions).setServiceParent(application)
+        application.getComponent(ILogObserver)({"log_level": LogLevel.debug, "log_namespace": "t",
+                                                "log_format": "now shown", "log_time": 0})
+        with open(logfile) as f:
+            self.assertIn("now shown", f.read())
 
-        with socket.socket() as taken:
-            taken.bind(("127.0.0.1", 0))
-            taken.listen()
-            port = taken.getsockname()[1]
-            result = await run_process(_twistd("txsocketio", "--listen", f"tcp:{port}:interface=127.0.0.1"),
-                                       cwd=tempfile.mkdtemp(), timeout=30)
-        output = result.stdout_text + result.stderr_text
-        self.assertEqual(result.exit_code, 1, output)
-        self.assertIn("cannot start", output)
-        self.assertIn("Address already in use", output)
-        self.assertNotIn("Traceback", output)
+    def test_not_under_twist(self) -> None:
+        """Under `twist` (python -m twisted), which filters with its own
+        --log-level, nothing is installed (and no twistd.log is created)."""
+        from twisted.application.twist._options import TwistOptions
 
-    async def test_usage_error_is_one_line(self) -> None:
-        """A bad --app ends with a one-line message and a non-zero status."""
-        result = await run_process(_twistd("txsocketio", "--app", "no_such_mod:sio"), cwd=tempfile.mkdtemp(),
-                                   timeout=30)
-        output = result.stdout_text + result.stderr_text
-        self.assertNotEqual(result.exit_code, 0)
-        self.assertIn("no module named 'no_such_mod'", output)
-        self.assertNotIn("Traceback", output)
+        cwd = os.getcwd()
+        os.chdir(tempfile.mkdtemp())
+        self.addCleanup(os.chdir, cwd)
+        config = TwistOptions()
+        config.parseOptions(["txsocketio", "--listen", "tcp:0:interface=127.0.0.1"])
+        application = Application("txsocketio")
+        makeService(config.subOptions).setServiceParent(application)
+        self.assertIsNone(application.getComponent(ILogObserver, None))
+        self.assertEqual(os.listdir("."), [])
 
-
-def _purelib(python: str) -> str:
-    return subprocess.run([python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-                          capture_output=True, text=True, check=True).stdout.strip()
+    def test_library_installs_nothing(self) -> None:
+        """Without twistd (no parent options) nothing is installed anywhere: the
+        service only logs through Logger."""
+        options = Options()
+        options.parseOptions(["--listen", "tcp:0:interface=127.0.0.1"])
+        application = Application("x")
+        makeService(options).setServiceParent(application)
+        self.assertIsNone(application.getComponent(ILogObserver, None))
 
 
-class PluginInstallTests(unittest.TestCase):
-    """Install the package into fresh virtualenvs, as users do, and ask twistd.
-
-    The dependencies come from this test run's own environment (a path line in
-    the new venv's site-packages, which does not run that environment's .pth
-    files, so this checkout itself is not importable there); txsocketio and its
-    plugin file come only from the install being tested.
-    """
-
-    timeout = 300
-
-    def make_copy(self) -> Path:
-        target = Path(tempfile.mkdtemp()) / "src"
-        files = subprocess.run(["git", "ls-files", "-z"], cwd=PROJECT_ROOT, capture_output=True,
-                               check=True).stdout.split(b"\0")
-        for name in filter(None, files):
-            path = PROJECT_ROOT / os.fsdecode(name)
-            if path.is_file():
-                dest = target / os.fsdecode(name)
-                dest.parent.mkdir(parents=True, exist_ok=True)
-                shutil.copy2(path, dest)
-        self.addCleanup(shutil.rmtree, target.parent, True)
-        return target
-
-    async def make_venv(self) -> str:
-        venv = tempfile.mkdtemp()
-        self.addCleanup(shutil.rmtree, venv, True)
-        result = await run_process([sys.executable, "-m", "venv", venv], timeout=120)
-        self.assertEqual(result.exit_code, 0, result.describe())
-        python = os.path.join(venv, "bin", "python")
-        with open(os.path.join(_purelib(python), "zz_test_deps.pth"), "w") as f:
-            f.write(sysconfig.get_paths()["purelib"] + "\n")
-        return python
-
-    async def assert_plugin_found(self, python: str) -> None:
-        outside = tempfile.mkdtemp()
-        clean = {"PYTHONPATH": ""}  # the helpers put this checkout on PYTHONPATH; not here
-        result = await run_process([python, "-c", "from twisted.scripts.twistd import run; run()", "--help"],
-                                   cwd=outside, timeout=60, env=clean)
-        self.assertIn("txsocketio", result.stdout_text, result.describe())
-        where = await run_process([python, "-c", "import txsocketio; print(txsocketio.__file__)"], cwd=outside,
-                                  env=clean)
-        self.assertNotIn(str(PROJECT_ROOT), where.stdout_text)
-
-    async def test_found_after_normal_install(self) -> None:
-        """`pip install .` puts twisted/plugins/txsocketio_plugin.py where twistd finds it."""
-        src = self.make_copy()
-        python = await self.make_venv()
-        result = await run_process([python, "-m", "pip", "install", "-q", "--no-deps", str(src)], timeout=240)
-        self.assertEqual(result.exit_code, 0, result.describe())
-        await self.assert_plugin_found(python)
-
-    async def test_found_after_compat_editable_install(self) -> None:
-        """`pip install -e . --config-settings editable_mode=compat` keeps the plugin visible."""
-        src = self.make_copy()
-        python = await self.make_venv()
-        result = await run_process([python, "-m", "pip", "install", "-q", "--no-deps",
-                                    "--config-settings", "editable_mode=compat", "-e", str(src)], timeout=240)
-        self.assertEqual(result.exit_code, 0, result.describe())
-        await self.assert_plugin_found(python)
-
-    async def test_wheel_never_carries_dropin_cache(self) -> None:
-        """A stray dropin.cache in twisted/plugins/ stays out of the wheel, and
-        twisted/ has no __init__.py of ours."""
-        src = self.make_copy()
-        (src / "twisted" / "plugins" / "dropin.cache").write_bytes(b"stale")
-        out = tempfile.mkdtemp()
-        self.addCleanup(shutil.rmtree, out, True)
-        result = await run_process([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", out, str(src)],
-                                   timeout=240)
-        self.assertEqual(result.exit_code, 0, result.describe())
-        [wheel] = [f for f in os.listdir(out) if f.endswith(".whl")]
-        names = zipfile.ZipFile(os.path.join(out, wheel)).namelist()
-        self.assertIn("twisted/plugins/txsocketio_plugin.py", names)
-        self.assertFalse([n for n in names if n.endswith("dropin.cache")], names)
-        self.assertNotIn("twisted/__init__.py", names)
-        self.assertNotIn("twisted/plugins/__init__.py", names)

@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.test_redis_conn -*-
+# -*- test-case-name: tests.test_redisconn,tests.interop.test_redis_conn -*-
 """A process's connections to Redis: one publisher, one shared subscriber.
 
 :class:`RedisConnection` is the hub every Redis user of a process shares (the
@@ -16,9 +16,15 @@ Twisted emitter)::
 
 URLs: ``redis://[[user]:password@]host[:port][/db]``, ``rediss://...`` (TLS,
 the server's certificate checked against the system's trust roots unless
-``tls_options`` is given), ``unix:///path/to/redis.sock?db=N&password=...``
-(``password``, ``username`` and ``db`` are accepted in the query of every
-form).  ``db`` only matters to commands; Redis pub/sub ignores it.
+``tls_options`` is given), ``unix:///path/to/redis.sock?db=N&password=...``,
+``redis+sentinel://[[user]:password@]host[:port][,host2[:port]...]/MASTER_NAME[/db]``
+(Redis Sentinel: the Sentinels, port 26379 by default, are asked where the
+master called ``MASTER_NAME`` is before every connection attempt; ``user`` and
+``password`` are those of the Redis servers, ``sentinel_username`` and
+``sentinel_password`` in the query those of the Sentinels).  ``password``,
+``username`` and ``db`` are accepted in the query of every form.  ``db`` only
+matters to commands; Redis pub/sub ignores it.  ``rediss+sentinel://`` is
+refused: txredisapi 1.6 has no TLS through Sentinel.
 
 Behaviour (built on txredisapi 1.6, with its traps worked around):
 
@@ -33,12 +39,23 @@ Behaviour (built on txredisapi 1.6, with its traps worked around):
   is delivered once per callback.
 * Redis unreachable at start, or going away later: nothing raises; one
   warning is logged per outage and the connections retry in the background
-  (exponential backoff from ``initial_retry_delay`` up to
-  ``max_retry_delay``).  After every reconnect the subscriber subscribes
-  again to everything current (txredisapi does not).  Commands issued while
-  Redis is down wait for the connection, at most ``command_timeout`` seconds
-  in all, then fail with :class:`~txsocketio.errors.RedisUnavailable`;
-  no Deferred of this module waits forever on a command.
+  (:class:`Backoff`: exponential from ``initial_retry_delay``, capped at
+  ``max_retry_delay`` = 1 s, with full jitter, so that a restarted Redis is
+  noticed within about a second and the servers of a cluster do not all
+  reconnect at the same instant).  After every reconnect the subscriber
+  subscribes again to everything current (txredisapi does not).  Commands
+  issued while Redis is down wait for the connection, at most
+  ``command_timeout`` seconds in all, then fail with
+  :class:`~txsocketio.errors.RedisUnavailable`; no Deferred of this module
+  waits forever on a command.
+* With Sentinel, each connection attempt asks the Sentinels (in turn, the
+  last one that answered first) for the master's address and checks with
+  ``ROLE`` that the server it reaches is a master; a third connection, to a
+  Sentinel, listens for ``+switch-master`` and closes whichever connection is
+  not on the new master.  So both connections follow a failover, whether the
+  old master died or is still up (``SENTINEL FAILOVER``): they reconnect
+  through Sentinel and land on the promoted replica; the subscriber
+  subscribes there again.
 * :meth:`~RedisConnection.close` leaves no connection, retry or timer
   behind, so trial sees a clean reactor.
 
@@ -50,14 +67,15 @@ share one.
 
 from __future__ import annotations
 
+import random
 from collections import deque
 from typing import Any, Callable
 from urllib.parse import parse_qs, unquote, urlsplit
 
 import attrs
 import txredisapi
-from twisted.internet.defer import Deferred, fail, gatherResults, succeed
-from twisted.internet.endpoints import HostnameEndpoint, UNIXClientEndpoint, wrapClientTLS
+from twisted.internet.defer import CancelledError, Deferred, fail, gatherResults, succeed
+from twisted.internet.endpoints import HostnameEndpoint, UNIXClientEndpoint, connectProtocol, wrapClientTLS
 from twisted.internet.interfaces import IStreamClientEndpoint
 from twisted.internet.task import deferLater
 from twisted.logger import Logger
@@ -66,7 +84,7 @@ from zope.interface import implementer
 
 from txsocketio.errors import RedisUnavailable
 
-__all__ = ["RedisAddress", "RedisConnection", "Subscription"]
+__all__ = ["Backoff", "RedisAddress", "RedisConnection", "Subscription"]
 
 log = Logger(namespace="txsocketio.redis")
 
@@ -96,9 +114,49 @@ def _db(value: str | None) -> int | None:
     return db
 
 
+SENTINEL_PORT = 26379
+
+
+def _port(text: str, url: str) -> int:
+    try:
+        port = int(text)
+    except ValueError:
+        port = -1
+    if not 0 < port < 65536:
+        raise ValueError(f"bad port {text!r} in Redis URL {_hide_password(url)!r}")
+    return port
+
+
+def _sentinel_hosts(hostlist: str, url: str) -> tuple[tuple[str, int], ...]:
+    """``h1:26379,[::1]:26380,h3`` -> ((host, port), ...)."""
+    hosts = []
+    for item in hostlist.split(","):
+        item = item.strip()
+        if item.startswith("["):
+            host, sep, rest = item[1:].partition("]")
+            if not sep or (rest and not rest.startswith(":")):
+                raise ValueError(f"bad Sentinel address {item!r} in {_hide_password(url)!r}")
+            port = _port(rest[1:], url) if rest else SENTINEL_PORT
+        else:
+            host, sep, port_text = item.rpartition(":")
+            if not sep:
+                host, port = item, SENTINEL_PORT
+            else:
+                port = _port(port_text, url)
+        if not host:
+            raise ValueError(f"a redis+sentinel:// URL lists Sentinels as host:port,host2:port, "
+                             f"not {_hide_password(url)!r}")
+        hosts.append((unquote(host), port))
+    return tuple(hosts)
+
+
 @attrs.frozen
 class RedisAddress:
-    """Where Redis is, parsed from a URL (see the module docstring)."""
+    """Where Redis is, parsed from a URL (see the module docstring).
+
+    A Sentinel address has ``sentinels`` (``(host, port)`` pairs) and
+    ``master_name`` instead of ``host``/``port``/``path``.
+    """
 
     host: str | None = "localhost"
     port: int = 6379
@@ -107,6 +165,15 @@ class RedisAddress:
     username: str | None = attrs.field(default=None, repr=False)
     password: str | None = attrs.field(default=None, repr=False)
     tls: bool = False
+    sentinels: tuple[tuple[str, int], ...] = ()
+    master_name: str | None = None
+    sentinel_username: str | None = attrs.field(default=None, repr=False)
+    sentinel_password: str | None = attrs.field(default=None, repr=False)
+
+    @property
+    def is_sentinel(self) -> bool:
+        """The master is found through Sentinel."""
+        return bool(self.sentinels)
 
     @classmethod
     def parse(cls, url: str) -> "RedisAddress":
@@ -118,6 +185,26 @@ class RedisAddress:
         query = parse_qs(parts.query, keep_blank_values=True)
         username = _query_value(query, "username")
         password = _query_value(query, "password")
+        if scheme == "rediss+sentinel":
+            raise ValueError("rediss+sentinel:// is not supported: txredisapi 1.6 reaches the master that Sentinel "
+                             "names without TLS; use redis+sentinel:// on a trusted network, or rediss:// to a "
+                             "fixed server")
+        if scheme == "redis+sentinel":
+            userinfo, at, hostlist = parts.netloc.rpartition("@")
+            if at:
+                user, colon, secret = userinfo.partition(":")
+                username = unquote(user) or username
+                if colon:
+                    password = unquote(secret)
+            segments = [unquote(segment) for segment in parts.path.split("/")[1:]]
+            if not hostlist or not segments or not segments[0] or len(segments) > 2:
+                raise ValueError(f"a Sentinel URL is redis+sentinel://host:26379[,host2:26379...]/MASTER_NAME[/db], "
+                                 f"not {_hide_password(url)!r}")
+            db = _db(segments[1] if len(segments) == 2 and segments[1] else _query_value(query, "db"))
+            return cls(host=None, port=0, db=db, username=username or None, password=password,
+                       sentinels=_sentinel_hosts(hostlist, url), master_name=segments[0],
+                       sentinel_username=_query_value(query, "sentinel_username") or None,
+                       sentinel_password=_query_value(query, "sentinel_password"))
         if parts.username:
             username = unquote(parts.username)
         if parts.password is not None:
@@ -136,26 +223,89 @@ class RedisAddress:
                                  f"not {_hide_password(url)!r}")
             return cls(host=None, port=0, path=parts.path, db=_db(_query_value(query, "db")),
                        username=username or None, password=password)
-        raise ValueError(f"a Redis URL starts with redis://, rediss:// or unix://, not {_hide_password(url)!r}")
+        raise ValueError(f"a Redis URL starts with redis://, rediss://, unix:// or redis+sentinel://, "
+                         f"not {_hide_password(url)!r}")
 
     def __str__(self) -> str:
         """The URL without the password."""
         auth = ""
         if self.username or self.password is not None:
             auth = f"{self.username or ''}:***@"
+        db = f"/{self.db}" if self.db is not None else ""
         if self.path is not None:
             return f"unix://{self.path}" + (f"?db={self.db}" if self.db is not None else "")
-        host = f"[{self.host}]" if self.host and ":" in self.host else self.host
-        db = f"/{self.db}" if self.db is not None else ""
-        return f"{'rediss' if self.tls else 'redis'}://{auth}{host}:{self.port}{db}"
+        if self.sentinels:
+            hosts = ",".join(f"{_bracket(host)}:{port}" for host, port in self.sentinels)
+            return f"redis+sentinel://{auth}{hosts}/{self.master_name}{db}"
+        return f"{'rediss' if self.tls else 'redis'}://{auth}{_bracket(self.host)}:{self.port}{db}"
+
+
+def _bracket(host: str | None) -> str | None:
+    return f"[{host}]" if host and ":" in host else host
 
 
 def _hide_password(url: str) -> str:
     parts = urlsplit(url)
-    if parts.password is None:
+    userinfo, at, hosts = parts.netloc.rpartition("@")
+    query = parse_qs(parts.query, keep_blank_values=True)
+    secret_keys = [k for k in ("password", "sentinel_password") if k in query]
+    if not (at and ":" in userinfo) and not secret_keys:
         return url
-    netloc = parts.netloc.replace(":" + parts.password + "@", ":***@", 1)
+    if at and ":" in userinfo:
+        userinfo = userinfo.partition(":")[0] + ":***"
+    netloc = f"{userinfo}@{hosts}" if at else hosts
+    if secret_keys:
+        pairs = [(k, "***" if k in secret_keys else v) for k, vs in query.items() for v in vs]
+        return parts._replace(netloc=netloc, query="&".join(f"{k}={v}" for k, v in pairs)).geturl()
     return parts._replace(netloc=netloc).geturl()
+
+
+# --------------------------------------------------------------------------
+# Reconnecting
+# --------------------------------------------------------------------------
+
+
+_MIN_RETRY_DELAY = 0.05
+
+
+@attrs.frozen
+class Backoff:
+    """How long to wait before reconnection attempt number ``attempt`` (1, 2, ...).
+
+    Exponential backoff with *full jitter* (Brooker, "Exponential Backoff And
+    Jitter"): the delay is drawn uniformly between ``minimum`` and the
+    ceiling ``min(maximum, initial * factor ** (attempt - 1))``.  The cap
+    bounds how long a restarted Redis goes unnoticed; the jitter spreads the
+    servers of a cluster over that interval instead of letting them reconnect
+    in lockstep; ``minimum`` keeps a flapping Redis from being hammered in a
+    tight loop.  Pure: the random draw (a float in [0, 1)) is passed in.
+    """
+
+    initial: float = 0.25
+    maximum: float = 1.0
+    factor: float = 2.0
+    minimum: float = _MIN_RETRY_DELAY
+
+    def __attrs_post_init__(self) -> None:
+        if not (0 <= self.minimum <= self.initial <= self.maximum):
+            raise ValueError(f"retry delays must satisfy 0 <= minimum ({self.minimum}) <= initial "
+                             f"({self.initial}) <= maximum ({self.maximum})")
+        if self.factor < 1:
+            raise ValueError(f"the backoff factor is >= 1, not {self.factor}")
+
+    def ceiling(self, attempt: int) -> float:
+        """The longest delay before that attempt."""
+        # The exponent is clamped (as in Twisted's backoffPolicy) so that a
+        # very long outage cannot overflow the power.
+        return min(self.maximum, self.initial * self.factor ** min(max(attempt, 1) - 1, 100))
+
+    def delay(self, attempt: int, draw: float) -> float:
+        """The delay for ``attempt``, given a uniform ``draw`` in [0, 1)."""
+        return self.minimum + draw * (self.ceiling(attempt) - self.minimum)
+
+    def policy(self, draw: Callable[[], float] = random.random) -> Callable[[int], float]:
+        """A ``retryPolicy`` for :class:`twisted.application.internet.ClientService`."""
+        return lambda attempt: self.delay(attempt, draw())
 
 
 # --------------------------------------------------------------------------
@@ -182,11 +332,102 @@ class _WatchedEndpoint:
         return d
 
 
+@implementer(IStreamClientEndpoint)
+class _SentinelMasterEndpoint:
+    """Asks the Sentinels where the master is, then connects there."""
+
+    def __init__(self, hub: "RedisConnection") -> None:
+        self._hub = hub
+
+    def connect(self, factory: Any) -> Deferred:
+        hub = self._hub
+
+        def reach(address: tuple[str, int]) -> Deferred:
+            host, port = address
+            return HostnameEndpoint(hub.reactor, host, port, timeout=hub.connect_timeout).connect(factory)
+
+        return hub.discover_master().addCallback(reach)
+
+
+@implementer(IStreamClientEndpoint)
+class _AnySentinelEndpoint:
+    """Connects to the first Sentinel that accepts, in the hub's order."""
+
+    def __init__(self, hub: "RedisConnection") -> None:
+        self._hub = hub
+
+    def connect(self, factory: Any) -> Deferred:
+        return Deferred.fromCoroutine(self._connect(factory))
+
+    async def _connect(self, factory: Any) -> Any:
+        hub = self._hub
+        failure: Exception | None = None
+        for host, port in hub.sentinels():
+            try:
+                return await HostnameEndpoint(hub.reactor, host, port, timeout=hub.connect_timeout).connect(factory)
+            except CancelledError:
+                raise
+            except Exception as e:
+                failure = e
+        raise RedisUnavailable(f"no Sentinel accepts connections ({failure})")
+
+
+class _SwitchWatchProtocol(txredisapi.SubscriberProtocol):
+    """Subscribed to a Sentinel's ``+switch-master`` announcements."""
+
+    def connectionMade(self) -> Any:
+        self.callLater = self.factory.hub.reactor.callLater
+        d = super().connectionMade()
+
+        def ready(_: Any) -> Any:
+            if self._ready:
+                return self.subscribe(["+switch-master"]).addErrback(lambda f: None)
+            return None
+
+        return d.addCallback(ready)
+
+    def messageReceived(self, pattern: Any, channel: Any, message: Any) -> None:
+        self.factory.hub._master_switched(message)
+
+
+class _SwitchWatchFactory(txredisapi.SubscriberFactory):
+    protocol = _SwitchWatchProtocol
+
+    def retryDelay(self, attempt: int) -> float:
+        return self.hub.retry_delay(attempt)
+
+
+def _master_first(proto: Any, chain: Callable[[], Deferred]) -> Any:
+    """Run the base ``connectionMade`` (AUTH, SELECT, ready) via ``chain``;
+    with Sentinel, only once ``ROLE`` says the server is a master (Sentinel's
+    answer may be stale during a failover).  A replica is dropped before the
+    connection counts as usable, so txredisapi keeps backing off."""
+    hub = proto.factory.hub
+    proto.callLater = hub.reactor.callLater  # txredisapi's parser resumes through it; default: global reactor
+    if not hub.address.is_sentinel:
+        return chain()
+    if proto.password is not None:
+        proto.auth(proto.password, proto.username).addErrback(lambda f: None)
+
+    def check(role: Any) -> Any:
+        if isinstance(role, list) and role and role[0] in (b"master", "master"):
+            return chain()
+        hub._not_master(proto, role)
+        return None
+
+    def failed(f: Failure) -> Any:
+        if f.check(txredisapi.ConnectionError):
+            return None  # lost already; ClientService retries
+        return chain()  # NOAUTH and friends: the base AUTH reports them
+
+    return proto.role().addCallbacks(check, failed)
+
+
 class _SubscriberProtocol(txredisapi.SubscriberProtocol):
     def connectionMade(self) -> Any:
         # Chain to the base (AUTH, marks the connection ready), then hand
         # ourselves to the hub, which subscribes to everything current.
-        d = super().connectionMade()
+        d = _master_first(self, super().connectionMade)
 
         def ready(_: Any) -> None:
             if self._ready:
@@ -204,7 +445,7 @@ class _SubscriberProtocol(txredisapi.SubscriberProtocol):
 
 class _PublisherProtocol(txredisapi.RedisProtocol):
     def connectionMade(self) -> Any:
-        d = super().connectionMade()
+        d = _master_first(self, super().connectionMade)
 
         def ready(_: Any) -> None:
             if self._ready:
@@ -224,8 +465,6 @@ def _configure(factory: Any, hub: "RedisConnection", address: RedisAddress, dbid
     factory.password = address.password
     factory.username = address.username
     factory.dbid = dbid
-    factory.initialDelay = hub.initial_retry_delay
-    factory.maxDelay = hub.max_retry_delay
     factory.noisy = False
     # Fails only when AUTH or SELECT is refused: say so, once.
     factory.deferred.addErrback(lambda f: log.error("Redis at {address} refused the connection: {error}",
@@ -235,9 +474,16 @@ def _configure(factory: Any, hub: "RedisConnection", address: RedisAddress, dbid
 class _SubscriberFactory(txredisapi.SubscriberFactory):
     protocol = _SubscriberProtocol
 
+    def retryDelay(self, attempt: int) -> float:
+        # txredisapi's documented hook: its ClientService retryPolicy.
+        return self.hub.retry_delay(attempt)
+
 
 class _PublisherFactory(txredisapi.RedisFactory):
     protocol = _PublisherProtocol
+
+    def retryDelay(self, attempt: int) -> float:
+        return self.hub.retry_delay(attempt)
 
 
 # --------------------------------------------------------------------------
@@ -308,14 +554,20 @@ class RedisConnection:
 
     ``command_timeout``: how long :meth:`publish` and :meth:`numsub` may take,
     waiting for a connection included, unless a call says otherwise.
-    ``connect_timeout``: one connection attempt.  ``tls_options``: for
-    ``rediss://``, an ``IOpenSSLClientConnectionCreator`` (e.g.
-    ``optionsForClientTLS(host, trustRoot=...)``) replacing the default check.
+    ``connect_timeout``: one connection attempt (and one question to a
+    Sentinel).  ``tls_options``: for ``rediss://``, an
+    ``IOpenSSLClientConnectionCreator`` (e.g. ``optionsForClientTLS(host,
+    trustRoot=...)``) replacing the default check.
+    ``initial_retry_delay``/``max_retry_delay``: the :class:`Backoff` between
+    reconnection attempts; ``retry_policy`` replaces it with any
+    ``ClientService`` retry policy (``attempt -> seconds``, e.g.
+    ``twisted.application.internet.backoffPolicy(...)``).
     """
 
     def __init__(self, url: str | RedisAddress = "redis://localhost:6379", reactor: Any = None, *,
                  command_timeout: float = 5.0, connect_timeout: float = 5.0, tls_options: Any = None,
-                 initial_retry_delay: float = 0.5, max_retry_delay: float = 10.0) -> None:
+                 initial_retry_delay: float = 0.25, max_retry_delay: float = 1.0,
+                 retry_policy: Callable[[int], float] | None = None) -> None:
         if reactor is None:
             from twisted.internet import reactor as _reactor
 
@@ -325,12 +577,18 @@ class RedisConnection:
         self.command_timeout = command_timeout
         self.connect_timeout = connect_timeout
         self.tls_options = tls_options
-        self.initial_retry_delay = initial_retry_delay
-        self.max_retry_delay = max_retry_delay
+        if retry_policy is None:
+            retry_policy = Backoff(initial=initial_retry_delay, maximum=max_retry_delay,
+                                   minimum=min(_MIN_RETRY_DELAY, initial_retry_delay)).policy()
+        #: ``attempt -> seconds`` before reconnection attempt number ``attempt``
+        self.retry_policy = retry_policy
+        self._delays: dict[int, float] = {}
+        self._sentinels: list[tuple[str, int]] = list(self.address.sentinels)
         self._started = False
         self._closed = False
         self._closing: Deferred[None] | None = None
         self._sub_factory: Any = None
+        self._watch_factory: Any = None
         self._pub_factory: Any = None
         self._subscriber: Any = None
         self._publisher: Any = None
@@ -365,10 +623,28 @@ class RedisConnection:
 
     # -- connecting -----------------------------------------------------------------
 
+    def retry_delay(self, attempt: int) -> float:
+        """Seconds before reconnection attempt number ``attempt`` (1, 2, ...)
+        of either connection (the ``retry_policy``).
+
+        Within one outage both connections get the same delay for the same
+        attempt: they lost the same Redis together, so they retry together
+        and the server comes back whole (subscribed *and* able to publish).
+        The jitter is between processes, which is where a stampede comes from.
+        """
+        delay = self._delays.get(attempt)
+        if delay is None:
+            delay = self._delays[attempt] = max(0.0, float(self.retry_policy(attempt)))
+            for old in [n for n in self._delays if n < attempt - 1]:
+                del self._delays[old]  # bounded however long the outage
+        return delay
+
     def _endpoint(self) -> Any:
         a = self.address
-        if a.path is not None:
-            endpoint: Any = UNIXClientEndpoint(self.reactor, a.path, timeout=self.connect_timeout)
+        if a.is_sentinel:
+            endpoint: Any = _SentinelMasterEndpoint(self)
+        elif a.path is not None:
+            endpoint = UNIXClientEndpoint(self.reactor, a.path, timeout=self.connect_timeout)
         else:
             endpoint = HostnameEndpoint(self.reactor, a.host, a.port, timeout=self.connect_timeout)
             if a.tls:
@@ -391,6 +667,22 @@ class RedisConnection:
         self._sub_factory, self._pub_factory = sub, pub
         sub.startConnecting(self._endpoint())
         pub.startConnecting(self._endpoint())
+        if self.address.is_sentinel:
+            # A failover that leaves the old master alive (SENTINEL FAILOVER,
+            # maintenance) does not drop our connections: Sentinel's
+            # announcement does.
+            watch = _SwitchWatchFactory(isLazy=True)
+            watch.hub = self
+            watch.charset = None
+            watch.password = self.address.sentinel_password
+            watch.username = self.address.sentinel_username
+            watch.noisy = False
+            # Fails only when a Sentinel refuses AUTH: say so, once.
+            watch.deferred.addErrback(lambda f: log.error("a Sentinel of {address} refused the connection: {error} "
+                                                          "(sentinel_password / sentinel_username in the URL)",
+                                                          address=str(self.address), error=f.getErrorMessage()))
+            self._watch_factory = watch
+            watch.startConnecting(_AnySentinelEndpoint(self))
 
     def _unreachable(self, failure: Failure) -> None:
         if self._closed or self._outage:
@@ -400,7 +692,99 @@ class RedisConnection:
                  "this server keeps serving its own clients meanwhile",
                  address=str(self.address), error=failure.getErrorMessage())
 
+    # -- Sentinel ---------------------------------------------------------------------
+
+    def discover_master(self) -> "Deferred[tuple[str, int]]":
+        """Ask the Sentinels in turn where the master is -> Deferred[(host, port)].
+
+        The first Sentinel that names the master is asked first next time
+        (as Node's ioredis does).  Fails with
+        :class:`~txsocketio.errors.RedisUnavailable` when none does; each
+        Sentinel gets ``connect_timeout`` seconds.  Cancellable.
+        """
+        if not self.address.is_sentinel:
+            return fail(ValueError(f"{self!r} is not a Sentinel address"))
+        return Deferred.fromCoroutine(self._discover())
+
+    async def _discover(self) -> tuple[str, int]:
+        problems = []
+        for sentinel in self.sentinels():
+            host, port = sentinel
+            try:
+                master = await self._ask(host, port)
+            except CancelledError:
+                raise
+            except Exception as e:
+                problems.append(f"{_bracket(host)}:{port}: {str(e) or type(e).__name__}")
+                continue
+            if master is None:
+                problems.append(f"{_bracket(host)}:{port} knows no master named {self.address.master_name!r}")
+                continue
+            if self._sentinels[0] != sentinel:
+                self._sentinels.remove(sentinel)
+                self._sentinels.insert(0, sentinel)
+            return master
+        raise RedisUnavailable(f"no Sentinel named the master {self.address.master_name!r}: " + "; ".join(problems))
+
+    async def _ask(self, host: str, port: int) -> tuple[str, int] | None:
+        """One ``SENTINEL GET-MASTER-ADDR-BY-NAME`` on a short-lived connection."""
+        proto = txredisapi.RedisProtocol(charset=None, convertNumbers=False)
+        proto.callLater = self.reactor.callLater
+        await connectProtocol(HostnameEndpoint(self.reactor, host, port, timeout=self.connect_timeout), proto)
+        lost = proto.whenDisconnected()
+        try:
+            if self.address.sentinel_password is not None:
+                auth = proto.auth(self.address.sentinel_password, self.address.sentinel_username)
+                auth.addErrback(lambda f: None)  # a refusal shows in the next reply (NOAUTH)
+            reply = proto.execute_command("SENTINEL", "GET-MASTER-ADDR-BY-NAME", self.address.master_name)
+            reply.addTimeout(self.connect_timeout, self.reactor)
+            answer = await reply
+        finally:
+            proto.transport.loseConnection()
+            await lost
+        if answer is None:
+            return None
+        try:
+            master_host, master_port = answer
+            return _to_str(master_host), int(master_port)
+        except (TypeError, ValueError):
+            raise RedisUnavailable(f"unexpected Sentinel reply {answer!r}") from None
+
+    def sentinels(self) -> list[tuple[str, int]]:
+        """The Sentinels, in the order they are asked (the last one that
+        named the master first)."""
+        return list(self._sentinels)
+
+    def _master_switched(self, message: Any) -> None:
+        """``+switch-master <name> <old ip> <old port> <new ip> <new port>``:
+        drop whichever connection is not on the new master; it reconnects
+        through Sentinel (first retry within ``initial_retry_delay``)."""
+        try:
+            name, _, _, host, port = _to_str(message).split()
+            new = (host, int(port))
+        except ValueError:
+            log.warn("unexpected +switch-master announcement from Sentinel: {message!r}", message=message)
+            return
+        if name != self.address.master_name or self._closed:
+            return
+        log.info("Sentinel moved master {name!r} to {host}:{port}; following", name=name, host=host, port=port)
+        for proto in (self._subscriber, self._publisher):
+            if proto is None:
+                continue
+            peer = proto.transport.getPeer()
+            if (getattr(peer, "host", None), getattr(peer, "port", None)) != new:
+                proto.transport.loseConnection()
+
+    def _not_master(self, proto: Any, role: Any) -> None:
+        peer = proto.transport.getPeer()
+        self._unreachable(Failure(RedisUnavailable(
+            f"{getattr(peer, 'host', '?')}:{getattr(peer, 'port', '?')}, named by Sentinel as master "
+            f"{self.address.master_name!r}, is not a master (ROLE {role!r}); failover in progress?")))
+        proto.transport.loseConnection()
+
     def _back(self) -> None:
+        if self.connected:
+            self._delays.clear()
         if self._outage and self.connected:
             self._outage = False
             log.info("Redis at {address} is reachable again; subscriptions restored", address=str(self.address))
@@ -664,7 +1048,8 @@ class RedisConnection:
         waiters, self._all_waiters = self._all_waiters, []
         for d in waiters:
             d.callback(None)
-        stopping = [f.disconnect() for f in (self._sub_factory, self._pub_factory) if f is not None]
+        stopping = [f.disconnect() for f in (self._sub_factory, self._pub_factory, self._watch_factory)
+                    if f is not None]
         done = gatherResults(stopping, consumeErrors=True)
         done.addErrback(lambda f: log.failure("closing the Redis connections failed", f))
         # txredisapi hands connections over with callLater(0): let those run.

@@ -3,6 +3,10 @@
 
 With no ``--app`` it serves the chat demo, so ``twistd -n txsocketio`` alone
 gives a working chat on http://127.0.0.1:8080/.
+
+This is the entry point, so it is the one place that configures logging:
+``--log-level`` filters what reaches twistd's log (see :class:`TwistdService`)
+and ``--access-log`` turns the access log on.
 """
 
 from __future__ import annotations
@@ -12,15 +16,30 @@ import os
 import sys
 from typing import Any
 
+from twisted.application.service import MultiService
 from twisted.internet.endpoints import serverFromString
+from twisted.logger import (
+    FilteringLogObserver,
+    ILogObserver,
+    LegacyLogObserverWrapper,
+    LogLevel,
+    LogLevelFilterPredicate,
+)
 from twisted.python import usage
 
 from txsocketio.engineio.server import TRANSPORTS
 
-__all__ = ["Options", "makeService", "load_app"]
+__all__ = ["Options", "makeService", "load_app", "TwistdService", "LOG_LEVELS"]
 
 DEFAULT_LISTEN = "tcp:8080:interface=127.0.0.1"
 DEMO_APP = "txsocketio.demo.chat:make_server"
+LOG_LEVELS = ("debug", "info", "warn", "error", "critical")
+
+
+def _parser_name(value: str) -> str:
+    if value not in ("json", "msgpack"):
+        raise usage.UsageError(f"--parser takes json or msgpack, not {value!r}")
+    return value
 
 
 def _seconds(name: str) -> Any:
@@ -36,14 +55,20 @@ def _seconds(name: str) -> Any:
     return parse
 
 
-def _positive_int(value: str) -> int:
-    try:
-        number = int(value)
-    except ValueError:
-        raise usage.UsageError(f"--max-http-buffer-size takes a whole number of bytes, not {value!r}")
-    if number <= 0:
-        raise usage.UsageError("--max-http-buffer-size must be positive")
-    return number
+def _bytes(name: str) -> Any:
+    def parse(value: str) -> int:
+        try:
+            number = int(value)
+        except ValueError:
+            raise usage.UsageError(f"--{name} takes a whole number of bytes, not {value!r}")
+        if number <= 0:
+            raise usage.UsageError(f"--{name} must be positive")
+        return number
+
+    return parse
+
+
+_positive_int = _bytes("max-http-buffer-size")
 
 
 class Options(usage.Options):
@@ -69,11 +94,23 @@ class Options(usage.Options):
         ["static", None, None, "Directory of files served at / (at /static/ with --wsgi)."],
         ["wsgi", None, None, "MODULE:ATTR of a WSGI application served at / beside the Socket.IO path."],
         ["shutdown-timeout", None, 5.0, "Seconds a graceful shutdown may take.", _seconds("shutdown-timeout")],
+        ["log-level", None, "info", f"Least level logged: {', '.join(LOG_LEVELS)}."],
+        ["access-log", None, None, "Write an access log in the combined format to this file "
+         "(- for the Twisted log). Off by default."],
+        ["headers-timeout", None, 30.0, "Seconds a client has to send a request's head (then 408).",
+         _seconds("headers-timeout")],
+        ["max-header-size", None, 16384, "Largest request header fields in bytes (then 431).",
+         _bytes("max-header-size")],
+        ["max-request-line", None, 8192, "Longest request line (method, URL, version) in bytes (then 414).",
+         _bytes("max-request-line")],
         ["redis", None, None,
          "Scale out over Redis: redis://[[user]:password@]host[:port][/db], rediss://... (TLS) or "
-         "unix:///path/to/redis.sock?db=N&password=... Every server on the same Redis and key (txsocketio "
+         "unix:///path/to/redis.sock?db=N&password=..., or through Sentinel: "
+         "redis+sentinel://host:26379[,host2:26379]/MASTER_NAME[/db]. Every server on the same Redis and key (txsocketio "
          "or Node socket.io with @socket.io/redis-adapter) is one cluster; @socket.io/redis-emitter "
          "and txsocketio.emitter can publish into it. Replaces the app's adapter."],
+        ["parser", None, None, "Socket.IO wire format: json (the default) or msgpack "
+         "(clients built with socket.io-msgpack-parser).", _parser_name],
         ["redis-key", None, None, "Channel prefix of the cluster, Node's 'key' option (default socket.io)."],
         ["redis-timeout", None, None, "Seconds to wait for the other servers and for Redis (default 5).",
          _seconds("redis-timeout")],
@@ -95,12 +132,28 @@ class Options(usage.Options):
         """An origin allowed to connect from a browser (repeatable; * for any; default: same origin only)."""
         self["cors_origins"].append(origin)
 
+    def parseOptions(self, options: list[str] | None = None) -> None:
+        """Parse; under twistd a mistake is one line and a pointer to --help
+        (twistd itself would print the whole help before it)."""
+        try:
+            super().parseOptions(options)
+        except usage.UsageError as e:
+            if self.parent is None:
+                raise
+            from twisted.application.app import ServerOptions
+
+            command = "twistd txsocketio" if isinstance(self.parent, ServerOptions) else "twist txsocketio"
+            raise SystemExit(f"{command}: {e}\nsee: {command} --help")
+
     def postOptions(self) -> None:
         if not self["listen"]:
             self["listen"] = [DEFAULT_LISTEN]
         from twisted.internet import reactor
 
         for description in self["listen"]:
+            if description.isdigit():
+                raise usage.UsageError(f"--listen takes an endpoint: write tcp:{description} "
+                                       f"(or tcp:{description}:interface=127.0.0.1 for this machine only)")
             try:
                 serverFromString(reactor, description)
             except Exception as e:
@@ -115,6 +168,8 @@ class Options(usage.Options):
             raise usage.UsageError("--path must be an absolute URL path other than /, e.g. /socket.io/")
         if self["static"] is not None and not os.path.isdir(self["static"]):
             raise usage.UsageError(f"--static {self['static']!r} is not a directory")
+        if self["log-level"] not in LOG_LEVELS:
+            raise usage.UsageError(f"--log-level takes one of {', '.join(LOG_LEVELS)}, not {self['log-level']!r}")
         if self["redis"] is not None:
             from txsocketio.redisconn import RedisAddress
 
@@ -175,10 +230,64 @@ def load_app(spec: str) -> Any:
     return obj
 
 
+class TwistdService(MultiService):
+    """The service ``twistd txsocketio`` runs: the :class:`SocketIOService`
+    (``self.socketio``) plus the logging set-up of the entry point.
+
+    Given twistd's options (``twistd_options``), it gives twistd's application
+    a log observer that drops events below ``log_level`` in front of the
+    observer twistd would have made (file, stdout or syslog, per ``--logfile``,
+    ``--nodaemon``, ``--syslog``).  twistd's own ``--logger`` takes precedence;
+    under ``twist`` (``python -m twisted``) its own ``--log-level`` applies.
+    """
+
+    def __init__(self, socketio: Any, log_level: str = "info", twistd_options: Any = None) -> None:
+        super().__init__()
+        self.socketio = socketio
+        self.log_level = log_level
+        self.twistd_options = twistd_options
+        socketio.setServiceParent(self)
+
+    def setServiceParent(self, parent: Any) -> None:
+        super().setServiceParent(parent)
+        from twisted.application.app import ServerOptions
+
+        # Only under twistd: `twist` (python -m twisted) has its own --log-level.
+        if not isinstance(self.twistd_options, ServerOptions) or not hasattr(parent, "setComponent"):
+            return
+        if parent.getComponent(ILogObserver, None) is not None:
+            return
+        parent.setComponent(ILogObserver, level_filter(_twistd_observer(self.twistd_options), self.log_level))
+
+
+def level_filter(observer: ILogObserver, level: str) -> ILogObserver:
+    """``observer`` behind a filter that drops events below ``level``."""
+    return FilteringLogObserver(observer, [LogLevelFilterPredicate(LogLevel.levelWithName(level))])
+
+
+def _twistd_observer(config: Any) -> ILogObserver:
+    """The observer twistd would make from its options (file, stdout, syslog)."""
+    from twisted.scripts.twistd import _SomeApplicationRunner
+
+    observer = _SomeApplicationRunner.loggerFactory(config)._getLogObserver()
+    if not ILogObserver.providedBy(observer):
+        observer = LegacyLogObserverWrapper(observer)
+    return observer
+
+
+def _set_autobahn_level(level: str) -> None:
+    """Autobahn logs through txaio, which skips calls below its level."""
+    import txaio
+
+    txaio.use_twisted()
+    txaio.set_global_log_level(level)  # type: ignore[attr-defined]
+
+
 def makeService(options: Options) -> Any:
     from twisted.internet import reactor
     from twisted.web.wsgi import WSGIResource
 
+    from txsocketio.http import HTTPLimits
     from txsocketio.service import SocketIOService
 
     demo = options["app"] is None
@@ -186,7 +295,8 @@ def makeService(options: Options) -> Any:
     overrides: dict[str, Any] = {}
     for option, name in (("ping-interval", "ping_interval"), ("ping-timeout", "ping_timeout"),
                          ("connect-timeout", "connect_timeout"),
-                         ("max-http-buffer-size", "max_http_buffer_size"), ("transports", "transports")):
+                         ("max-http-buffer-size", "max_http_buffer_size"), ("transports", "transports"),
+                         ("parser", "parser")):
         if options[option] is not None:
             overrides[name] = options[option]
     if options["allow-eio3"]:
@@ -207,5 +317,10 @@ def makeService(options: Options) -> Any:
     static = options["static"]
     if static is None and demo and wsgi is None:
         static = os.path.join(os.path.dirname(os.path.abspath(__file__)), "demo", "static")
-    return SocketIOService(sio, options["listen"], path=options["path"], static=static, wsgi=wsgi,
-                           shutdown_timeout=options["shutdown-timeout"])
+    limits = HTTPLimits(headers_timeout=options["headers-timeout"], max_header_size=options["max-header-size"],
+                        max_request_line=options["max-request-line"])
+    socketio = SocketIOService(sio, options["listen"], path=options["path"], static=static, wsgi=wsgi,
+                               shutdown_timeout=options["shutdown-timeout"], limits=limits,
+                               access_log=options["access-log"], reactor=reactor)
+    _set_autobahn_level(options["log-level"])
+    return TwistdService(socketio, options["log-level"], options.parent)
