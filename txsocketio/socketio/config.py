@@ -18,6 +18,7 @@ import attrs
 from txsocketio.adapters.memory import MemoryAdapter
 from txsocketio.engineio.server import EngineIOServer
 from txsocketio.socketio.parser import JSON_PARSER, Parser
+from txsocketio.socketio.recovering import RecoveringMemoryAdapter, RecoveryOptions, recovery_options
 
 if TYPE_CHECKING:
     from txsocketio.adapters.base import Adapter
@@ -25,7 +26,7 @@ if TYPE_CHECKING:
 __all__ = ["ServerConfig", "SOCKETIO_OPTIONS", "engineio_option_names"]
 
 #: Options of the Socket.IO layer (the rest go to Engine.IO).
-SOCKETIO_OPTIONS = ("connect_timeout", "max_attachments", "adapter", "parser")
+SOCKETIO_OPTIONS = ("connect_timeout", "max_attachments", "adapter", "parser", "connection_state_recovery")
 
 
 def engineio_option_names() -> frozenset[str]:
@@ -82,7 +83,10 @@ class ServerConfig:
     ``connect_timeout`` (seconds, 45), ``max_attachments`` (10), ``adapter``
     (a callable taking the namespace and returning an adapter; the in-memory
     one by default), ``parser`` (:mod:`txsocketio.socketio.parser`; JSON by
-    default) and ``engine``, the Engine.IO options as given.
+    default), ``connection_state_recovery`` (``None``: off; see
+    :class:`~txsocketio.socketio.recovering.RecoveryOptions`) and ``engine``,
+    the Engine.IO options as given.  With recovery on, the default in-memory
+    adapter is the recovering one (as Node picks ``SessionAwareAdapter``).
     """
 
     connect_timeout: float = attrs.field(default=45.0, converter=_connect_timeout)
@@ -90,6 +94,14 @@ class ServerConfig:
     adapter: Callable[[Any], "Adapter"] = attrs.field(default=None, converter=_adapter)
     parser: Parser = attrs.field(default=None, converter=_parser)
     engine: Mapping[str, Any] = attrs.field(factory=dict, converter=_frozen_mapping)
+    connection_state_recovery: RecoveryOptions | None = attrs.field(default=None, converter=recovery_options)
+
+    def __attrs_post_init__(self) -> None:
+        # The default adapter follows the recovery option both ways.
+        if self.connection_state_recovery is not None and self.adapter is MemoryAdapter:
+            object.__setattr__(self, "adapter", RecoveringMemoryAdapter)
+        elif self.connection_state_recovery is None and self.adapter is RecoveringMemoryAdapter:
+            object.__setattr__(self, "adapter", MemoryAdapter)
 
     @classmethod
     def of(cls, **options: Any) -> "ServerConfig":

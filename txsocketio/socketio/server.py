@@ -41,7 +41,10 @@ class SocketIOServer(Broadcasting):
     ``per_message_deflate``.  Socket.IO options: ``connect_timeout`` (45),
     ``max_attachments`` (10), ``adapter`` (a callable taking the namespace and
     returning an adapter; the in-memory adapter by default), ``parser`` (see
-    :mod:`txsocketio.socketio.parser`; JSON by default).  They make one
+    :mod:`txsocketio.socketio.parser`; JSON by default),
+    ``connection_state_recovery`` (``None``, off, by default; e.g.
+    ``{"max_disconnection_duration": 120, "skip_middlewares": True}``, see
+    :class:`~txsocketio.socketio.recovering.RecoveryOptions`).  They make one
     :class:`~txsocketio.socketio.config.ServerConfig` (:attr:`config`);
     change them later with :meth:`configure`.
 
@@ -122,11 +125,12 @@ class SocketIOServer(Broadcasting):
             config = self.config.evolve(**options)
         except TypeError as e:
             raise TypeError(f"configure() got {e}") from None
-        if "adapter" in options and self.clients:
+        new_adapter = "adapter" in options or config.adapter is not self.config.adapter
+        if new_adapter and self.clients:
             raise RuntimeError("the adapter can only be changed while no client is connected")
         engine = self._make_engine(config) if config.engine != self.config.engine else self.engine
         self.config, self.engine = config, engine
-        if "adapter" in options:
+        if new_adapter:
             for nsp in self.all_namespaces():
                 _close_quietly(nsp.adapter, nsp.name)
                 nsp.start_adapter()
