@@ -141,6 +141,23 @@ class OptionsTests(_AppDirMixin, unittest.TestCase):
         e = self.assertRaises(usage.UsageError, self.parse, "--parser", "yaml")
         self.assertIn("json or msgpack", str(e))
 
+    def test_recovery_options(self) -> None:
+        """--recovery-window turns connection state recovery on (with
+        --recovery-skip-middlewares, recovered clients skip the middlewares);
+        the flag alone, or a window that is not positive, is a usage error."""
+        name = self.make_app_dir()
+        options = self.parse("--app", f"{name}:factory", "--recovery-window", "30", "--recovery-skip-middlewares",
+                             "--listen", "tcp:0:interface=127.0.0.1")
+        makeService(options)
+        recovery = options["sio"].config.connection_state_recovery
+        self.assertEqual((recovery.max_disconnection_duration, recovery.skip_middlewares), (30.0, True))
+        options = self.parse("--app", f"{name}:factory", "--listen", "tcp:0:interface=127.0.0.1")
+        makeService(options)
+        self.assertIsNone(options["sio"].config.connection_state_recovery)
+        e = self.assertRaises(usage.UsageError, self.parse, "--recovery-skip-middlewares")
+        self.assertIn("needs --recovery-window", str(e))
+        self.assertRaises(usage.UsageError, self.parse, "--recovery-window", "0")
+
     def test_listen_a_bare_port_says_what_to_write(self) -> None:
         """--listen 8080 is refused with the description to write instead."""
         e = self.assertRaises(usage.UsageError, self.parse, "--listen", "8080")

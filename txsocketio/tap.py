@@ -80,6 +80,8 @@ class Options(usage.Options):
     )
     optFlags = [
         ["allow-eio3", None, "Also serve Engine.IO v3 / Socket.IO v4 clients (socket.io-client 2.x)."],
+        ["recovery-skip-middlewares", None, "With --recovery-window: a recovered client skips the "
+         "connection middlewares (Node's skipMiddlewares)."],
     ]
     optParameters = [
         ["app", "a", None, "MODULE:ATTR of a SocketIOServer, or of a callable returning one."],
@@ -114,6 +116,9 @@ class Options(usage.Options):
         ["redis-key", None, None, "Channel prefix of the cluster, Node's 'key' option (default socket.io)."],
         ["redis-timeout", None, None, "Seconds to wait for the other servers and for Redis (default 5).",
          _seconds("redis-timeout")],
+        ["recovery-window", None, None, "Turn connection state recovery on: seconds a disconnected client "
+         "may come back and get its id, rooms, data and missed packets (Node's maxDisconnectionDuration).",
+         _seconds("recovery-window")],
     ]
 
     def __init__(self) -> None:
@@ -179,6 +184,8 @@ class Options(usage.Options):
                 raise usage.UsageError(f"--redis: {e}")
         elif self["redis-key"] is not None or self["redis-timeout"] is not None:
             raise usage.UsageError("--redis-key and --redis-timeout need --redis URL")
+        if self["recovery-skip-middlewares"] and self["recovery-window"] is None:
+            raise usage.UsageError("--recovery-skip-middlewares needs --recovery-window SECONDS")
         if self["redis-key"] is not None and not self["redis-key"]:
             raise usage.UsageError("--redis-key must not be empty")
         # Import the application now, so that a mistake is a one-line usage error.
@@ -309,6 +316,9 @@ def makeService(options: Options) -> Any:
 
         overrides["adapter"] = redis_adapter(options["redis"], key=options["redis-key"] or "socket.io",
                                              request_timeout=options["redis-timeout"] or 5.0)
+    if options["recovery-window"] is not None:
+        overrides["connection_state_recovery"] = {"max_disconnection_duration": options["recovery-window"],
+                                                  "skip_middlewares": bool(options["recovery-skip-middlewares"])}
     if overrides:
         sio.configure(**overrides)
     wsgi = None

@@ -53,6 +53,9 @@ __all__ = ["RecoveryOptions", "SessionAwareAdapter", "RecoveringMemoryAdapter", 
 
 log = Logger(namespace="txsocketio.socketio.recovery")
 
+#: seconds after a deadline the expiry timer fires
+_EXPIRY_SLACK = 0.001
+
 _OPTION_NAMES = ("max_disconnection_duration", "skip_middlewares", "max_packets", "max_sessions")
 
 
@@ -167,7 +170,9 @@ class RecoveringMemoryAdapter(MemoryAdapter):
             self._timer = None
             return
         reactor = self.nsp.reactor
-        self._timer = reactor.callLater(max(0.0, deadline - reactor.seconds()), self._expire)
+        # Expiry is strict (older than the window), so fire a hair after the
+        # deadline: firing at it would drop nothing and re-arm at once.
+        self._timer = reactor.callLater(max(0.0, deadline - reactor.seconds()) + _EXPIRY_SLACK, self._expire)
 
     def _expire(self) -> None:
         self._timer = None
