@@ -33,9 +33,15 @@ log = Logger(namespace="recovery_app")
 NAME = "txsocketio"
 
 
-def build_server(window: float, skip_middlewares: bool) -> SocketIOServer:
-    sio = SocketIOServer(connection_state_recovery={"max_disconnection_duration": window,
-                                                    "skip_middlewares": skip_middlewares})
+def build_server(window: float, skip_middlewares: bool, redis_streams: str | None = None,
+                 stream_name: str = "socket.io") -> SocketIOServer:
+    adapter = None
+    if redis_streams:
+        from txsocketio.adapters.streams import redis_streams_adapter
+
+        adapter = redis_streams_adapter(redis_streams, stream_name=stream_name)
+    sio = SocketIOServer(adapter=adapter, connection_state_recovery={"max_disconnection_duration": window,
+                                                                     "skip_middlewares": skip_middlewares})
     state: dict[str, Any] = {"middleware_runs": 0, "tags": 0}
     last_socket: dict[str, Any] = {}
     connections: list[dict[str, Any]] = []
@@ -115,20 +121,37 @@ def build_server(window: float, skip_middlewares: bool) -> SocketIOServer:
     return sio
 
 
+def maybe_init(adapter: Any) -> Any:
+    from twisted.internet.defer import maybeDeferred
+
+    return maybeDeferred(adapter.init)
+
+
 def main(argv: list[str] | None = None) -> None:
+    global NAME
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--window", type=float, default=120.0)
     parser.add_argument("--skip-middlewares", choices=("true", "false"), default="true")
+    parser.add_argument("--redis-streams", default=None, help="redis://host:port: the streams adapter")
+    parser.add_argument("--stream-name", default="socket.io")
+    parser.add_argument("--name", default=NAME)
     args = parser.parse_args(argv)
+    NAME = args.name
     globalLogBeginner.beginLoggingTo([textFileLogObserver(sys.stdout)])
-    sio = build_server(args.window, args.skip_middlewares == "true")
+    sio = build_server(args.window, args.skip_middlewares == "true", args.redis_streams, args.stream_name)
     root = Resource()
     root.putChild(b"socket.io", sio.resource())
     port = reactor.listenTCP(args.port, Site(root), interface=args.host)
-    log.info("recovery app listening on http://{host}:{port}/socket.io/",
-             host=args.host, port=port.getHost().port)
+    from twisted.internet.defer import gatherResults
+
+    def listening(_: object) -> None:
+        log.info("recovery app listening on http://{host}:{port}/socket.io/ ({name})",
+                 host=args.host, port=port.getHost().port, name=NAME)
+
+    # With the streams adapter: once its subscriptions are confirmed (Node's twin waits for Redis too).
+    gatherResults([maybe_init(sio.of(n).adapter) for n in ("/", "/control")]).addCallback(listening)
     reactor.run()
 
 

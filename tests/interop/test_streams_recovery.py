@@ -20,7 +20,9 @@ from __future__ import annotations
 
 from twisted.trial import unittest
 
-from tests.interop.test_recovery import NODE_SERVER, WINDOW, _RecoveryScenario
+import sys
+
+from tests.interop.test_recovery import APP, NODE_SERVER, WINDOW, _RecoveryScenario
 from tests.support import NODE_DIR, RedisServer, ServerProcess, free_port, require_node_modules, require_tool
 
 #: What Node's streams adapter 0.3.1 replays although the in-memory adapter does not.
@@ -30,6 +32,12 @@ NODE_STREAMS_REPLAYS = ("volatile-gap", "ack-gap")
 class _NodeStreams(_RecoveryScenario):
     expect_replayed = NODE_STREAMS_REPLAYS
     server_count = 1
+    #: which implementation serves as server A and B ("node" or "txsocketio")
+    kinds = ("node", "node")
+
+    def tx_server(self, port: int, name: str, redis_url: str) -> ServerProcess:
+        return ServerProcess([sys.executable, APP, "--port", str(port), "--window", str(WINDOW),
+                              "--name", name, "--redis-streams", redis_url], port, name=f"recovery_app.py ({name})")
 
     def node_server(self, port: int, name: str, redis_url: str) -> ServerProcess:
         return ServerProcess([require_tool("node"), NODE_SERVER, "--port", str(port), "--window", str(WINDOW),
@@ -45,7 +53,8 @@ class _NodeStreams(_RecoveryScenario):
         urls = []
         for name in "AB"[:self.server_count]:
             port = free_port()
-            server = self.node_server(port, name, redis.url)
+            kind = self.kinds["AB".index(name)]
+            server = (self.node_server if kind == "node" else self.tx_server)(port, name, redis.url)
             self.addCleanup(server.stop)
             self.servers.append(server)
             await server.start()
@@ -62,3 +71,24 @@ class NodeStreamsClusterTests(_NodeStreams, unittest.TestCase):
     """Two Node servers on one stream: cut off from A, recovered on B."""
 
     server_count = 2
+
+
+class TxStreamsServerTests(_NodeStreams, unittest.TestCase):
+    """One txsocketio server on RedisStreamsAdapter: the same as Node's
+    (volatile and with-ack emits replayed, as Node's streams adapter does)."""
+
+    kinds = ("txsocketio", "txsocketio")
+
+
+class NodeToTxClusterTests(_NodeStreams, unittest.TestCase):
+    """A mixed cluster: cut off from a Node server, recovered by a txsocketio server."""
+
+    server_count = 2
+    kinds = ("node", "txsocketio")
+
+
+class TxToNodeClusterTests(_NodeStreams, unittest.TestCase):
+    """A mixed cluster: cut off from a txsocketio server, recovered by a Node server."""
+
+    server_count = 2
+    kinds = ("txsocketio", "node")

@@ -609,7 +609,8 @@ def parse_xread_reply(reply: Any, stream: str | None = None) -> list[StreamEntry
     return out
 
 
-def missed_packets(entries: Iterable[StreamEntry], nsp: str, rooms: Iterable[str]) -> list[Packet]:
+def missed_packets(entries: Iterable[StreamEntry], nsp: str, rooms: Iterable[str], *,
+                   replay_all: bool = False) -> list[Packet]:
     """The broadcasts among ``entries`` (read after the client's offset)
     that a session in ``rooms`` of namespace ``nsp`` missed, each with its
     entry id appended as offset, in stream order.
@@ -617,8 +618,11 @@ def missed_packets(entries: Iterable[StreamEntry], nsp: str, rooms: Iterable[str
     Node's ``restoreSession`` keeps every BROADCAST entry of the namespace
     whose audience includes the session; it would also replay a volatile
     broadcast and a ``socket.emit`` with an ack (both travel in the stream).
-    We replay neither, as Node's in-memory adapter does not; an entry that
-    does not decode is skipped.
+    By default neither is replayed, as Node's in-memory adapter does not;
+    ``replay_all`` replays them as Node's streams adapter does (as plain
+    events, without the ack id), which the cluster adapter uses so that a
+    mixed cluster behaves the same whichever server recovers a client.  An
+    entry that does not decode is skipped.
     """
     rooms = frozenset(rooms)
     out = []
@@ -630,7 +634,9 @@ def missed_packets(entries: Iterable[StreamEntry], nsp: str, rooms: Iterable[str
         except ProtocolError:
             continue
         assert op.packet is not None and op.opts is not None
-        if op.ack_id is not None or op.request_id is not None or op.opts.flags.get("volatile") is not None:
+        if op.request_id is not None:
+            continue
+        if not replay_all and (op.ack_id is not None or op.opts.flags.get("volatile") is not None):
             continue
         if should_include(rooms, op.opts.rooms, op.opts.except_):
             out.append(attrs.evolve(op.packet, data=[*op.packet.data, entry.id]))

@@ -204,6 +204,19 @@ class RecoveringSocketExecutor:
         packet = Packet(PacketType.EVENT, nsp.name, [event, *args])
         nsp.adapter.broadcast(packet, BroadcastOptions(rooms=frozenset([socket.id]), flags=opts.flags))
 
+    def emit_with_ack(self, opts: BroadcastOptions, event: str, args: tuple[Any, ...]) -> Any:
+        """Sent straight to the socket (never recorded in memory: the ack could
+        not be restored); an adapter that archives such emits (the streams
+        adapter, as Node's) gets a copy for its replay."""
+        result = self.plain.emit_with_ack(opts, event, args)
+        socket = self.plain.socket
+        archive = getattr(socket.nsp.adapter, "archive_direct", None)
+        if archive is not None and not opts.selects_others:
+            # The ack id is the socket's own; a replay drops it, so any id will do.
+            packet = Packet(PacketType.EVENT, socket.nsp.name, [event, *args], id=0)
+            archive(packet, BroadcastOptions(rooms=frozenset([socket.id]), flags=opts.flags))
+        return result
+
 
 def persist_session(socket: "Socket", reason: str) -> None:
     """Keep ``socket`` for a later recovery when ``reason`` is recoverable
