@@ -158,6 +158,30 @@ class OptionsTests(_AppDirMixin, unittest.TestCase):
         self.assertIn("needs --recovery-window", str(e))
         self.assertRaises(usage.UsageError, self.parse, "--recovery-window", "0")
 
+    def test_redis_streams_options(self) -> Any:
+        """--redis-streams URL (with --redis-stream-name, --redis-max-len) gives
+        the app the streams adapter; with --redis, without a URL, or a bad URL:
+        usage errors."""
+        from txsocketio.adapters.streams import RedisStreamsAdapterFactory
+
+        name = self.make_app_dir()
+        options = self.parse("--app", f"{name}:factory", "--redis-streams", "redis://127.0.0.1:1",
+                             "--redis-stream-name", "chat", "--redis-max-len", "500",
+                             "--listen", "tcp:0:interface=127.0.0.1")
+        makeService(options)
+        sio = options["sio"]
+        factory = sio.config.adapter
+        self.assertIsInstance(factory, RedisStreamsAdapterFactory)
+        self.assertEqual((factory.options.stream_name, factory.options.max_len), ("chat", 500))
+        for argv, words in [(["--redis-streams", "redis://a", "--redis", "redis://b"], "choose one"),
+                            (["--redis-max-len", "5"], "need --redis-streams"),
+                            (["--redis-streams", "http://x"], "--redis-streams")]:
+            e = self.assertRaises(usage.UsageError, self.parse, *argv)
+            self.assertIn(words, str(e), argv)
+        from twisted.internet.defer import gatherResults
+
+        return gatherResults([nsp.adapter.close() for nsp in sio.all_namespaces()])
+
     def test_listen_a_bare_port_says_what_to_write(self) -> None:
         """--listen 8080 is refused with the description to write instead."""
         e = self.assertRaises(usage.UsageError, self.parse, "--listen", "8080")

@@ -116,6 +116,13 @@ class Options(usage.Options):
         ["redis-key", None, None, "Channel prefix of the cluster, Node's 'key' option (default socket.io)."],
         ["redis-timeout", None, None, "Seconds to wait for the other servers and for Redis (default 5).",
          _seconds("redis-timeout")],
+        ["redis-streams", None, None,
+         "Scale out over Redis Streams, wire-compatible with Node's @socket.io/redis-streams-adapter 0.3 "
+         "(a URL as for --redis; Redis >= 6.2): broadcasts survive Redis outages, and with --recovery-window "
+         "clients recover on any server. Replaces the app's adapter; not with --redis."],
+        ["redis-stream-name", None, None, "With --redis-streams: the stream's name (default socket.io)."],
+        ["redis-max-len", None, None, "With --redis-streams: entries the stream keeps, XADD MAXLEN ~ "
+         "(default 10000).", _positive_int],
         ["recovery-window", None, None, "Turn connection state recovery on: seconds a disconnected client "
          "may come back and get its id, rooms, data and missed packets (Node's maxDisconnectionDuration).",
          _seconds("recovery-window")],
@@ -184,6 +191,7 @@ class Options(usage.Options):
                 raise usage.UsageError(f"--redis: {e}")
         elif self["redis-key"] is not None or self["redis-timeout"] is not None:
             raise usage.UsageError("--redis-key and --redis-timeout need --redis URL")
+        self._check_streams()
         if self["recovery-skip-middlewares"] and self["recovery-window"] is None:
             raise usage.UsageError("--recovery-skip-middlewares needs --recovery-window SECONDS")
         if self["redis-key"] is not None and not self["redis-key"]:
@@ -196,6 +204,23 @@ class Options(usage.Options):
             if not callable(app):
                 raise usage.UsageError(f"--wsgi: {self['wsgi']} is not a WSGI application (not callable)")
             self["wsgi_app"] = app
+
+
+    def _check_streams(self) -> None:
+        if self["redis-streams"] is None:
+            if self["redis-stream-name"] is not None or self["redis-max-len"] is not None:
+                raise usage.UsageError("--redis-stream-name and --redis-max-len need --redis-streams URL")
+            return
+        if self["redis"] is not None:
+            raise usage.UsageError("--redis and --redis-streams are two adapters: choose one")
+        from txsocketio.redisconn import RedisAddress
+
+        try:
+            RedisAddress.parse(self["redis-streams"])
+        except ValueError as e:
+            raise usage.UsageError(f"--redis-streams: {e}")
+        if self["redis-stream-name"] is not None and not self["redis-stream-name"]:
+            raise usage.UsageError("--redis-stream-name must not be empty")
 
 
 def _import(spec: str, option: str) -> Any:
@@ -316,6 +341,15 @@ def makeService(options: Options) -> Any:
 
         overrides["adapter"] = redis_adapter(options["redis"], key=options["redis-key"] or "socket.io",
                                              request_timeout=options["redis-timeout"] or 5.0)
+    if options["redis-streams"] is not None:
+        from txsocketio.adapters.streams import redis_streams_adapter
+
+        streams: dict[str, Any] = {}
+        if options["redis-stream-name"] is not None:
+            streams["stream_name"] = options["redis-stream-name"]
+        if options["redis-max-len"] is not None:
+            streams["max_len"] = options["redis-max-len"]
+        overrides["adapter"] = redis_streams_adapter(options["redis-streams"], **streams)
     if options["recovery-window"] is not None:
         overrides["connection_state_recovery"] = {"max_disconnection_duration": options["recovery-window"],
                                                   "skip_middlewares": bool(options["recovery-skip-middlewares"])}
