@@ -178,6 +178,10 @@ class RedisStreamsAdapter:
                                    self.connection.subscribe(private, self.on_pubsub)]
         return gatherResults([s.ready() for s in self._subscriptions]).addCallback(lambda _: None)
 
+    def wait_ready(self) -> "Deferred[None]":
+        """Fires once this adapter's subscriptions are confirmed by Redis."""
+        return self.init()
+
     def close(self) -> "Deferred[None]":
         """Unsubscribe, fail pending requests, leave the stream reader."""
         if self._closed:
