@@ -573,9 +573,13 @@ class RedisStreamsAdapterFactory:
     factory per :class:`~txsocketio.SocketIOServer`.
     """
 
-    def __init__(self, address: RedisAddress, options: StreamsOptions) -> None:
+    def __init__(self, address: RedisAddress, options: StreamsOptions, *,
+                 connect: Callable[[Any], Any] | None = None) -> None:
         self.address = address
         self.options = options
+        #: ``connect(reactor)`` -> a connection (tests pass an in-memory one)
+        self.connect = connect or (lambda reactor: RedisConnection(address, reactor,
+                                                                   command_timeout=options.request_timeout))
         self._connection: RedisConnection | None = None
         self._reader_connection: RedisConnection | None = None
         self._feeds: dict[str, _Feed] = {}
@@ -588,9 +592,8 @@ class RedisStreamsAdapterFactory:
         if not nsp.name.startswith("/"):
             return MemoryAdapter(nsp)  # a dynamic parent only fans out to its children
         if self._connection is None or self._reader_connection is None:
-            timeout = self.options.request_timeout
-            self._connection = RedisConnection(self.address, nsp.reactor, command_timeout=timeout)
-            self._reader_connection = RedisConnection(self.address, nsp.reactor, command_timeout=timeout)
+            self._connection = self.connect(nsp.reactor)
+            self._reader_connection = self.connect(nsp.reactor)
         adapter = RedisStreamsAdapter(nsp, self._connection, self.options, on_close=self._release)
         self._users.add(adapter)
         feed = self._feeds.setdefault(adapter.stream, _Feed())
