@@ -3,17 +3,19 @@ Node's socket.io 4.8 + @socket.io/redis-streams-adapter 0.3.1
 (tests/node/recovery_node_server.js --redis-streams), driven by the same
 socket.io-client 4.8 scenario as tests/interop/test_recovery.py.
 
-These classes pin Node's behaviour before txsocketio's RedisStreamsAdapter
-exists, so that the mixed cluster (Node <-> txsocketio) can be checked
-against it later:
+The Node classes pin Node's behaviour; the txsocketio ones run the same
+expectations against RedisStreamsAdapter alone and in a mixed cluster:
 
 * one Node server on the streams adapter: recovery works as with the
   in-memory adapter, except that 0.3.1 also replays a volatile broadcast and
   a ``socket.emit`` with an ack (both are in the stream and its
-  ``restoreSession`` does not filter them; txsocketio will not replay them);
+  ``restoreSession`` does not filter them; txsocketio's streams adapter
+  replays them too, so that a mixed cluster behaves the same);
 * two Node servers: the client is cut off from server A and comes back to
   server B, which restores the session (from Redis) and the missed packets
-  (from the stream), skipping B's middlewares.
+  (from the stream), skipping B's middlewares;
+* txsocketio alone, and mixed: cut off from Node and recovered by txsocketio,
+  and the other way round.
 """
 
 from __future__ import annotations
