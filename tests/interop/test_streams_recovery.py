@@ -20,9 +20,10 @@ expectations against RedisStreamsAdapter alone and in a mixed cluster:
 
 from __future__ import annotations
 
+import sys
+
 from twisted.trial import unittest
 
-import sys
 
 from tests.interop.test_recovery import APP, NODE_SERVER, WINDOW, _RecoveryScenario
 from tests.support import NODE_DIR, RedisServer, ServerProcess, free_port, require_node_modules, require_tool
