@@ -372,3 +372,22 @@ class _OtherThan:
 
     def __repr__(self) -> str:
         return f"<a str other than {self.value!r}>"
+
+
+class PlainAdapterTests(unittest.TestCase):
+    def test_an_adapter_without_sessions_never_recovers_and_keeps_the_direct_path(self) -> None:
+        """With an adapter that cannot keep sessions (a custom or the pub/sub
+        one), clients get a pid but are never recovered, and socket.emit keeps
+        writing straight to the client (no broadcast through the adapter)."""
+        sio = SocketIOServer(reactor=Clock(), adapter=lambda nsp: MemoryAdapter(nsp),
+                             connection_state_recovery={})
+        client = TestClient(sio)
+        sid = client.sids["/"]
+        pid = payload(client.raw_received[0])["pid"]
+        socket = sio.of("/").sockets[sid]
+        self.assertIs(type(socket.executor), SocketExecutor)
+        socket.emit("x")
+        self.assertEqual(client.pop_received(), [("x", [])])
+        client.close("transport close")
+        back = TestClient(sio, auth={"pid": pid, "offset": "anything"})
+        self.assertNotEqual(back.sids["/"], sid)

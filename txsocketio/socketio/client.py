@@ -25,7 +25,7 @@ from txsocketio._invoke import invoke
 from txsocketio.errors import ConnectionRefused
 from txsocketio.socketio import connection as sio
 from txsocketio.socketio.packet import Packet
-from txsocketio.socketio.recovering import RecoveringSocketExecutor, restore_session
+from txsocketio.socketio.recovering import RecoveringSocketExecutor, SessionAwareAdapter, restore_session
 from txsocketio.socketio.recovery import RestoredSession
 from txsocketio.socketio.socket import Socket, SocketHandshake
 
@@ -216,7 +216,8 @@ class Client:
             socket = Socket(nsp, self, self.connection.socket_id(nsp.name), handshake)
             if self.server.config.connection_state_recovery is not None and self.connection.rules.eio == 4:
                 socket.pid = sio.new_socket_id()
-        if socket.pid is not None:
+        if socket.pid is not None and isinstance(nsp.adapter, SessionAwareAdapter):
+            # Only where emits are recorded: through a plain adapter it would cost and bring nothing.
             socket.executor = RecoveringSocketExecutor(socket.executor)  # type: ignore[assignment]
         return socket
 
