@@ -34,13 +34,36 @@ def _text(value: Any) -> str:
 
 
 class FakeStreamsConnection(FakeRedisConnection):
-    """A connection that also runs commands (``execute``)."""
+    """A connection that also runs commands (``execute``).  With the hub's
+    ``slow_writes``, SET runs on the next clock turn, and ``close()`` fails
+    the commands still in flight, as the real connection does."""
+
+    def __init__(self, hub: "FakeStreamsHub", name: str) -> None:
+        super().__init__(hub, name)
+        self.in_flight: list[Deferred[Any]] = []
 
     def execute(self, *args: Any, timeout: float | None = None) -> "Deferred[Any]":
         if self.closed or self.hub.down:
             return fail(RedisUnavailable("the fake Redis is down"))
-        self.hub.commands.append([_text(a) for a in args])
-        return self.hub.run([_text(a) for a in args])  # type: ignore[attr-defined, no-any-return]
+        command = [_text(a) for a in args]
+        if command[0] == "SET" and self.hub.slow_writes:  # type: ignore[attr-defined]
+            d: Deferred[Any] = Deferred()
+            self.in_flight.append(d)
+
+            def run() -> None:
+                if d in self.in_flight:
+                    self.in_flight.remove(d)
+                    self.hub.run(command).chainDeferred(d)  # type: ignore[attr-defined]
+            self.hub.clock.callLater(0, run)
+            return d
+        self.hub.commands.append(command)  # type: ignore[attr-defined]
+        return self.hub.run(command)  # type: ignore[attr-defined, no-any-return]
+
+    def close(self) -> "Deferred[None]":
+        pending, self.in_flight = self.in_flight, []
+        for d in pending:
+            d.errback(RedisUnavailable("closed"))
+        return super().close()
 
 
 class FakeStreamsHub(FakeRedisHub):
@@ -49,6 +72,8 @@ class FakeStreamsHub(FakeRedisHub):
         self.streams: dict[str, list[tuple[str, list[str]]]] = {}
         self.keys: dict[str, tuple[str, float | None]] = {}
         self.commands: list[list[str]] = []
+        #: True: SET answers on the next clock turn (a write in flight at close)
+        self.slow_writes = False
         self._last = (0, 0)
         self._blocked: list[tuple[str, str, int, Deferred[Any], Any]] = []
 

@@ -180,3 +180,19 @@ class RecoveryTests(_Cluster):
         third = TestClient(self.b, auth={"pid": pid, "offset": offset})
         self.run_hub()
         self.assertFalse(self.b.of("/").sockets[third.sids["/"]].recovered)
+
+
+class ShutdownTests(_Cluster):
+    def test_shutdown_persists_sessions_before_closing(self) -> None:
+        """A graceful shutdown ("server shutting down", a recoverable reason)
+        stores every connected client's session before the connection closes."""
+        clients = [TestClient(self.a) for _ in range(3)]
+        self.a.emit("x")
+        self.run_hub()
+        self.hub.slow_writes = True
+        d = self.a.shutdown(1)
+        self.run_hub()
+        self.clock.advance(1)
+        self.run_hub()
+        self.successResultOf(d)
+        self.assertEqual(len([k for k in self.hub.keys if k.startswith("sio:session:")]), len(clients))

@@ -37,7 +37,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping
 
 import attrs
-from twisted.internet.defer import Deferred, gatherResults, succeed
+from twisted.internet.defer import Deferred, DeferredList, gatherResults, succeed
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
@@ -160,6 +160,7 @@ class RedisStreamsAdapter:
         self._ack_requests: dict[str, tuple[Callable[[int], None], Callable[[Any], None], Any]] = {}
         self._on_close = on_close
         self._closed = False
+        self._writes: set[Deferred[Any]] = set()
 
     def __repr__(self) -> str:
         return f"<RedisStreamsAdapter {self.nsp.name} uid={self.uid} stream={self.stream}>"
@@ -197,11 +198,10 @@ class RedisStreamsAdapter:
         for pending in list(self._requests.values()):
             pending.abort(f"the adapter of {self.nsp.name} was closed")
         self._requests.clear()
-        if self._on_close is not None:
-            result = self._on_close(self)
-            if isinstance(result, Deferred):
-                return result
-        return succeed(None)
+        on_close = self._on_close
+        if on_close is None:
+            return succeed(None)
+        return DeferredList(list(self._writes)).addCallback(lambda _: on_close(self)).addCallback(lambda _: None)
 
     # -- rooms (this process's) ------------------------------------------------------------
 
@@ -402,8 +402,12 @@ class RedisStreamsAdapter:
             log.warn("socket {sid}: its data cannot be stored in Redis; it will not be recovered", sid=sid)
             return
         command = sw.set_session_command(self.options.session_key_prefix, pid, encoded, max(1, window_ms))
-        self.connection.execute(*command, timeout=self.options.request_timeout).addErrback(
-            lambda f: log.warn("storing the session of {sid} failed: {error}", sid=sid, error=f.getErrorMessage()))
+        d = self.connection.execute(*command, timeout=self.options.request_timeout)
+        d.addErrback(lambda f: log.warn("storing the session of {sid} failed: {error}", sid=sid,
+                                        error=f.getErrorMessage()))
+        # close() waits for these: a shutdown persists every session before the connection goes.
+        self._writes.add(d)
+        d.addBoth(lambda r: (self._writes.discard(d), r)[1])
 
     def restore_session(self, pid: str, offset: str) -> "Deferred[RestoredSession | None]":
         return Deferred.fromCoroutine(self._restore(pid, offset))
