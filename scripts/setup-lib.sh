@@ -41,22 +41,24 @@ ensure_system_packages() {
     apt-get install -y -q "${missing[@]}"
 }
 
-# ensure_venv EXTRAS : .venv with txsocketio installed editable (compat mode, so
-# that twistd finds the plugin in twisted/plugins/), e.g. ensure_venv "[test]".
+# ensure_venv EXTRAS [VENV_DIR [PYTHON]] : a virtualenv (.venv made with python3
+# by default) with txsocketio installed editable (compat mode, so that twistd
+# finds the plugin in twisted/plugins/), e.g. ensure_venv "[test]".
 ensure_venv() {
-    local extras=$1 stamp=$VENV/.txsocketio-install$1.sha256 want
-    if [ ! -x "$VENV/bin/python" ]; then
-        say "creating $VENV"
-        python3 -m venv "$VENV"
-        "$VENV/bin/python" -m pip install -q --disable-pip-version-check -U pip
+    local extras=$1 venv=${2:-$VENV} python=${3:-python3}
+    local stamp=$venv/.txsocketio-install$1.sha256 want
+    if [ ! -x "$venv/bin/python" ]; then
+        say "creating $venv"
+        "$python" -m venv "$venv"
+        "$venv/bin/python" -m pip install -q --disable-pip-version-check -U pip
     fi
     want=$(fingerprint pyproject.toml setup.py)
-    if [ "$(cat "$stamp" 2>/dev/null)" = "$want" ] && "$VENV/bin/python" -c 'import txsocketio' 2>/dev/null; then
+    if [ "$(cat "$stamp" 2>/dev/null)" = "$want" ] && "$venv/bin/python" -c 'import txsocketio' 2>/dev/null; then
         return 0
     fi
-    say "pip install -e '.$extras'"
-    "$VENV/bin/python" -m pip install -q --disable-pip-version-check \
-        --config-settings editable_mode=compat -e ".$extras"
+    say "pip install -e '.$extras' (${venv#"$ROOT"/})"
+    "$venv/bin/python" -m pip install -q --disable-pip-version-check \
+        --config-settings editable_mode=compat -e ".$extras" || return 1
     echo "$want" >"$stamp"
 }
 

@@ -56,7 +56,7 @@ class ServerTestCase(SynchronousTestCase):
 
     def setUp(self) -> None:
         self.clock = Clock()
-        self.sio = SocketIOServer(reactor=self.clock)
+        self.sio = SocketIOServer(reactor=self.clock, allow_eio3=True)
         self.logged: list[dict[str, Any]] = []
         globalLogPublisher.addObserver(self.logged.append)
         self.addCleanup(globalLogPublisher.removeObserver, self.logged.append)
@@ -70,6 +70,14 @@ class ServerTestCase(SynchronousTestCase):
         from twisted.logger import formatEvent
 
         return [formatEvent(e) for e in self.logged if e.get("log_namespace") == namespace]
+
+    def app_calls(self) -> list[Any]:
+        """The clock's pending calls, without the heartbeat timers of Engine.IO
+        (one per open session) and of v3 TestClients (they ping, as 2.x clients do)."""
+        from txsocketio.engineio.socket import EngineIOSocket
+
+        return [c for c in self.clock.getDelayedCalls()
+                if not isinstance(getattr(c.func, "__self__", None), (EngineIOSocket, TestClient))]
 
     def assertNoLeaks(self, *namespaces: str) -> None:
         """Every table is empty: sockets, rooms, clients, and no timer is left."""

@@ -47,6 +47,7 @@ class Namespace:
         self.name = "/n"
         self.sockets: dict[str, Recipient] = {}
         self.prepared: list[tuple[Packet, bool]] = []
+        self.room_events: list[tuple[Any, ...]] = []
         self._ids = 0
 
     def prepare(self, packet: Packet, compress: bool = True) -> list[Any]:
@@ -56,6 +57,9 @@ class Namespace:
     def next_ack_id(self) -> int:
         self._ids += 1
         return self._ids
+
+    def room_event(self, event: str, room: str, sid: str | None = None) -> None:
+        self.room_events.append((event, room) if sid is None else (event, room, sid))
 
 
 class MemoryAdapterTests(SynchronousTestCase):
@@ -103,6 +107,44 @@ class MemoryAdapterTests(SynchronousTestCase):
         self.assertEqual(self.adapter.socket_rooms("a"), {"a"})
         self.adapter.del_all("b")
         self.assertEqual(self.adapter.rooms, {"a": {"a"}, "blue": {"c"}, "c": {"c"}})
+
+    def test_room_events_in_nodes_order(self) -> None:
+        """Each change is reported to the namespace once, in the order Node's
+        in-memory adapter emits it (checked against socket.io-adapter 2.5):
+        create-room before the first join-room, delete-room after the last
+        leave-room, del_all in the order the rooms were joined; no event for
+        a change that changes nothing."""
+        events = self.nsp.room_events
+        del events[:]
+        self.adapter.add_all("d", ["d", "red", "red"])
+        self.adapter.delete("d", "nowhere")
+        self.adapter.delete("a", "blue")
+        self.adapter.add_all("d", ["green"])
+        self.adapter.delete("d", "red")
+        self.adapter.del_all("d")
+        self.adapter.del_all("d")
+        self.assertEqual(events, [
+            ("create-room", "d"), ("join-room", "d", "d"), ("join-room", "red", "d"),
+            ("create-room", "green"), ("join-room", "green", "d"),
+            ("leave-room", "red", "d"),
+            ("leave-room", "d", "d"), ("delete-room", "d"), ("leave-room", "green", "d"), ("delete-room", "green"),
+        ])
+
+    def test_reentrant_listener(self) -> None:
+        """A listener that joins the same room again while create-room is reported
+        does not make join-room fire twice."""
+        events = self.nsp.room_events
+        del events[:]
+        report = self.nsp.room_event
+
+        def reentrant(event: str, room: str, sid: str | None = None) -> None:
+            report(event, room, sid)
+            if event == "create-room":
+                self.adapter.add_all("a", [room])
+
+        self.nsp.room_event = reentrant  # type: ignore[method-assign]
+        self.adapter.add_all("a", ["new"])
+        self.assertEqual(events, [("create-room", "new"), ("join-room", "new", "a")])
 
     def test_server_wide_operations(self) -> None:
         """fetch/join/leave/disconnect act on the selected recipients through their public methods."""

@@ -19,6 +19,7 @@ from txsocketio.engineio.session import (
     SessionClosed,
     SessionConfig,
     SessionState,
+    UpgradeExpired,
 )
 from txsocketio.errors import ProtocolError
 
@@ -30,6 +31,42 @@ SILENCE = CONFIG.ping_interval + CONFIG.ping_timeout
 PING = Packet(PacketType.PING)
 PONG = Packet(PacketType.PONG)
 CLOSE = Packet(PacketType.CLOSE)
+
+
+def drain(session: Session) -> list:
+    """Every event the session has queued, oldest first."""
+    events = []
+    while (event := session.next_event()) is not None:
+        events.append(event)
+    return events
+
+
+def receive(session: Session, packet: Packet, now: float) -> list:
+    session.receive(packet, now)
+    return drain(session)
+
+
+def timer(session: Session, now: float) -> tuple[list, bool]:
+    """handle_timer(now) -> (the other events, whether UpgradeExpired was queued)."""
+    session.handle_timer(now)
+    events = drain(session)
+    expired = [e for e in events if isinstance(e, UpgradeExpired)]
+    return [e for e in events if not isinstance(e, UpgradeExpired)], bool(expired)
+
+
+def close(session: Session, reason: str, now: float, **kw) -> list:
+    session.close(reason, now, **kw)
+    return drain(session)
+
+
+def lost(session: Session, reason: str = "transport close") -> list:
+    session.transport_lost(reason)
+    return drain(session)
+
+
+def violation(session: Session) -> list:
+    session.protocol_violation()
+    return drain(session)
 
 
 def polling(version: int = 4, now: float = 0.0, config: SessionConfig = CONFIG,
@@ -128,25 +165,25 @@ class ReceiveTests(SynchronousTestCase):
 
     def test_text_message(self):
         """A text MESSAGE is a MessageReceived event with the str."""
-        self.assertEqual(polling().receive(Packet(PacketType.MESSAGE, "hé"), 1.0),
+        self.assertEqual(receive(polling(), Packet(PacketType.MESSAGE, "hé"), 1.0),
                          [MessageReceived("hé")])
 
     def test_binary_message(self):
         """A binary MESSAGE is a MessageReceived event with the bytes."""
-        self.assertEqual(polling().receive(Packet(PacketType.MESSAGE, b"\x00\xff"), 1.0),
+        self.assertEqual(receive(polling(), Packet(PacketType.MESSAGE, b"\x00\xff"), 1.0),
                          [MessageReceived(b"\x00\xff")])
 
     def test_noop(self):
         """A NOOP from the client does nothing."""
         session = polling()
-        self.assertEqual(session.receive(Packet(PacketType.NOOP), 1.0), [])
+        self.assertEqual(receive(session, Packet(PacketType.NOOP), 1.0), [])
         self.assertEqual(session.outbox, [])
         self.assertTrue(session.is_open)
 
     def test_client_close(self):
         """A CLOSE from the client ends the session at once: "transport close"."""
         session = polling()
-        self.assertEqual(session.receive(CLOSE, 1.0), [SessionClosed("transport close")])
+        self.assertEqual(receive(session, CLOSE, 1.0), [SessionClosed("transport close")])
         self.assertIs(session.state, SessionState.CLOSED)
         self.assertEqual(session.close_reason, "transport close")
         self.assertEqual(session.outbox, [])
@@ -164,7 +201,7 @@ class ReceiveTests(SynchronousTestCase):
     def test_protocol_violation(self):
         """protocol_violation() closes the session with "parse error"."""
         session = polling()
-        self.assertEqual(session.protocol_violation(), [SessionClosed("parse error")])
+        self.assertEqual(violation(session), [SessionClosed("parse error")])
         self.assertIs(session.state, SessionState.CLOSED)
 
     def test_transport_lost(self):
@@ -173,10 +210,10 @@ class ReceiveTests(SynchronousTestCase):
         (default "transport close").
         """
         session = websocket()
-        self.assertEqual(session.transport_lost(), [SessionClosed("transport close")])
+        self.assertEqual(lost(session), [SessionClosed("transport close")])
         self.assertIs(session.state, SessionState.CLOSED)
         session = websocket()
-        self.assertEqual(session.transport_lost("transport error"),
+        self.assertEqual(lost(session, "transport error"),
                          [SessionClosed("transport error")])
 
     def test_send_queues(self):
@@ -199,9 +236,9 @@ class V4HeartbeatTests(SynchronousTestCase):
         """
         session = websocket(now=100.0)
         self.assertEqual(session.next_deadline(), 125.0)
-        self.assertEqual(session.handle_timer(124.999), ([], False))
+        self.assertEqual(timer(session, 124.999), ([], False))
         self.assertEqual(session.outbox, [])
-        self.assertEqual(session.handle_timer(125.0), ([], False))
+        self.assertEqual(timer(session, 125.0), ([], False))
         self.assertEqual(session.take_outbox(), [PING])
 
     def test_pong_deadline(self):
@@ -210,31 +247,31 @@ class V4HeartbeatTests(SynchronousTestCase):
         is queued while waiting for the PONG.
         """
         session = websocket()
-        session.handle_timer(25.0)
+        timer(session, 25.0)
         session.take_outbox()
         self.assertEqual(session.next_deadline(), 45.0)
-        session.handle_timer(44.0)
+        timer(session, 44.0)
         self.assertEqual(session.outbox, [])
         self.assertTrue(session.is_open)
 
     def test_pong_reschedules(self):
         """A PONG cancels the timeout; the next PING is ping_interval after it."""
         session = websocket()
-        session.handle_timer(25.0)
+        timer(session, 25.0)
         session.take_outbox()
-        self.assertEqual(session.receive(PONG, 30.0), [])
+        self.assertEqual(receive(session, PONG, 30.0), [])
         self.assertEqual(session.next_deadline(), 55.0)
-        session.handle_timer(45.0)  # the old pong deadline: nothing
+        timer(session, 45.0)  # the old pong deadline: nothing
         self.assertTrue(session.is_open)
-        session.handle_timer(55.0)
+        timer(session, 55.0)
         self.assertEqual(session.take_outbox(), [PING])
         self.assertEqual(session.next_deadline(), 75.0)
 
     def test_ping_timeout(self):
         """No PONG within ping_timeout: the session closes with "ping timeout"."""
         session = websocket()
-        session.handle_timer(25.0)
-        events, upgrade_expired = session.handle_timer(45.0)
+        timer(session, 25.0)
+        events, upgrade_expired = timer(session, 45.0)
         self.assertEqual(events, [SessionClosed("ping timeout")])
         self.assertFalse(upgrade_expired)
         self.assertIs(session.state, SessionState.CLOSED)
@@ -245,14 +282,14 @@ class V4HeartbeatTests(SynchronousTestCase):
     def test_late_timer(self):
         """A timer that fires late still queues the PING and measures from then."""
         session = websocket()
-        session.handle_timer(30.0)
+        timer(session, 30.0)
         self.assertEqual(session.take_outbox(), [PING])
         self.assertEqual(session.next_deadline(), 50.0)
 
     def test_client_ping_is_transport_error(self):
         """In v4 a PING from the client is a heartbeat in the wrong direction."""
         session = websocket()
-        self.assertEqual(session.receive(PING, 1.0), [SessionClosed("transport error")])
+        self.assertEqual(receive(session, PING, 1.0), [SessionClosed("transport error")])
         self.assertIs(session.state, SessionState.CLOSED)
 
     def test_client_probe_on_session_is_transport_error(self):
@@ -261,15 +298,15 @@ class V4HeartbeatTests(SynchronousTestCase):
         client too: "transport error".
         """
         session = websocket()
-        self.assertEqual(session.receive(Packet(PacketType.PING, "probe"), 1.0),
+        self.assertEqual(receive(session, Packet(PacketType.PING, "probe"), 1.0),
                          [SessionClosed("transport error")])
 
     def test_messages_do_not_count_as_pong(self):
         """Only a PONG answers a PING: messages do not delay the ping timeout."""
         session = websocket()
-        session.handle_timer(25.0)
-        session.receive(Packet(PacketType.MESSAGE, "x"), 44.0)
-        self.assertEqual(session.handle_timer(45.0)[0], [SessionClosed("ping timeout")])
+        timer(session, 25.0)
+        receive(session, Packet(PacketType.MESSAGE, "x"), 44.0)
+        self.assertEqual(timer(session, 45.0)[0], [SessionClosed("ping timeout")])
 
 
 class V3HeartbeatTests(SynchronousTestCase):
@@ -278,15 +315,15 @@ class V3HeartbeatTests(SynchronousTestCase):
     def test_ping_answered(self):
         """A client PING is answered with a PONG echoing its data."""
         session = websocket(version=3)
-        self.assertEqual(session.receive(PING, 1.0), [])
-        self.assertEqual(session.receive(Packet(PacketType.PING, "x"), 2.0), [])
+        self.assertEqual(receive(session, PING, 1.0), [])
+        self.assertEqual(receive(session, Packet(PacketType.PING, "x"), 2.0), [])
         self.assertEqual(session.take_outbox(), [PONG, Packet(PacketType.PONG, "x")])
 
     def test_server_never_pings(self):
         """The v3 server never queues a PING of its own."""
         session = websocket(version=3)
         for t in (25.0, 30.0, 44.0):
-            session.handle_timer(t)
+            timer(session, t)
         self.assertEqual(session.outbox, [])
 
     def test_silence_deadline(self):
@@ -296,29 +333,29 @@ class V3HeartbeatTests(SynchronousTestCase):
         """
         session = websocket(version=3, now=10.0)
         self.assertEqual(session.next_deadline(), 10.0 + SILENCE)
-        self.assertEqual(session.handle_timer(10.0 + SILENCE - 0.001), ([], False))
+        self.assertEqual(timer(session, 10.0 + SILENCE - 0.001), ([], False))
         self.assertTrue(session.is_open)
-        events, _ = session.handle_timer(10.0 + SILENCE)
+        events, _ = timer(session, 10.0 + SILENCE)
         self.assertEqual(events, [SessionClosed("ping timeout")])
 
     def test_ping_moves_silence_deadline(self):
         """Each client PING moves the silence deadline to ping_interval + ping_timeout later."""
         session = websocket(version=3)
-        session.receive(PING, 40.0)
+        receive(session, PING, 40.0)
         self.assertEqual(session.next_deadline(), 40.0 + SILENCE)
-        self.assertEqual(session.handle_timer(SILENCE), ([], False))
+        self.assertEqual(timer(session, SILENCE), ([], False))
         self.assertTrue(session.is_open)
 
     def test_messages_do_not_count(self):
         """Messages do not reset the v3 silence deadline; only a PING does (Node)."""
         session = websocket(version=3)
-        session.receive(Packet(PacketType.MESSAGE, "x"), 40.0)
+        receive(session, Packet(PacketType.MESSAGE, "x"), 40.0)
         self.assertEqual(session.next_deadline(), SILENCE)
 
     def test_client_pong_is_transport_error(self):
         """In v3 a PONG from the client is a heartbeat in the wrong direction."""
         session = websocket(version=3)
-        self.assertEqual(session.receive(PONG, 1.0), [SessionClosed("transport error")])
+        self.assertEqual(receive(session, PONG, 1.0), [SessionClosed("transport error")])
         self.assertIs(session.state, SessionState.CLOSED)
 
 
@@ -333,9 +370,9 @@ class PollingReapTests(SynchronousTestCase):
         """
         session = polling(version=3)
         for t in (10.0, 20.0, 30.0, 40.0):
-            session.receive(PING, t)
+            receive(session, PING, t)
         self.assertEqual(session.next_deadline(), SILENCE)
-        events, _ = session.handle_timer(SILENCE)
+        events, _ = timer(session, SILENCE)
         self.assertEqual(events, [SessionClosed("transport close")])
         self.assertIs(session.state, SessionState.CLOSED)
 
@@ -344,21 +381,21 @@ class PollingReapTests(SynchronousTestCase):
         session = polling(version=3)
         session.poll_started(1.0)
         for t in (10.0, 20.0, 30.0, 40.0, 50.0):
-            session.receive(PING, t)
-            session.handle_timer(t)
+            receive(session, PING, t)
+            timer(session, t)
         self.assertEqual(session.next_deadline(), 50.0 + SILENCE)
-        session.handle_timer(60.0)
+        timer(session, 60.0)
         self.assertTrue(session.is_open)
 
     def test_measured_from_last_get_end(self):
         """The reaping deadline runs from the moment the last GET ended."""
         session = polling(version=3)
         session.poll_started(1.0)
-        session.receive(PING, 30.0)
+        receive(session, PING, 30.0)
         session.poll_ended(30.0)
-        session.receive(PING, 60.0)
+        receive(session, PING, 60.0)
         self.assertEqual(session.next_deadline(), 30.0 + SILENCE)
-        self.assertEqual(session.handle_timer(30.0 + SILENCE)[0],
+        self.assertEqual(timer(session, 30.0 + SILENCE)[0],
                          [SessionClosed("transport close")])
 
     def test_v4_reaping(self):
@@ -367,28 +404,28 @@ class PollingReapTests(SynchronousTestCase):
         the same deadline.
         """
         session = polling(version=4, config=SessionConfig(ping_interval=10.0, ping_timeout=50.0))
-        session.handle_timer(10.0)
+        timer(session, 10.0)
         session.take_outbox()
-        session.receive(PONG, 11.0)
-        session.handle_timer(21.0)
-        session.receive(PONG, 22.0)
+        receive(session, PONG, 11.0)
+        timer(session, 21.0)
+        receive(session, PONG, 22.0)
         self.assertEqual(session.next_deadline(), 32.0)
-        session.handle_timer(32.0)
-        session.receive(PONG, 33.0)
+        timer(session, 32.0)
+        receive(session, PONG, 33.0)
         self.assertEqual(session.next_deadline(), 43.0)
-        session.handle_timer(43.0)
-        session.receive(PONG, 44.0)
+        timer(session, 43.0)
+        receive(session, PONG, 44.0)
         self.assertEqual(session.next_deadline(), 54.0)
-        session.handle_timer(54.0)
-        session.receive(PONG, 55.0)
+        timer(session, 54.0)
+        receive(session, PONG, 55.0)
         self.assertEqual(session.next_deadline(), 60.0)
-        self.assertEqual(session.handle_timer(60.0)[0], [SessionClosed("transport close")])
+        self.assertEqual(timer(session, 60.0)[0], [SessionClosed("transport close")])
 
     def test_websocket_not_reaped(self):
         """A WebSocket session has no reaping deadline (it has no GETs)."""
         session = websocket(version=3)
-        session.receive(PING, 40.0)
-        session.handle_timer(SILENCE)
+        receive(session, PING, 40.0)
+        timer(session, SILENCE)
         self.assertTrue(session.is_open)
 
 
@@ -404,14 +441,15 @@ class UpgradeTests(SynchronousTestCase):
         self.assertTrue(session.can_upgrade())
         session.upgrade_started(1.0)
         self.assertTrue(session.upgrading)
-        self.assertFalse(session.releases_poll_with_noop)
+        self.assertIsNone(session.poll_release)
         self.assertEqual(session.probe_received(2.0), Packet(PacketType.PONG, "probe"))
-        self.assertTrue(session.releases_poll_with_noop)
+        self.assertEqual(session.poll_release, Packet(PacketType.NOOP))
         self.assertEqual(session.transport, "polling")
         session.upgrade_received(3.0)
         self.assertEqual(session.transport, "websocket")
         self.assertFalse(session.upgrading)
-        self.assertFalse(session.releases_poll_with_noop)
+        # A GET still pending after the upgrade is released with a NOOP.
+        self.assertEqual(session.poll_release, Packet(PacketType.NOOP))
         self.assertFalse(session.can_upgrade())
         self.assertTrue(session.is_open)
 
@@ -433,11 +471,11 @@ class UpgradeTests(SynchronousTestCase):
         session = polling(config=SessionConfig(ping_interval=100.0, ping_timeout=100.0))
         session.upgrade_started(5.0)
         session.probe_received(6.0)
-        self.assertEqual(session.handle_timer(15.0), ([], True))
+        self.assertEqual(timer(session, 15.0), ([], True))
         self.assertTrue(session.is_open)
         self.assertEqual(session.transport, "polling")
         self.assertFalse(session.upgrading)
-        self.assertFalse(session.releases_poll_with_noop)
+        self.assertIsNone(session.poll_release)
         self.assertEqual(session.next_deadline(), 100.0)
         self.assertTrue(session.can_upgrade())
         self.assertRaises(ProtocolError, session.upgrade_received, 16.0)
@@ -488,7 +526,7 @@ class UpgradeTests(SynchronousTestCase):
         upgrading or once closing; upgrade_started then raises ValueError.
         """
         closing = polling()
-        closing.close("forced close", 1.0)
+        close(closing, "forced close", 1.0)
         upgrading = polling()
         upgrading.upgrade_started(1.0)
         for session in (polling(upgrades=()), websocket(), upgrading, closing):
@@ -502,13 +540,13 @@ class UpgradeTests(SynchronousTestCase):
         """
         session = polling()
         session.upgrade_started(1.0)
-        session.transport_lost()
+        lost(session)
         self.assertFalse(session.upgrading)
         self.assertRaises(ProtocolError, session.probe_received, 2.0)
         session = polling()
         session.upgrade_started(1.0)
         session.probe_received(2.0)
-        session.protocol_violation()
+        violation(session)
         self.assertRaises(ProtocolError, session.upgrade_received, 3.0)
         self.assertEqual(session.transport, "polling")
 
@@ -520,7 +558,7 @@ class UpgradeTests(SynchronousTestCase):
         session = polling()
         session.upgrade_started(1.0)
         session.probe_received(2.0)
-        session.close("forced close", 3.0)
+        close(session, "forced close", 3.0)
         session.upgrade_received(4.0)
         self.assertEqual(session.transport, "websocket")
         self.assertEqual(session.take_outbox(), [CLOSE])
@@ -533,8 +571,8 @@ class UpgradeTests(SynchronousTestCase):
         session.upgrade_started(1.0)
         session.probe_received(1.0)
         session.upgrade_received(1.0)
-        session.receive(PING, 40.0)
-        session.handle_timer(SILENCE + 1.0)
+        receive(session, PING, 40.0)
+        timer(session, SILENCE + 1.0)
         self.assertTrue(session.is_open)
 
 
@@ -548,7 +586,7 @@ class CloseTests(SynchronousTestCase):
         """
         session = polling()
         session.send(Packet(PacketType.MESSAGE, "last"))
-        self.assertEqual(session.close("forced close", 5.0), [SessionClosed("forced close")])
+        self.assertEqual(close(session, "forced close", 5.0), [SessionClosed("forced close")])
         self.assertIs(session.state, SessionState.CLOSING)
         self.assertFalse(session.is_open)
         self.assertEqual(session.close_reason, "forced close")
@@ -557,24 +595,24 @@ class CloseTests(SynchronousTestCase):
     def test_closing_ignores_traffic(self):
         """While CLOSING, send() and receive() do nothing."""
         session = polling()
-        session.close("forced close", 5.0)
+        close(session, "forced close", 5.0)
         session.send(Packet(PacketType.MESSAGE, "x"))
-        self.assertEqual(session.receive(Packet(PacketType.MESSAGE, "y"), 6.0), [])
-        self.assertEqual(session.receive(PONG, 6.0), [])
+        self.assertEqual(receive(session, Packet(PacketType.MESSAGE, "y"), 6.0), [])
+        self.assertEqual(receive(session, PONG, 6.0), [])
         self.assertEqual(session.outbox, [CLOSE])
 
     def test_close_twice(self):
         """A second close() does nothing and reports nothing."""
         session = polling()
-        session.close("forced close", 5.0)
-        self.assertEqual(session.close("server shutting down", 6.0), [])
+        close(session, "forced close", 5.0)
+        self.assertEqual(close(session, "server shutting down", 6.0), [])
         self.assertEqual(session.close_reason, "forced close")
         self.assertEqual(session.outbox, [CLOSE])
 
     def test_closed_after_flush(self):
         """closed_after_flush() in CLOSING finishes the session."""
         session = polling()
-        session.close("forced close", 5.0)
+        close(session, "forced close", 5.0)
         session.take_outbox()
         session.closed_after_flush()
         self.assertIs(session.state, SessionState.CLOSED)
@@ -592,11 +630,11 @@ class CloseTests(SynchronousTestCase):
         the session finishes, with no second SessionClosed.
         """
         session = polling()
-        session.close("forced close", 5.0)
+        close(session, "forced close", 5.0)
         self.assertEqual(session.next_deadline(), 25.0)
-        self.assertEqual(session.handle_timer(24.0), ([], False))
+        self.assertEqual(timer(session, 24.0), ([], False))
         self.assertIs(session.state, SessionState.CLOSING)
-        self.assertEqual(session.handle_timer(25.0), ([], False))
+        self.assertEqual(timer(session, 25.0), ([], False))
         self.assertIs(session.state, SessionState.CLOSED)
         self.assertEqual(session.outbox, [])
         self.assertIsNone(session.next_deadline())
@@ -604,20 +642,20 @@ class CloseTests(SynchronousTestCase):
     def test_transport_lost_while_closing(self):
         """Losing the transport while CLOSING finishes silently."""
         session = websocket()
-        session.close("forced close", 1.0)
-        self.assertEqual(session.transport_lost(), [])
+        close(session, "forced close", 1.0)
+        self.assertEqual(lost(session), [])
         self.assertIs(session.state, SessionState.CLOSED)
         self.assertEqual(session.close_reason, "forced close")
 
     def test_closed_is_inert(self):
         """A CLOSED session reports nothing more, whatever happens."""
         session = polling()
-        session.receive(CLOSE, 1.0)
-        self.assertEqual(session.close("forced close", 2.0), [])
-        self.assertEqual(session.transport_lost(), [])
-        self.assertEqual(session.protocol_violation(), [])
-        self.assertEqual(session.receive(Packet(PacketType.MESSAGE, "x"), 2.0), [])
-        self.assertEqual(session.handle_timer(1000.0), ([], False))
+        receive(session, CLOSE, 1.0)
+        self.assertEqual(close(session, "forced close", 2.0), [])
+        self.assertEqual(lost(session), [])
+        self.assertEqual(violation(session), [])
+        self.assertEqual(receive(session, Packet(PacketType.MESSAGE, "x"), 2.0), [])
+        self.assertEqual(timer(session, 1000.0), ([], False))
         session.send(Packet(PacketType.MESSAGE, "x"))
         self.assertEqual(session.outbox, [])
         self.assertIsNone(session.next_deadline())
@@ -636,7 +674,7 @@ class DeadlineTests(SynchronousTestCase):
         self.assertEqual(session.next_deadline(), 12.0)
         session.upgrade_failed()
         self.assertEqual(session.next_deadline(), 30.0)
-        session.handle_timer(30.0)
+        timer(session, 30.0)
         self.assertEqual(session.next_deadline(), 35.0)
 
     def test_reaping_earliest(self):
@@ -644,7 +682,7 @@ class DeadlineTests(SynchronousTestCase):
         config = SessionConfig(ping_interval=30.0, ping_timeout=5.0)
         session = polling(version=3, config=config)
         session.poll_started(0.0)
-        session.receive(PING, 20.0)
+        receive(session, PING, 20.0)
         session.poll_ended(1.0)
         self.assertEqual(session.next_deadline(), 36.0)
         session.poll_started(2.0)
@@ -654,7 +692,7 @@ class DeadlineTests(SynchronousTestCase):
         """handle_timer() before next_deadline() leaves everything as it was."""
         session = polling()
         deadline = session.next_deadline()
-        self.assertEqual(session.handle_timer(deadline - 1), ([], False))
+        self.assertEqual(timer(session, deadline - 1), ([], False))
         self.assertEqual(session.next_deadline(), deadline)
         self.assertEqual(session.outbox, [])
 
@@ -673,7 +711,8 @@ _operations = st.lists(
         st.sampled_from([
             "receive", "timer", "tick", "poll_started", "poll_ended", "send", "close",
             "transport_lost", "protocol_violation", "upgrade_started", "probe_received",
-            "upgrade_received", "upgrade_failed", "flush",
+            "upgrade_received", "upgrade_failed", "flush", "post_received",
+            "receive_on_probe",
         ]),
         st.floats(min_value=0.0, max_value=60.0, allow_nan=False),
         _packets,
@@ -682,6 +721,7 @@ _operations = st.lists(
 )
 _configs = st.builds(
     SessionConfig,
+    max_buffered_bytes=st.integers(min_value=1, max_value=20),
     ping_interval=st.floats(min_value=0.001, max_value=30.0),
     ping_timeout=st.floats(min_value=0.001, max_value=30.0),
     upgrade_timeout=st.floats(min_value=0.001, max_value=30.0),
@@ -712,11 +752,11 @@ class RandomOperationsTests(SynchronousTestCase):
             events: list = []
             try:
                 if name == "receive":
-                    events = session.receive(packet, now)
+                    events = receive(session, packet, now)
                 elif name in ("timer", "tick"):
                     if name == "tick" and session.next_deadline() is not None:
                         now = max(now, session.next_deadline())
-                    events, _ = session.handle_timer(now)
+                    events, _ = timer(session, now)
                     deadline = session.next_deadline()
                     self.assertTrue(deadline is None or deadline > now,
                                     f"deadline {deadline} not after {now}")
@@ -727,11 +767,11 @@ class RandomOperationsTests(SynchronousTestCase):
                 elif name == "send":
                     session.send(packet)
                 elif name == "close":
-                    events = session.close("forced close", now)
+                    events = close(session, "forced close", now)
                 elif name == "transport_lost":
-                    events = session.transport_lost()
+                    events = lost(session)
                 elif name == "protocol_violation":
-                    events = session.protocol_violation()
+                    events = violation(session)
                 elif name == "upgrade_started":
                     if session.can_upgrade():
                         session.upgrade_started(now)
@@ -745,8 +785,13 @@ class RandomOperationsTests(SynchronousTestCase):
                 elif name == "flush":
                     session.take_outbox()
                     session.closed_after_flush()
+                elif name == "post_received":
+                    session.post_received(len(packet.data) * 400_000)
+                elif name == "receive_on_probe":
+                    session.receive_on_probe(packet, now)
             except ProtocolError:
                 pass
+            events = [e for e in events + drain(session) if not isinstance(e, UpgradeExpired)]
             for event in events:
                 self.assertIsInstance(event, (MessageReceived, SessionClosed))
                 if isinstance(event, SessionClosed):
@@ -763,3 +808,118 @@ class RandomOperationsTests(SynchronousTestCase):
                 self.assertFalse(session.upgrading)
             if not session.is_open:
                 self.assertEqual(closed_events, 1)
+
+
+# -- rules that used to live in the glue ---------------------------------------------
+
+
+class PollingRulesTests(SynchronousTestCase):
+    """Long-poll and POST rules, decided without I/O."""
+
+    def test_overlapping_get(self):
+        """A second GET while one is pending closes the session ("transport error");
+        the pending GET is then released with CLOSE."""
+        session = polling()
+        self.assertTrue(session.poll_started(1.0))
+        self.assertIsNone(session.poll_release)
+        self.assertFalse(session.poll_started(2.0))
+        self.assertEqual(drain(session), [SessionClosed("transport error")])
+        self.assertEqual(session.poll_release, CLOSE)
+
+    def test_client_close_releases_with_noop(self):
+        """When the client itself closes, a pending GET is released with NOOP (Node)."""
+        session = polling()
+        session.poll_started(1.0)
+        receive(session, CLOSE, 2.0)
+        self.assertEqual(session.poll_release, Packet(PacketType.NOOP))
+
+    def test_post_size(self):
+        """A POST up to max_payload is fine; one byte more closes ("transport error")."""
+        session = polling(config=SessionConfig(max_payload=10))
+        self.assertTrue(session.post_received(10))
+        self.assertEqual(drain(session), [])
+        self.assertFalse(session.post_received(11))
+        self.assertEqual(drain(session), [SessionClosed("transport error")])
+
+    def test_connection_lost(self):
+        """A connection failed by the framing layer is a "transport error",
+        otherwise a "transport close"."""
+        first, second = websocket(), websocket()
+        first.connection_lost(failed_by_server=True)
+        second.connection_lost()
+        self.assertEqual(drain(first), [SessionClosed("transport error")])
+        self.assertEqual(drain(second), [SessionClosed("transport close")])
+
+
+class BufferCapTests(SynchronousTestCase):
+    """max_buffered_bytes: a client that does not read is cut off."""
+
+    def test_cap(self):
+        """Messages may queue up to max_buffered_bytes; past it the session
+        closes ("transport error") and the queue is dropped at once."""
+        session = polling(config=SessionConfig(max_buffered_bytes=10))
+        session.send(Packet(PacketType.MESSAGE, "x" * 6))
+        session.send(Packet(PacketType.MESSAGE, b"y" * 4))
+        self.assertTrue(session.is_open)
+        session.send(Packet(PacketType.MESSAGE, "z"))
+        self.assertEqual(drain(session), [SessionClosed("transport error")])
+        self.assertEqual(session.outbox, [])
+        self.assertEqual(session.state, SessionState.CLOSED)
+
+    def test_taking_the_outbox_resets_the_count(self):
+        """What has been written no longer counts."""
+        session = polling(config=SessionConfig(max_buffered_bytes=10))
+        for _ in range(5):
+            session.send(Packet(PacketType.MESSAGE, "x" * 8))
+            session.take_outbox()
+        self.assertTrue(session.is_open)
+
+    def test_default(self):
+        """The default cap is 10 MB."""
+        self.assertEqual(SessionConfig().max_buffered_bytes, 10_000_000)
+
+
+class ProbeTests(SynchronousTestCase):
+    """receive_on_probe(): what the probe socket of an upgrade may carry."""
+
+    def test_probe_then_upgrade(self):
+        """C{2probe} is answered C{3probe}; C{5} completes the upgrade; NOOP is ignored."""
+        session = polling()
+        session.upgrade_started(1.0)
+        self.assertIsNone(session.receive_on_probe(Packet(PacketType.NOOP), 1.5))
+        self.assertEqual(session.receive_on_probe(Packet(PacketType.PING, "probe"), 2.0),
+                         Packet(PacketType.PONG, "probe"))
+        self.assertIsNone(session.receive_on_probe(Packet(PacketType.UPGRADE), 3.0))
+        self.assertEqual(session.transport, "websocket")
+
+    def test_anything_else_abandons_the_upgrade(self):
+        """Any other packet raises ProtocolError and the session keeps polling."""
+        for packet in (Packet(PacketType.MESSAGE, "x"), Packet(PacketType.PING, "x"),
+                       Packet(PacketType.UPGRADE)):
+            session = polling()
+            session.upgrade_started(1.0)
+            self.assertRaises(ProtocolError, session.receive_on_probe, packet, 2.0)
+            self.assertFalse(session.upgrading)
+            self.assertTrue(session.is_open)
+            self.assertEqual(session.transport, "polling")
+
+
+class LingerTests(SynchronousTestCase):
+    """close(linger=...) bounds how long a CLOSE waits to be written."""
+
+    def test_linger(self):
+        """The CLOSING deadline is now + linger instead of ping_timeout."""
+        session = polling()
+        close(session, "server shutting down", 10.0, linger=0.5)
+        self.assertEqual(session.next_deadline(), 10.5)
+
+    def test_linger_shortens(self):
+        """A second close with a linger can shorten the wait, never lengthen it."""
+        session = polling()
+        close(session, "forced close", 10.0)
+        self.assertEqual(session.next_deadline(), 10.0 + CONFIG.ping_timeout)
+        self.assertEqual(close(session, "server shutting down", 11.0, linger=0.5), [])
+        self.assertEqual(session.next_deadline(), 11.5)
+        close(session, "server shutting down", 11.2, linger=5.0)
+        self.assertEqual(session.next_deadline(), 11.5)
+        self.assertEqual(session.close_reason, "forced close")

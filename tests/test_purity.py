@@ -13,6 +13,7 @@ PURE_MODULES = [
     "txsocketio.socketio.connection",
     "txsocketio.socketio.events",
     "txsocketio.adapters.base",
+    "txsocketio.redisaddress",
 ]
 
 

@@ -1,6 +1,12 @@
-"""txsocketio.redisconn without a Redis server: Sentinel URLs, the reconnect
-backoff (alone and driving Twisted's ClientService on a task.Clock), the
-Sentinel master discovery and the ROLE check, all in memory."""
+"""txsocketio.redisconn without a Redis server: the reconnect backoff (alone
+and driving Twisted's ClientService on a task.Clock), the connection's retry
+delays, the subscriptions and commands driven through the connection's
+public events (as its protocols drive them), and following Sentinel's
++switch-master announcement, all in memory.
+
+The URL parsing is tested in tests/test_redisaddress.py, the txredisapi
+protocols in tests/test_redisprotocol.py, Sentinel discovery in
+tests/test_redissentinel.py."""
 
 from __future__ import annotations
 
@@ -12,89 +18,16 @@ from hypothesis import given
 from hypothesis import strategies as st
 from twisted.application.internet import ClientService
 from twisted.internet.address import IPv4Address
-from twisted.internet.defer import CancelledError, Deferred, fail, succeed
+from twisted.internet.defer import Deferred, fail, succeed
 from twisted.internet.error import ConnectionRefusedError
-from twisted.internet.interfaces import IHostnameResolver, IReactorPluggableNameResolver
 from twisted.internet.protocol import Factory, Protocol
 from twisted.internet.task import Clock
 from twisted.internet.testing import MemoryReactorClock, StringTransport, StringTransportWithDisconnection
 from twisted.logger import globalLogPublisher
-from twisted.python.failure import Failure
 from twisted.trial import unittest
-from zope.interface import alsoProvides, implementer
 
-from txsocketio import redisconn
 from txsocketio.errors import RedisUnavailable
-from txsocketio.redisconn import Backoff, RedisAddress, RedisConnection
-
-
-# -- URLs ---------------------------------------------------------------------------
-
-
-class SentinelAddressTests(unittest.TestCase):
-    def test_forms(self) -> None:
-        """redis+sentinel:// lists Sentinels (port 26379 by default, IPv6 in
-        brackets), then the master's name and an optional db."""
-        a = RedisAddress.parse("redis+sentinel://s1:26380,[::1],s3/mymaster/2")
-        self.assertEqual(a.sentinels, (("s1", 26380), ("::1", 26379), ("s3", 26379)))
-        self.assertEqual((a.master_name, a.db, a.host, a.path, a.tls), ("mymaster", 2, None, None, False))
-        self.assertTrue(a.is_sentinel)
-        self.assertFalse(RedisAddress.parse("redis://h").is_sentinel)
-        self.assertEqual(RedisAddress.parse("redis+sentinel://h/m?db=4").db, 4)
-        self.assertIsNone(RedisAddress.parse("redis+sentinel://h/m").db)
-        self.assertEqual(RedisAddress.parse("REDIS+SENTINEL://h/m").master_name, "m")
-
-    def test_credentials(self) -> None:
-        """user:password in the URL are the Redis servers'; the Sentinels'
-        come as sentinel_username / sentinel_password in the query; none of
-        them shows in str() or repr()."""
-        a = RedisAddress.parse("redis+sentinel://u%40x:p%2Fw@h1,h2:1/m?sentinel_password=s3&sentinel_username=su")
-        self.assertEqual((a.username, a.password, a.sentinel_username, a.sentinel_password),
-                         ("u@x", "p/w", "su", "s3"))
-        self.assertEqual(str(a), "redis+sentinel://u@x:***@h1:26379,h2:1/m")
-        for secret in ("p/w", "s3"):
-            self.assertNotIn(secret, repr(a))
-            self.assertNotIn(secret, str(a))
-        b = RedisAddress.parse("redis+sentinel://h/m?password=pw&username=me")
-        self.assertEqual((b.username, b.password), ("me", "pw"))
-
-    def test_str_round_trip(self) -> None:
-        """str() of an address without a password parses back to the same address."""
-        for url in ["redis+sentinel://h1:26379,h2:26380/m/3", "redis+sentinel://[::1]:5/name"]:
-            a = RedisAddress.parse(url)
-            self.assertEqual(RedisAddress.parse(str(a)), a)
-            self.assertEqual(str(a), url)
-
-    def test_tls_refused(self) -> None:
-        """rediss+sentinel:// is refused with a reason and an alternative
-        (txredisapi reaches the master without TLS)."""
-        with self.assertRaises(ValueError) as caught:
-            RedisAddress.parse("rediss+sentinel://h:26379/m")
-        self.assertIn("TLS", str(caught.exception))
-        self.assertIn("redis+sentinel://", str(caught.exception))
-
-    def test_bad(self) -> None:
-        """Malformed Sentinel URLs raise ValueError saying the expected form,
-        without echoing a password."""
-        for url in ["redis+sentinel://h", "redis+sentinel://h/", "redis+sentinel:///m", "redis+sentinel://h/m/1/2",
-                    "redis+sentinel://h:0/m", "redis+sentinel://h:99999/m", "redis+sentinel://h:x/m",
-                    "redis+sentinel://h,,h2/m", "redis+sentinel://[::1/m", "redis+sentinel://[::1]x/m",
-                    "redis+sentinel://h/m/x", "redis+sentinel://h/m/-1"]:
-            self.assertRaises(ValueError, RedisAddress.parse, url)
-        for url in ["redis+sentinel://:hunter2@h:x/m", "redis+sentinel://h:x/m?sentinel_password=hunter2",
-                    "http://u:hunter2@h"]:
-            with self.assertRaises(ValueError) as caught:
-                RedisAddress.parse(url)
-            self.assertNotIn("hunter2", str(caught.exception))
-
-    @given(st.text(max_size=60))
-    def test_fuzz(self, tail: str) -> None:
-        """Any text after a known scheme parses or raises ValueError, nothing else."""
-        for scheme in ("redis+sentinel://", "redis://", "unix://"):
-            try:
-                RedisAddress.parse(scheme + tail)
-            except ValueError:
-                pass
+from txsocketio.redisconn import Backoff, RedisConnection
 
 
 # -- the backoff ----------------------------------------------------------------------
@@ -257,215 +190,24 @@ class ConnectionPolicyTests(unittest.TestCase):
         first = [a.retry_delay(n) for n in range(1, 30)]
         self.assertEqual([a.retry_delay(n) for n in range(28, 30)], first[-2:])
         self.assertNotEqual([b.retry_delay(n) for n in range(1, 30)], first)
-        self.assertLessEqual(len(a._delays), 2)  # bounded, however long the outage
 
-    def test_factories_use_it(self) -> None:
-        """Both of txredisapi's factories take their delays from the connection
-        (their retryDelay is ClientService's retryPolicy), not from txredisapi's
-        own backoff capped at 10 s."""
-        conn = RedisConnection("redis://127.0.0.1:1", reactor=Clock(), retry_policy=lambda n: 0.125 * n)
-        for factory in (redisconn._SubscriberFactory(isLazy=True),
-                        redisconn._PublisherFactory("x", None, 1, isLazy=True)):
-            factory.hub = conn
-            self.assertEqual(factory.retryDelay(2), 0.25)
-            self.assertEqual(factory.retryDelay(1000), 125.0)
-
-
-# -- Sentinel, in memory --------------------------------------------------------------------
-
-
-@implementer(IHostnameResolver)
-class _LiteralResolver:
-    """Resolves every name to itself (the tests use IP literals)."""
-
-    def resolveHostName(self, receiver: Any, hostName: str, portNumber: int = 0, addressTypes: Any = None,
-                        transportSemantics: str = "TCP") -> Any:
-        from twisted.internet._resolver import HostResolution
-
-        resolution = HostResolution(hostName)
-        receiver.resolutionBegan(resolution)
-        receiver.addressResolved(IPv4Address("TCP", hostName, portNumber))
-        receiver.resolutionComplete()
-        return resolution
+    def test_bounded(self) -> None:
+        """However long the outage, the connection remembers the delays of the
+        last two attempts only: every earlier attempt is drawn afresh."""
+        drawn: list[int] = []
+        conn = RedisConnection("redis://127.0.0.1:1", reactor=Clock(),
+                               retry_policy=lambda n: drawn.append(n) or 0.5)
+        for n in range(1, 30):
+            conn.retry_delay(n)
+        conn.retry_delay(29)
+        conn.retry_delay(28)
+        self.assertEqual(drawn, list(range(1, 30)))  # the last two are remembered
+        for n in range(27, 0, -1):  # downwards, so that asking evicts nothing asked before
+            conn.retry_delay(n)
+        self.assertEqual(drawn[29:], list(range(27, 0, -1)))  # all earlier ones were forgotten
 
 
-def _reactor() -> MemoryReactorClock:
-    reactor = MemoryReactorClock()
-    alsoProvides(reactor, IReactorPluggableNameResolver)
-    reactor.nameResolver = _LiteralResolver()  # type: ignore[attr-defined]
-    return reactor
-
-
-def _bulk(*items: bytes | None) -> bytes:
-    out = b"*%d\r\n" % len(items)
-    for item in items:
-        out += b"$-1\r\n" if item is None else b"$%d\r\n%s\r\n" % (len(item), item)
-    return out
-
-
-class DiscoveryTests(unittest.TestCase):
-    """RedisConnection.discover_master over in-memory connections."""
-
-    def setUp(self) -> None:
-        self.reactor = _reactor()
-        self.seen = 0
-
-    def next_attempt(self) -> tuple[str, int, Any]:
-        """The next TCP connection attempt: (host, port, factory)."""
-        for _ in range(20):  # HostnameEndpoint starts its attempts from a LoopingCall
-            self.reactor.advance(0.05)
-            if len(self.reactor.tcpClients) > self.seen:
-                break
-        self.assertGreater(len(self.reactor.tcpClients), self.seen, "no connection attempt")
-        host, port, factory = self.reactor.tcpClients[self.seen][:3]
-        self.seen += 1
-        return host, port, factory
-
-    def answer(self, factory: Any, reply: bytes) -> StringTransport:
-        """Accept the connection, check the question, send ``reply``."""
-        protocol = factory.buildProtocol(None)
-        transport = StringTransport()
-        protocol.makeConnection(transport)
-        protocol.dataReceived(reply)
-        self.reactor.advance(0)  # txredisapi resumes parsing after a bulk reply with callLater(0)
-        transport.protocol = protocol  # type: ignore[attr-defined]
-        return transport
-
-    def close(self, transport: StringTransport) -> None:
-        self.assertTrue(transport.disconnecting, "the Sentinel connection was left open")
-        transport.protocol.connectionLost(Failure(ConnectionRefusedError()))  # type: ignore[attr-defined]
-
-    def test_asks_in_turn(self) -> None:
-        """A Sentinel that is down or does not know the master is skipped; the
-        one that answers is asked first next time; each connection is closed."""
-        conn = RedisConnection("redis+sentinel://10.0.0.1:1,10.0.0.2:2,10.0.0.3:3/mymaster", reactor=self.reactor)
-        result = conn.discover_master()
-        host, port, factory = self.next_attempt()
-        self.assertEqual((host, port), ("10.0.0.1", 1))
-        factory.clientConnectionFailed(None, Failure(ConnectionRefusedError()))
-        host, port, factory = self.next_attempt()
-        self.assertEqual((host, port), ("10.0.0.2", 2))
-        transport = self.answer(factory, b"*-1\r\n")  # unknown master name
-        self.assertIn(b"GET-MASTER-ADDR-BY-NAME", transport.value())
-        self.assertIn(b"mymaster", transport.value())
-        self.close(transport)
-        host, port, factory = self.next_attempt()
-        self.assertEqual((host, port), ("10.0.0.3", 3))
-        self.close(self.answer(factory, _bulk(b"10.1.1.1", b"6390")))
-        self.assertEqual(self.successResultOf(result), ("10.1.1.1", 6390))
-        # The one that answered comes first now.
-        result = conn.discover_master()
-        host, port, factory = self.next_attempt()
-        self.assertEqual((host, port), ("10.0.0.3", 3))
-        self.close(self.answer(factory, _bulk(b"10.1.1.2", b"6391")))
-        self.assertEqual(self.successResultOf(result), ("10.1.1.2", 6391))
-
-    def test_none_answers(self) -> None:
-        """When no Sentinel names the master, discovery fails with
-        RedisUnavailable listing why, per Sentinel."""
-        conn = RedisConnection("redis+sentinel://10.0.0.1:1,10.0.0.2:2/mymaster", reactor=self.reactor)
-        result = conn.discover_master()
-        self.next_attempt()[2].clientConnectionFailed(None, Failure(ConnectionRefusedError()))
-        self.close(self.answer(self.next_attempt()[2], b"*-1\r\n"))
-        error = self.failureResultOf(result, RedisUnavailable).value
-        self.assertIn("10.0.0.1:1", str(error))
-        self.assertIn("knows no master named 'mymaster'", str(error))
-
-    def test_silent_sentinel(self) -> None:
-        """A Sentinel that accepts but never answers is given up on after
-        connect_timeout; the next one is asked."""
-        conn = RedisConnection("redis+sentinel://10.0.0.1:1,10.0.0.2:2/m", reactor=self.reactor, connect_timeout=2)
-        result = conn.discover_master()
-        transport = self.answer(self.next_attempt()[2], b"")
-        self.reactor.advance(2.01)
-        self.close(transport)
-        self.close(self.answer(self.next_attempt()[2], _bulk(b"10.1.1.1", b"7000")))
-        self.assertEqual(self.successResultOf(result), ("10.1.1.1", 7000))
-
-    def test_sentinel_password(self) -> None:
-        """sentinel_password (and sentinel_username) authenticate to the Sentinel first."""
-        conn = RedisConnection("redis+sentinel://:master-pw@10.0.0.1:1/m?sentinel_password=s-pw&sentinel_username=su",
-                               reactor=self.reactor)
-        result = conn.discover_master()
-        transport = self.answer(self.next_attempt()[2], b"+OK\r\n" + _bulk(b"10.1.1.1", b"7000"))
-        sent = transport.value()
-        self.assertTrue(sent.startswith(b"*3\r\n$4\r\nAUTH\r\n$2\r\nsu\r\n$4\r\ns-pw\r\n"), sent)
-        self.assertNotIn(b"master-pw", sent)
-        self.close(transport)
-        self.assertEqual(self.successResultOf(result), ("10.1.1.1", 7000))
-
-    def test_cancel(self) -> None:
-        """Cancelling a discovery (closing the connection mid-question) leaves
-        nothing open."""
-        conn = RedisConnection("redis+sentinel://10.0.0.1:1/m", reactor=self.reactor)
-        result = conn.discover_master()
-        transport = self.answer(self.next_attempt()[2], b"")
-        result.cancel()
-        self.close(transport)
-        self.failureResultOf(result, CancelledError)
-        self.assertEqual(self.reactor.getDelayedCalls(), [])
-
-    def test_not_sentinel(self) -> None:
-        """discover_master on a plain address fails at once."""
-        self.failureResultOf(RedisConnection("redis://h", reactor=self.reactor).discover_master(), ValueError)
-
-
-class RoleCheckTests(unittest.TestCase):
-    """With Sentinel, a connection counts only once ROLE says master."""
-
-    def connect(self, url: str, protocol_class: Any, reply: bytes) -> tuple[Any, StringTransport, RedisConnection]:
-        clock = Clock()
-        conn = RedisConnection(url, reactor=clock)
-        protocol = protocol_class(charset=None, convertNumbers=False, password=conn.address.password)
-        protocol.factory = SimpleNamespace(hub=conn)
-        transport = StringTransport()
-        protocol.makeConnection(transport)
-        protocol.dataReceived(reply)
-        for _ in range(5):  # txredisapi resumes parsing after a bulk reply with callLater(0)
-            clock.advance(0)
-        return protocol, transport, conn
-
-    def test_master(self) -> None:
-        """ROLE master: the publisher becomes the connection's publisher and
-        the subscriber its subscriber."""
-        master = b"*3\r\n$6\r\nmaster\r\n:0\r\n*0\r\n"
-        proto, transport, conn = self.connect("redis+sentinel://h/m", redisconn._PublisherProtocol, master)
-        self.assertIn(b"ROLE", transport.value())
-        self.assertFalse(transport.disconnecting)
-        self.assertTrue(proto.whenConnected().called)
-        proto, transport, conn = self.connect("redis+sentinel://h/m", redisconn._SubscriberProtocol, master)
-        self.assertFalse(transport.disconnecting)
-        self.assertTrue(proto.whenConnected().called)
-
-    def test_replica(self) -> None:
-        """ROLE slave (a stale answer during a failover): the connection is
-        dropped before it is usable, with one warning."""
-        events: list[dict] = []
-        globalLogPublisher.addObserver(events.append)
-        self.addCleanup(globalLogPublisher.removeObserver, events.append)
-        replica = _bulk(b"slave", b"10.0.0.9", b"6379", b"connected") + b":5\r\n"
-        replica = b"*5\r\n" + replica[4:]
-        for protocol_class in (redisconn._PublisherProtocol, redisconn._SubscriberProtocol):
-            proto, transport, conn = self.connect("redis+sentinel://h/m", protocol_class, replica)
-            self.assertTrue(transport.disconnecting)
-            self.assertFalse(proto.whenConnected().called)
-            self.assertFalse(conn.connected)
-        warnings = [e for e in events if e.get("log_namespace") == "txsocketio.redis"]
-        self.assertEqual(len(warnings), 2)  # one per connection object (one outage each)
-        self.assertIn("is not a master", warnings[0]["error"])
-
-    def test_password_first(self) -> None:
-        """With a password, AUTH goes before ROLE."""
-        master = b"+OK\r\n*3\r\n$6\r\nmaster\r\n:0\r\n*0\r\n+OK\r\n"
-        proto, transport, conn = self.connect("redis+sentinel://:pw@h/m", redisconn._PublisherProtocol, master)
-        sent = transport.value()
-        self.assertLess(sent.index(b"AUTH"), sent.index(b"ROLE"))
-
-    def test_plain_address(self) -> None:
-        """Without Sentinel there is no ROLE round trip."""
-        proto, transport, conn = self.connect("redis://h", redisconn._PublisherProtocol, b"")
-        self.assertNotIn(b"ROLE", transport.value())
-        self.assertTrue(proto.whenConnected().called)
+# -- Sentinel's announcements ------------------------------------------------------------
 
 
 class SwitchMasterTests(unittest.TestCase):
@@ -474,25 +216,25 @@ class SwitchMasterTests(unittest.TestCase):
     def hub(self) -> tuple[RedisConnection, list[StringTransport]]:
         conn = RedisConnection("redis+sentinel://10.0.0.1:26379/mymaster", reactor=Clock())
         transports = []
-        for kind in ("subscriber", "publisher"):
+        for ready in (conn.subscriber_ready, conn.publisher_ready):
             transport = StringTransport(peerAddress=IPv4Address("TCP", "10.0.0.5", 6379))
             transports.append(transport)
-            setattr(conn, f"_{kind}", SimpleNamespace(transport=transport))
+            ready(SimpleNamespace(transport=transport))  # type: ignore[arg-type]
         return conn, transports
 
     def test_switch(self) -> None:
         """An announcement for our master moves both connections (they are
         closed and reconnect through Sentinel)."""
         conn, transports = self.hub()
-        conn._master_switched(b"mymaster 10.0.0.5 6379 10.0.0.6 6380")
+        conn.master_switched(b"mymaster 10.0.0.5 6379 10.0.0.6 6380")
         self.assertEqual([t.disconnecting for t in transports], [True, True])
 
     def test_already_there(self) -> None:
         """A connection already on the new master stays; another master's
         announcement changes nothing."""
         conn, transports = self.hub()
-        conn._master_switched(b"mymaster 10.0.0.4 6379 10.0.0.5 6379")
-        conn._master_switched(b"othermaster 10.0.0.5 6379 10.0.0.6 6380")
+        conn.master_switched(b"mymaster 10.0.0.4 6379 10.0.0.5 6379")
+        conn.master_switched(b"othermaster 10.0.0.5 6379 10.0.0.6 6380")
         self.assertEqual([t.disconnecting for t in transports], [False, False])
 
     def test_malformed(self) -> None:
@@ -502,33 +244,135 @@ class SwitchMasterTests(unittest.TestCase):
         self.addCleanup(globalLogPublisher.removeObserver, events.append)
         conn, transports = self.hub()
         for message in (b"mymaster", b"mymaster a b c notaport", b"\xff\xfe"):
-            conn._master_switched(message)
+            conn.master_switched(message)
         self.assertEqual([t.disconnecting for t in transports], [False, False])
         self.assertEqual(len([e for e in events if e.get("log_namespace") == "txsocketio.redis"]), 3)
 
 
-class AnySentinelTests(unittest.TestCase):
-    def test_first_that_accepts(self) -> None:
-        """The announcement watcher connects to the first Sentinel that accepts, in order."""
-        reactor = _reactor()
-        conn = RedisConnection("redis+sentinel://10.0.0.1:1,10.0.0.2:2/m", reactor=reactor)
-        factory = Factory.forProtocol(Protocol)
-        d = redisconn._AnySentinelEndpoint(conn).connect(factory)
-        reactor.advance(0.05)
-        reactor.tcpClients[0][2].clientConnectionFailed(None, Failure(ConnectionRefusedError()))
-        for _ in range(20):
-            reactor.advance(0.05)
-        self.assertEqual(reactor.tcpClients[1][:2], ("10.0.0.2", 2))
-        protocol = reactor.tcpClients[1][2].buildProtocol(None)
-        protocol.makeConnection(StringTransport())
-        self.assertIsInstance(self.successResultOf(d), Protocol)
 
-    def test_none_accepts(self) -> None:
-        """No Sentinel accepting fails the attempt with RedisUnavailable (ClientService retries)."""
-        reactor = _reactor()
-        conn = RedisConnection("redis+sentinel://10.0.0.1:1/m", reactor=reactor)
-        d = redisconn._AnySentinelEndpoint(conn).connect(Factory.forProtocol(Protocol))
-        reactor.advance(0.05)
-        reactor.tcpClients[0][2].clientConnectionFailed(None, Failure(ConnectionRefusedError()))
-        reactor.advance(1)
-        self.failureResultOf(d, RedisUnavailable)
+# -- driven through its events, in memory ------------------------------------------------
+
+
+class _FakeProtocol:
+    """Stands in for a txredisapi protocol: records commands, answers on demand."""
+
+    def __init__(self) -> None:
+        self.transport = StringTransport()
+        self.sent: list[tuple[Any, ...]] = []
+        self.replies: list[Deferred] = []
+
+    def _command(self, *args: Any) -> Deferred:
+        self.sent.append(args)
+        d: Deferred = Deferred()
+        self.replies.append(d)
+        return d
+
+    def subscribe(self, keys: list[bytes]) -> Deferred:
+        return self._command("SUBSCRIBE", *keys)
+
+    def psubscribe(self, keys: list[bytes]) -> Deferred:
+        return self._command("PSUBSCRIBE", *keys)
+
+    def unsubscribe(self, keys: list[bytes]) -> Deferred:
+        return self._command("UNSUBSCRIBE", *keys)
+
+    def punsubscribe(self, keys: list[bytes]) -> Deferred:
+        return self._command("PUNSUBSCRIBE", *keys)
+
+    def execute_command(self, *args: Any) -> Deferred:
+        return self._command(*args)
+
+
+class EventsTests(unittest.TestCase):
+    """RedisConnection driven through the public events its protocols call
+    (ConnectionEvents), with stand-in protocols: no Redis, no sockets."""
+
+    def setUp(self) -> None:
+        self.reactor = MemoryReactorClock()
+        self.conn = RedisConnection("unix:///nowhere/redis.sock", reactor=self.reactor)
+
+        def close() -> None:
+            self.conn.close()
+            self.reactor.advance(0)
+
+        self.addCleanup(close)
+
+    def test_subscribe_when_ready(self) -> None:
+        """A subscription made before the subscriber is up is sent once it is;
+        ready() fires when Redis confirms; each callback gets each message once."""
+        got: list[tuple[Any, ...]] = []
+        first = self.conn.subscribe("news", lambda *args: got.append(("first", *args)))
+        second = self.conn.subscribe(b"news", lambda *args: got.append(("second", *args)))
+        pattern = self.conn.psubscribe("n*", lambda *args: got.append(("pattern", *args)))
+        ready = first.ready()
+        self.assertNoResult(ready)
+        proto = _FakeProtocol()
+        self.conn.subscriber_ready(proto)  # type: ignore[arg-type]
+        self.assertEqual(proto.sent, [("SUBSCRIBE", b"news"), ("PSUBSCRIBE", b"n*")])
+        all_ready = self.conn.wait_subscribed()
+        proto.replies[0].callback([b"subscribe", b"news", 1])
+        self.successResultOf(ready)
+        self.successResultOf(second.ready())
+        self.assertNoResult(all_ready)
+        proto.replies[1].callback([b"psubscribe", b"n*", 2])
+        self.successResultOf(all_ready)
+        self.conn.message_received(None, b"news", b"\x93\xff")
+        self.conn.message_received(b"n*", b"nope", "text")
+        self.assertEqual(got, [("first", "news", b"\x93\xff"), ("second", "news", b"\x93\xff"),
+                               ("pattern", "n*", "nope", b"text")])
+        self.assertTrue(first.active and second.active and pattern.active)
+        self.assertEqual((self.conn.channels(), self.conn.patterns()), ({"news"}, {"n*"}))
+
+    def test_last_unsubscribe(self) -> None:
+        """Only the last callback of a channel sends UNSUBSCRIBE; an
+        unsubscribed callback is no longer active and gets nothing."""
+        got: list[str] = []
+        proto = _FakeProtocol()
+        self.conn.subscriber_ready(proto)  # type: ignore[arg-type]
+        first = self.conn.subscribe("c", lambda channel, payload: got.append("first"))
+        second = self.conn.subscribe("c", lambda channel, payload: got.append("second"))
+        self.assertEqual(proto.sent, [("SUBSCRIBE", b"c")])
+        first.cancel()
+        self.assertFalse(first.active)
+        self.assertEqual(proto.sent, [("SUBSCRIBE", b"c")])
+        self.conn.message_received(None, b"c", b"x")
+        self.assertEqual(got, ["second"])
+        self.conn.unsubscribe(second)
+        self.conn.unsubscribe(second)  # twice does nothing
+        self.assertEqual(proto.sent, [("SUBSCRIBE", b"c"), ("UNSUBSCRIBE", b"c")])
+        self.assertFalse(second.active)
+
+    def test_resubscribe_after_loss(self) -> None:
+        """After the subscriber is lost, the next one subscribes again to
+        everything current; ready() waits for that new confirmation; news of
+        an older connection's loss changes nothing."""
+        sub = self.conn.subscribe("c", lambda channel, payload: None)
+        old = _FakeProtocol()
+        self.conn.subscriber_ready(old)  # type: ignore[arg-type]
+        old.replies[0].callback(None)
+        self.successResultOf(sub.ready())
+        self.conn.subscriber_lost(old)  # type: ignore[arg-type]
+        self.assertFalse(self.conn.connected)
+        ready = sub.ready()
+        self.assertNoResult(ready)
+        new = _FakeProtocol()
+        self.conn.subscriber_ready(new)  # type: ignore[arg-type]
+        self.conn.subscriber_lost(old)  # type: ignore[arg-type]
+        self.assertEqual(new.sent, [("SUBSCRIBE", b"c")])
+        new.replies[0].callback(None)
+        self.successResultOf(ready)
+
+    def test_commands_wait_for_the_publisher(self) -> None:
+        """A command issued while there is no publisher is sent once one is
+        ready, and answered from it; without one in time it fails with
+        RedisUnavailable."""
+        result = self.conn.publish("c", b"payload")
+        proto = _FakeProtocol()
+        self.conn.publisher_ready(proto)  # type: ignore[arg-type]
+        self.assertEqual(proto.sent, [("PUBLISH", b"c", b"payload")])
+        proto.replies[0].callback(3)
+        self.assertEqual(self.successResultOf(result), 3)
+        self.conn.publisher_lost(proto)  # type: ignore[arg-type]
+        late = self.conn.numsub("c", timeout=2)
+        self.reactor.advance(2)
+        self.assertIn("could not be reached", str(self.failureResultOf(late, RedisUnavailable).value))

@@ -190,7 +190,7 @@ class BroadcastAckTestsMixin:
         """The Deferred fires with every client's first ack argument."""
         d = self.sio.timeout(5).emit_with_ack("vote")
         self.assertEqual(sorted(self.successResultOf(d)), ["yes"] * 3)
-        self.assertEqual(self.clock.getDelayedCalls(), [])
+        self.assertEqual(self.app_calls(), [])
 
     def test_timeout_with_partial_responses(self) -> None:
         """When some clients do not answer, AckTimeout carries the answers that
@@ -203,7 +203,7 @@ class BroadcastAckTestsMixin:
         self.assertEqual(error.responses, ["yes"] * 3)
         self.assertEqual(error.expected, 4)
         self.assertEqual(self.socket_of(silent).pending_acks, 0)
-        self.assertEqual(self.clock.getDelayedCalls(), [])
+        self.assertEqual(self.app_calls(), [])
 
     def test_late_answers_are_ignored(self) -> None:
         """An answer after the timeout changes nothing."""
@@ -219,7 +219,7 @@ class BroadcastAckTestsMixin:
         """With nobody selected the Deferred fires at once with []."""
         d = self.sio.to("empty-room").timeout(5).emit_with_ack("vote")
         self.assertEqual(self.successResultOf(d), [])
-        self.assertEqual(self.clock.getDelayedCalls(), [])
+        self.assertEqual(self.app_calls(), [])
 
     def test_needs_timeout(self) -> None:
         """Without timeout() emit_with_ack refuses (it could wait for ever)."""
@@ -229,7 +229,7 @@ class BroadcastAckTestsMixin:
     def test_unserialisable(self) -> None:
         """A TypeError at call time, and no timer is left behind."""
         self.assertRaises(TypeError, self.sio.timeout(5).emit_with_ack, "vote", object())
-        self.assertEqual(self.clock.getDelayedCalls(), [])
+        self.assertEqual(self.app_calls(), [])
 
     def test_cancel(self) -> None:
         """Cancelling stops the timer and forgets the ack ids."""
@@ -238,7 +238,7 @@ class BroadcastAckTestsMixin:
         d.cancel()
         self.failureResultOf(d, CancelledError)
         self.assertEqual(self.socket_of(silent).pending_acks, 0)
-        self.assertEqual(self.clock.getDelayedCalls(), [])
+        self.assertEqual(self.app_calls(), [])
 
     def test_from_socket(self) -> None:
         """socket.timeout(...).broadcast-style: socket.to(room) with acks skips the sender."""

@@ -21,6 +21,12 @@ class ServerConfigTests(SynchronousTestCase):
         self.assertEqual((config.connect_timeout, config.max_attachments, config.adapter, config.parser,
                           dict(config.engine)), (45.0, 10, MemoryAdapter, JSON_PARSER, {}))
 
+    def test_cleanup_empty_child_namespaces(self) -> None:
+        """Off by default (as Node); a bool, changed with evolve()."""
+        self.assertFalse(ServerConfig().cleanup_empty_child_namespaces)
+        self.assertTrue(ServerConfig.of(cleanup_empty_child_namespaces=True).cleanup_empty_child_namespaces)
+        self.assertRaises(ValueError, ServerConfig.of, cleanup_empty_child_namespaces=1)
+
     def test_frozen(self) -> None:
         """The record and its Engine.IO options cannot be changed in place."""
         config = ServerConfig.of(ping_interval=3)
@@ -41,6 +47,8 @@ class ServerConfigTests(SynchronousTestCase):
         self.assertRaises(ValueError, ServerConfig.of, connect_timeout=True)
         self.assertRaises(ValueError, ServerConfig.of, max_attachments=-1)
         self.assertRaises(TypeError, ServerConfig.of, adapter=42)
+        self.assertRaises(ValueError, ServerConfig.of, max_json_depth=0)
+        self.assertEqual(ServerConfig().max_json_depth, 128)
         e = self.assertRaises(TypeError, ServerConfig.of, ping_intervall=1)
         self.assertIn("ping_interval", str(e))
 

@@ -225,6 +225,25 @@ class ViolationTests(SynchronousTestCase):
         for bad in ["9", "abc", '2{}', '2abc["x"]']:
             self.assertViolation(joined(v5()), bad)
 
+    def test_too_deep_says_why(self) -> None:
+        """A payload nested deeper than max_depth closes the connection with a
+        CONNECT_ERROR for its namespace naming the limit."""
+        conn = joined(Connection(4, "eio-sid", connect_timeout=45.0, max_depth=3, new_id=lambda: "i"))
+        [event] = conn.receive('2["echo",[[["deep"]]]]')
+        self.assertIsInstance(event, ProtocolViolated)
+        self.assertIn("max_json_depth", event.problem)
+        self.assertEqual(event.refusal, Packet(PacketType.CONNECT_ERROR, "/", {
+            "message": "JSON payload nests deeper than 3 levels (max_json_depth)"}))
+        self.assertTrue(conn.closed)
+
+    def test_within_depth(self) -> None:
+        """A payload exactly at the limit is an ordinary event; other violations carry no refusal."""
+        conn = joined(Connection(4, "eio-sid", connect_timeout=45.0, max_depth=3, new_id=lambda: "i"))
+        [event] = conn.receive('2["echo",[["ok"]]]')
+        self.assertIsInstance(event, EventReceived)
+        [violation] = conn.receive("9")
+        self.assertIsNone(violation.refusal)
+
     def test_client_may_not_send_connect_error(self) -> None:
         """CONNECT_ERROR is for servers to send."""
         self.assertViolation(joined(v5()), '4{"message":"x"}')

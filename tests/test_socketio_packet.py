@@ -7,22 +7,36 @@ C{Encoder} for the same packets; the decoding rules follow its C{Decoder}.
 
 from __future__ import annotations
 
+import collections
+import contextlib
+import datetime
+import enum
+import json
 import math
 import struct
-from typing import Any, Sequence, Union
+import unittest
+import uuid
+from typing import Any, Iterator, Sequence, Union
+from unittest import SkipTest
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from twisted.trial.unittest import SynchronousTestCase
 
 from txsocketio.errors import ProtocolError
+from txsocketio.socketio import packet as packet_module
 from txsocketio.socketio.packet import (
+    DEFAULT_MAX_JSON_DEPTH,
     MAX_ACK_ID,
     RESERVED_EVENTS,
     Decoder,
     Packet,
     PacketType,
+    PayloadTooDeep,
+    _parse_iterative,
+    _text_depth,
     encode,
+    stringify,
 )
 
 EVENT = PacketType.EVENT
@@ -78,7 +92,21 @@ class PurityTests(SynchronousTestCase):
                 imported.add(node.module or "")
         self.assertEqual(
             imported,
-            {"__future__", "enum", "json", "re", "typing", "attrs", "txsocketio.errors"},
+            {
+                "__future__",
+                "enum",
+                "itertools",
+                "json",
+                "json.decoder",
+                "json.encoder",
+                "re",
+                "types",
+                "typing",
+                "uuid",
+                "attrs",
+                "orjson",
+                "txsocketio.errors",
+            },
         )
 
 
@@ -780,7 +808,7 @@ class DecodeTests(SynchronousTestCase):
         Limits that make no sense are refused.
         """
         self.assertRaises(ValueError, Decoder, max_attachments=-1)
-        self.assertRaises(ValueError, Decoder, max_depth=0)
+        self.assertRaises(ValueError, Decoder, max_json_depth=0)
 
 
 class DecodeErrorTests(SynchronousTestCase):
@@ -917,15 +945,16 @@ class DecodeErrorTests(SynchronousTestCase):
 
     def test_tooDeep(self) -> None:
         """
-        Nesting deeper than C{max_depth} is an error; the limit itself is
-        fine.
+        Nesting deeper than C{max_json_depth} (by default 128, the payload's
+        own array counting as 1) is an error; the limit itself is fine.
         """
-        ok = '2["a",' + "[" * 31 + "]" * 31 + "]"
+        self.assertEqual(DEFAULT_MAX_JSON_DEPTH, 128)
+        ok = '2["a",' + "[" * 127 + "]" * 127 + "]"
         self.assertEqual(len(decodeAll([ok]).data), 2)
-        self.assertRejects('2["a",' + "[" * 32 + "]" * 32 + "]")
-        self.assertRejects('2["a",' + '{"k":' * 32 + "1" + "}" * 32 + "]")
-        self.assertRejects('2["a",[[1]]]', max_depth=2)
-        self.assertEqual(decodeAll(['2["a",[1]]'], max_depth=2).data, ["a", [1]])
+        self.assertRejects('2["a",' + "[" * 128 + "]" * 128 + "]")
+        self.assertRejects('2["a",' + '{"k":' * 128 + "1" + "}" * 128 + "]")
+        self.assertRejects('2["a",[[1]]]', max_json_depth=2)
+        self.assertEqual(decodeAll(['2["a",[1]]'], max_json_depth=2).data, ["a", [1]])
 
     def test_wideNotDeep(self) -> None:
         """
@@ -954,7 +983,13 @@ class DecodeErrorTests(SynchronousTestCase):
         The depth limit holds in binary packets too.
         """
         self.assertRejects(
-            '51-["a",' + "[" * 32 + placeholder(0) + "]" * 32 + "]"
+            '51-["a",' + "[" * 2 + placeholder(0) + "]" * 2 + "]", max_json_depth=3
+        )
+        self.assertEqual(
+            decodeAll(
+                ['51-["a",' + "[" + placeholder(0) + "]" + "]", b"x"], max_json_depth=3
+            ).data,
+            ["a", [b"x"]],
         )
 
     def test_attachmentCountSyntax(self) -> None:
@@ -1203,3 +1238,465 @@ class PropertyTests(SynchronousTestCase):
         (value,) = struct.unpack("<d", raw)
         packet = decodeAll(encode(Packet(ACK, data=[value], id=1)))
         self.assertEqual(_normal(packet.data), _normal([value]))
+
+
+# The depth limit and the recursion-free paths ---------------------------
+
+
+def nested(depth: int, leaf: str = "1") -> str:
+    """
+    JSON text of C{depth} arrays nested around C{leaf}.
+    """
+    return "[" * depth + leaf + "]" * depth
+
+
+class DepthTests(SynchronousTestCase):
+    """
+    C{max_json_depth} bounds the nesting of a payload; nothing in the codec
+    recurses with the depth of the data, so no input reaches Python's
+    recursion limit.
+    """
+
+    def test_tooDeepError(self) -> None:
+        """
+        A payload deeper than the limit raises L{PayloadTooDeep}, a
+        L{ProtocolError} that names the limit, the packet type and the
+        namespace, and says why in its message.
+        """
+        decoder = Decoder(max_json_depth=5)
+        error = self.assertRaises(
+            PayloadTooDeep, decoder.feed, '2/chat,7["a",' + nested(5) + "]"
+        )
+        self.assertIsInstance(error, ProtocolError)
+        self.assertEqual(
+            str(error), "JSON payload nests deeper than 5 levels (max_json_depth)"
+        )
+        self.assertEqual(
+            (error.limit, error.packet_type, error.namespace), (5, EVENT, "/chat")
+        )
+        error = self.assertRaises(
+            PayloadTooDeep, Decoder(max_json_depth=2).feed, '0/a,{"t":{"u":{}}}'
+        )
+        self.assertEqual((error.packet_type, error.namespace), (CONNECT, "/a"))
+
+    def test_hundredLevelArgument(self) -> None:
+        """
+        An event argument nested 100 levels deep (what python-socketio
+        accepts) is accepted by default, as is one of 127 levels.
+        """
+        for depth in (100, 127):
+            data = decodeAll(['2["echo",' + nested(depth) + "]"]).data
+            self.assertEqual(data[0], "echo")
+            inner = data[1]
+            for _ in range(depth - 1):
+                inner = inner[0]
+            self.assertEqual(inner, [1])
+
+    def test_bombsRefusedQuickly(self) -> None:
+        """
+        Payloads 100,000 levels deep, of arrays, objects, unclosed brackets,
+        in CONNECT, EVENT, ACK and binary packets, raise PayloadTooDeep (not
+        RecursionError), with any limit up to the depth itself.
+        """
+        bombs = [
+            '2["a",' + nested(100_000) + "]",
+            '2["a",' + '{"k":' * 100_000 + "1" + "}" * 100_000 + "]",
+            "3" + "[" * 100_000,
+            "0" + '{"a":' * 100_000,
+            "51-[" + "[" * 100_000,
+            '51-["a",' + "[" * 100_000 + placeholder(0),
+        ]
+        for limit in (1, 128, 1000, 99_999):
+            for bomb in bombs:
+                self.assertRaises(
+                    PayloadTooDeep, Decoder(max_json_depth=limit).feed, bomb
+                )
+
+    def test_deepAcceptedWithHighLimit(self) -> None:
+        """
+        With a limit high enough, 100,000 levels decode (by the iterative
+        parser), plain and with a placeholder (one more level) at the
+        bottom; the depth is the limit's only bound.
+        """
+        decoder = Decoder(max_json_depth=100_002)
+        packet = decoder.feed('3["a",' + nested(100_000) + "]")
+        assert packet is not None
+        inner = packet.data[1]
+        for _ in range(100_000 - 1):
+            inner = inner[0]
+        self.assertEqual(inner, [1])
+        binary = '61-["a",' + nested(100_000, placeholder(0)) + "]"
+        self.assertIsNone(decoder.feed(binary))
+        packet = decoder.feed(b"z")
+        assert packet is not None
+        inner = packet.data[1]
+        for _ in range(100_000):
+            inner = inner[0]
+        self.assertEqual(inner, b"z")
+
+    def test_stringsDoNotCount(self) -> None:
+        """
+        Brackets inside strings, escaped quotes included, do not count
+        towards the depth.
+        """
+        text = '2["a","\\"' + "[" * 500 + '",{"k\\"[":["]]]"]}]'
+        self.assertEqual(
+            decodeAll([text], max_json_depth=3).data,
+            ["a", '"' + "[" * 500, {'k"[': ["]]]"]}],
+        )
+
+    def test_encodeDeepServerData(self) -> None:
+        """
+        Server data 100,000 levels deep encodes (by the exact path), binary
+        values included, and decodes back with a limit that allows it.
+        """
+        deep: list[Any] = []
+        inner = deep
+        for _ in range(99_999):
+            inner.append([])
+            inner = inner[0]
+        inner.append(b"\x00")
+        messages = encode(Packet(EVENT, data=["e", deep]))
+        self.assertEqual(
+            messages, ['51-["e",' + nested(100_000, placeholder(0)) + "]", b"\x00"]
+        )
+        self.assertEqual(
+            encode(Packet(ACK, data=[deep[0][0]], id=1))[0][:8], "61-1[[[["
+        )
+
+    def test_encodeDeepCycle(self) -> None:
+        """
+        A cycle deep inside data is a ValueError, not a RecursionError.
+        """
+        deep: list[Any] = []
+        inner = deep
+        for _ in range(10_000):
+            inner.append([])
+            inner = inner[0]
+        inner.append(deep)
+        self.assertRaises(ValueError, encode, Packet(EVENT, data=["e", deep]))
+
+    def test_textDepth(self) -> None:
+        """
+        L{_text_depth} measures valid JSON exactly and never less than a
+        parser would reach in invalid JSON.
+        """
+        cases = {
+            "1": 0,
+            "[]": 1,
+            "[[],[[]],{}]": 3,
+            '["]]]", {"a": [1]}]': 3,
+            '"[[["': 0,
+            '["\\"[["]': 1,
+            '"unterminated [[[': 3,
+            '["\\\n", "[[["]': 1,
+        }
+        for text, depth in cases.items():
+            self.assertEqual(_text_depth(text), depth, text)
+
+    @settings(max_examples=300)
+    @given(st.recursive(
+        st.none() | st.text(alphabet='[]{}"\\ab,:'),
+        lambda children: st.lists(children, max_size=3)
+        | st.dictionaries(st.text(alphabet='[]{}"\\a'), children, max_size=3),
+        max_leaves=20,
+    ))
+    def test_textDepthProperty(self, value: Any) -> None:
+        """
+        For any JSON value, L{_text_depth} of its text is its depth.
+        """
+        def depth(item: Any) -> int:
+            if isinstance(item, list):
+                return 1 + max(map(depth, item), default=0)
+            if isinstance(item, dict):
+                return 1 + max(map(depth, item.values()), default=0)
+            return 0
+
+        self.assertEqual(_text_depth(json.dumps(value)), depth(value))
+
+
+class IterativeParserTests(SynchronousTestCase):
+    """
+    L{_parse_iterative}, the parser for payloads too deep for json's
+    recursive one, reads exactly what C{json.loads} reads.
+    """
+
+    def assertSameAsJson(self, text: str) -> None:
+        """
+        C{text} parses to the same value with both, or both refuse it.
+        """
+        try:
+            expected: Any = ("ok", _normalExact(_loadsStrict(text)))
+        except (ValueError, ProtocolError):
+            expected = "error"
+        try:
+            got: Any = ("ok", _normalExact(_parse_iterative(text)))
+        except (ValueError, ProtocolError):
+            got = "error"
+        self.assertEqual(got, expected, repr(text))
+
+    def test_examples(self) -> None:
+        """
+        Valid and invalid texts at the edges of the grammar.
+        """
+        for text in [
+            "[]", "{}", '{"a":[1,{"b":null}],"a":2}', "[1.5e3,-0,-0.0,1E+2,0.1e-1]",
+            '"\\ud800\\u00e9"', " [ 1 , 2 ] ", "[1e400]", "[" + "9" * 200 + "]",
+            "true", "[true,false,null]", '{"a":1,}', "[1,]", "[,1]", "[01]",
+            "[1.]", "[.5]", "[-]", "[NaN]", "[-Infinity]", "[Infinity]", "",
+            " ", "[", "]", "{", '{"a"}', '{"a":}', '{1:2}', '["a\tb"]', "[1]x",
+            "[1] ", "[1]\x0c", "[tru]", "[truex]", '["\\x"]', "[1 2]", '{"a":1 "b":2}',
+            "[\u0661]", "[+1]", "[0x1]", "nul", "[1]]", "{}}", '{"a":[}]',
+        ]:
+            self.assertSameAsJson(text)
+
+    def test_hugeInteger(self) -> None:
+        """
+        An integer beyond Python's digit limit is a ValueError, as in json.
+        """
+        self.assertRaises(ValueError, _parse_iterative, "[" + "9" * 5000 + "]")
+
+    @settings(max_examples=500)
+    @given(_wireText | st.text(max_size=30))
+    def test_anyText(self, text: str) -> None:
+        """
+        On any text, both parsers agree.
+        """
+        self.assertSameAsJson(text)
+
+    @settings(max_examples=300)
+    @given(_jsonValues)
+    def test_anyJson(self, value: Any) -> None:
+        """
+        Any JSON value, compact or spaced, parses the same with both.
+        """
+        self.assertSameAsJson(json.dumps(value))
+        self.assertSameAsJson(json.dumps(value, indent=1))
+
+
+def _loadsStrict(text: str) -> Any:
+    """
+    json.loads with NaN and the infinities refused, as the codec reads.
+    """
+    def refuse(name: str) -> Any:
+        raise ValueError(name)
+
+    return json.loads(text, parse_constant=refuse)
+
+
+def _normalExact(value: Any) -> Any:
+    """
+    A value with its types made visible (1 and 1.0 and True differ), for
+    exact comparisons.
+    """
+    if isinstance(value, list):
+        return ["list", [_normalExact(item) for item in value]]
+    if isinstance(value, dict):
+        return ["dict", [(key, _normalExact(item)) for key, item in value.items()]]
+    if isinstance(value, float) and value != value:
+        return ("float", "nan")
+    return (type(value).__name__, repr(value))
+
+
+class FastPathTests(SynchronousTestCase):
+    """
+    The orjson fast path and the exact path give the same results: the same
+    text (and attachments) or the same error when encoding, the same packet
+    or a ProtocolError when decoding.
+    """
+
+    def setUp(self) -> None:
+        if packet_module._orjson is None:
+            raise SkipTest("orjson is not installed: only the exact path runs")
+
+    def encodeBoth(self, packet: Packet) -> tuple[Any, Any]:
+        """
+        What each path makes of C{packet}: its messages, or the error type
+        and message.
+        """
+        results = []
+        for fast in (True, False):
+            with _exactOnly(not fast):
+                try:
+                    results.append(encode(packet))
+                except (TypeError, ValueError) as e:
+                    results.append((type(e), str(e)))
+        return results[0], results[1]
+
+    def decodeBoth(self, messages: list[Union[str, bytes]]) -> tuple[Any, Any]:
+        """
+        What each path makes of C{messages}: the packets, or "error".
+        """
+        results = []
+        for fast in (True, False):
+            with _exactOnly(not fast):
+                decoder = Decoder(max_attachments=100)
+                out: list[Any] = []
+                try:
+                    for message in messages:
+                        packet = decoder.feed(message)
+                        if packet is not None:
+                            out.append(
+                                (packet.type, packet.namespace, packet.id,
+                                 _normalExact(packet.data))
+                            )
+                except ProtocolError:
+                    out.append("error")
+                results.append(out)
+        return results[0], results[1]
+
+    def test_encodeEdges(self) -> None:
+        """
+        Where orjson would differ from JSON.stringify, the result is still
+        the exact one: float layouts, NaN, -0, lone and paired surrogates,
+        ints beyond 64 bits, non-str keys, float subclasses, enums, UUIDs,
+        dict subclasses, depth beyond orjson's limit, unserialisable types.
+        """
+        class Level(enum.Enum):
+            LOW = 1.0
+
+        class Money(float):
+            pass
+
+        deep: list[Any] = []
+        inner = deep
+        for _ in range(300):
+            inner.append([])
+            inner = inner[0]
+        identifier = uuid.UUID(int=7)
+        cases: list[tuple[Any, str]] = [
+            ([1.0, 1e21, 1e-7, 1e16, 1e15, -0.0, 1e-5, 5e-324],
+             "[1,1e+21,1e-7,10000000000000000,1000000000000000,0,0.00001,5e-324]"),
+            ([math.nan, math.inf, -math.inf], "[null,null,null]"),
+            (["\ud800", "\ud83d\ude00", "a\udc00b"], '["\\ud800","😀","a\\udc00b"]'),
+            ([2**64, -(2**63) - 1, 2**64 - 1], "[18446744073709551616,-9223372036854775809,18446744073709551615]"),
+            ([{1: "a", 2.5: "b", False: "c", None: 2, 3.0: "d"}],
+             '[{"1":"a","2.5":"b","false":"c","null":2,"3":"d"}]'),
+            ([Money(2.0), Level.LOW, identifier],
+             '[2,1,"00000000-0000-0000-0000-000000000007"]'),
+            ([collections.OrderedDict(a=1.5), collections.defaultdict(int, b=2)],
+             '[{"a":1.5},{"b":2}]'),
+            ([deep], "[" + "[" * 301 + "]" * 301 + "]"),
+        ]
+        for data, text in cases:
+            fast, exact = self.encodeBoth(Packet(ACK, data=data, id=1))
+            self.assertEqual(fast, exact, data)
+            self.assertEqual(fast, ["31" + text])
+        for data in [[set()], [{(1,): 1}], [datetime.date(2020, 1, 1)], [1j]]:
+            fast, exact = self.encodeBoth(Packet(ACK, data=data, id=1))
+            self.assertEqual(fast, exact)
+            self.assertIsInstance(fast, tuple)
+
+    def test_decodeEdges(self) -> None:
+        """
+        Where orjson would read the text differently from json (big
+        integers, lone surrogate escapes, 1e400), the exact path reads it.
+        """
+        for text, data in [
+            ('2["a",18446744073709551616]', ["a", 2**64]),
+            ('2["a",-9223372036854775809]', ["a", -(2**63) - 1]),
+            ('2["a","\\ud800"]', ["a", "\ud800"]),
+            ('2["a",1e400,-0]', ["a", math.inf, 0]),
+            ('2["a",1.5,10000000000000000000.5]', ["a", 1.5, 1e19]),
+        ]:
+            fast, exact = self.decodeBoth([text])
+            self.assertEqual(fast, exact)
+            self.assertEqual(decodeAll([text]).data, data)
+
+    @settings(max_examples=300)
+    @given(_packets())
+    def test_encodeSame(self, packet: Packet) -> None:
+        """
+        Both paths encode any packet to the same messages.
+        """
+        fast, exact = self.encodeBoth(packet)
+        self.assertEqual(fast, exact)
+
+    @settings(max_examples=300)
+    @given(_messages)
+    def test_decodeSame(self, messages: list[Union[str, bytes]]) -> None:
+        """
+        Both paths decode any input to the same packets, or both refuse it.
+        """
+        fast, exact = self.decodeBoth(messages)
+        self.assertEqual(fast, exact)
+
+
+@contextlib.contextmanager
+def _exactOnly(on: bool) -> Iterator[None]:
+    """
+    Within the block, and when C{on}, the codec runs as if orjson were not
+    installed (the exact paths only).
+    """
+    saved = packet_module._orjson
+    if on:
+        packet_module._orjson = None
+    try:
+        yield
+    finally:
+        packet_module._orjson = saved
+
+
+class ExactPathTests(SynchronousTestCase):
+    """
+    Without orjson, the codec's own tests pass on the exact paths alone.
+    """
+
+    def test_roundTripWithoutOrjson(self) -> None:
+        """
+        The encoding vectors and the round-trip property hold with the exact
+        paths only.
+        """
+        with _exactOnly(True):
+            suite = [
+                EncodeTests(name)
+                for name in dir(EncodeTests)
+                if name.startswith("test_") and name != "test_floatValuePreserved"
+            ]
+            self.assertGreater(len(suite), 15)
+            for test in suite:
+                result = unittest.TestResult()
+                test.run(result)
+                self.assertEqual(
+                    (result.failures, result.errors), ([], []), test.id()
+                )
+
+
+class StringifyTests(SynchronousTestCase):
+    """
+    L{stringify}, the codec's JSON writer for other wire formats, writes what
+    JSON.stringify writes on both paths and refuses what it cannot write.
+    """
+
+    def test_sameOnBothPaths(self) -> None:
+        """
+        Floats, surrogates, non-str keys and deep data come out the same
+        with and without orjson.
+        """
+        deep: list[Any] = []
+        inner = deep
+        for _ in range(1000):
+            inner.append([])
+            inner = inner[0]
+        for data in [{"a": [1.0, 1e21, -0.0, math.nan]}, ["\ud800"], {1.5: None},
+                     [2**70], deep]:
+            fast = stringify(data)
+            with _exactOnly(True):
+                self.assertEqual(stringify(data), fast)
+        self.assertEqual(stringify({"a": [1.0, 1e21, -0.0, math.nan]}),
+                         '{"a":[1,1e+21,0,null]}')
+
+    def test_refuses(self) -> None:
+        """
+        Binary values and other objects are a TypeError naming the path; a
+        cycle is a ValueError.
+        """
+        error = self.assertRaises(TypeError, stringify, {"a": [b"x"]})
+        self.assertEqual(
+            str(error),
+            "binary data is only allowed in events and acks, found bytes at ['a'][0]",
+        )
+        self.assertRaises(TypeError, stringify, [object()])
+        loop: list[Any] = []
+        loop.append(loop)
+        self.assertRaises(ValueError, stringify, loop)

@@ -243,7 +243,7 @@ class ConnectWireV3Tests(ServerTestCase):
 
         client = self.client("/chat", auth={"token": "x"}, query={"EIO": "3"})
         self.assertEqual(self.wire_sent(client), ["40/chat?token=x,"])
-        self.assertEqual(seen, [({"token": "x"}, {"EIO": "3", "token": "x"})])
+        self.assertEqual(seen, [({"token": "x"}, {"EIO": "3", "transport": "polling", "token": "x"})])
 
     def test_invalid_namespace(self) -> None:
         """Node sends the object form of "Invalid namespace" to 2.x clients too."""
@@ -493,7 +493,7 @@ class ConnectFlowTestsMixin:
         self.assertEqual(handshake.cookies, {"a": "1", "b": "2"})
         self.assertEqual(handshake.environ["HTTP_USER_AGENT"], "test")
         self.assertEqual(handshake.environ["REMOTE_ADDR"], "192.0.2.7")
-        self.assertEqual(handshake.environ["QUERY_STRING"], "room=x")
+        self.assertEqual(handshake.environ["QUERY_STRING"], f"room=x&EIO={self.protocol}&transport=polling")
 
     def test_socket_basics(self) -> None:
         """A socket has its id, namespace, an empty data dict, and is in the
@@ -506,7 +506,7 @@ class ConnectFlowTestsMixin:
         self.assertEqual(socket.data, {})
         self.assertEqual(socket.rooms, {socket.id})
         self.assertTrue(socket.connected)
-        self.assertEqual(socket.transport, "memory")
+        self.assertEqual(socket.transport, "polling")
 
     def test_namespace_disconnect_keeps_session(self) -> None:
         """A client's DISCONNECT for one namespace ends only that one, with the
@@ -789,6 +789,29 @@ class ProtocolErrorTestsMixin:
         self.assertEqual(len(lines), 1, self.log_lines())
         self.assertNoLeaks()
 
+    def test_payload_too_deep_says_why(self) -> None:
+        """A payload nested deeper than C{max_json_depth} closes the connection
+        like any protocol error, after a CONNECT_ERROR naming the limit (which
+        socket.io-client shows as C{connect_error} with that message)."""
+        self.sio.configure(max_json_depth=4)
+        client = self.client()
+        client.send_raw('2["echo",' + "[" * 4 + "]" * 4 + "]")
+        self.assertTrue(client.connection.closed)
+        self.assertEqual(client.connection.close_reason, "parse error")
+        error = [f for f in self.wire(client) if isinstance(f, str) and f.startswith("44")]
+        self.assertEqual(len(error), 1, self.wire(client))
+        self.assertIn("nests deeper than 4 levels (max_json_depth)", error[0])
+        self.assertNoLeaks()
+
+    def test_within_max_json_depth(self) -> None:
+        """100 levels are accepted by default (python-socketio's limit; ours is 128)."""
+        got: list[object] = []
+        self.sio.on("echo", lambda socket, value: got.append(value))
+        client = self.client()
+        client.send_raw('2["echo",' + "[" * 100 + "]" * 100 + "]")
+        self.assertFalse(client.connection.closed)
+        self.assertEqual(len(got), 1)
+
     def test_unknown_packet_type(self) -> None:
         """An unknown packet type (C{abc}, C{9}) closes the connection."""
         self.assertClosedByError("abc")
@@ -988,7 +1011,7 @@ class ConnectTimeoutTests(ServerTestCase):
     def test_connecting_cancels_the_timer(self) -> None:
         """Joining any namespace in time cancels the timer: nothing is left in the clock."""
         client = self.client()
-        self.assertEqual(self.clock.getDelayedCalls(), [])
+        self.assertEqual(self.app_calls(), [])
         self.clock.advance(100)
         self.assertFalse(client.connection.closed)
 
@@ -1011,7 +1034,7 @@ class ConnectTimeoutTests(ServerTestCase):
     def test_v3_clients_join_at_once(self) -> None:
         """2.x clients are in / at once, so the timer is cancelled."""
         client = self.client(protocol=3)
-        self.assertEqual(self.clock.getDelayedCalls(), [])
+        self.assertEqual(self.app_calls(), [])
         self.clock.advance(100)
         self.assertFalse(client.connection.closed)
 
@@ -1075,9 +1098,9 @@ class CloseTests(ServerTestCase):
         self.assertIsNone(self.successResultOf(second))
 
     def test_shutdown_waits_for_engine_sessions(self) -> None:
-        """Polling sessions that cannot be written to right now are given time
-        to close (here ping_timeout, 1 s); the Deferred fires once they are gone,
-        and nothing is left in the clock."""
+        """Polling sessions that cannot be written to right now are given a short
+        grace to fetch their goodbye (POLL_GOODBYE_GRACE, 0.5 s, not ping_timeout);
+        the Deferred fires once they are gone, and nothing is left in the clock."""
         self.sio = SocketIOServer(reactor=self.clock, ping_timeout=1, ping_interval=5)
         self.sio.on("disconnect", lambda socket, reason: self.reasons.append((socket.namespace, reason)))
         eio = self.sio.engine.open_session(4, "polling", _handshake())
@@ -1089,18 +1112,32 @@ class CloseTests(ServerTestCase):
         self.assertEqual(self.reasons, [("/", "server shutting down")])
         self.assertEqual([(p.type.name, p.data) for p in eio.session.outbox][-2:],
                          [("MESSAGE", "1"), ("CLOSE", "")])  # DISCONNECT, then Engine.IO close
-        self.clock.advance(0.5)
+        self.clock.advance(0.4)
         self.assertNoResult(d)
         self.clock.pump([0.05] * 20)
         self.assertIsNone(self.successResultOf(d))
         self.assertEqual(self.sio.engine.sockets, {})
-        self.assertEqual(self.clock.getDelayedCalls(), [])
+        self.assertEqual(self.app_calls(), [])
 
     def test_shutdown_timeout(self) -> None:
-        """When sessions take longer than the timeout, the Deferred fires anyway
-        after the timeout (with a log line)."""
+        """When a connection takes longer than the timeout to close, the Deferred
+        fires anyway after the timeout (with a log line)."""
         self.sio = SocketIOServer(reactor=self.clock, ping_timeout=60, ping_interval=5)
-        self.sio.engine.open_session(4, "polling", _handshake())
+
+        class StuckConnection:
+            """A transport whose connection never finishes closing."""
+            name = "websocket"
+            writable = False
+            connected = True
+
+            def write(self, items: Any) -> None: ...
+            def release(self, packet: Any) -> None: ...
+            def close(self) -> None: ...
+
+            def abort(self) -> None:
+                self.connected = False
+
+        self.sio.engine.open_session(4, "websocket", _handshake(), lambda socket: StuckConnection())
         d = self.sio.shutdown(timeout=2)
         self.clock.pump([0.05] * 39)
         self.assertNoResult(d)
@@ -1125,7 +1162,7 @@ class CloseTests(ServerTestCase):
         self.assertNoResult(d)
         closing[1].callback(None)
         self.successResultOf(d)
-        self.assertEqual(self.clock.getDelayedCalls(), [])
+        self.assertEqual(self.app_calls(), [])
 
 
 # -- configure -----------------------------------------------------------------------

@@ -124,6 +124,7 @@ class ThreadSafeTests(ServerTestCase):
         self.clock.run_from_threads()
         self.assertEqual(chat.pop_received("/chat"), [("c", [])])
         self.assertEqual([e for e, _ in self.a.pop_received()], ["v", "l"])
+        self.b.connection.writable = True  # b polls again: what waited arrives, the volatile did not wait
         self.assertEqual([e for e, _ in self.b.pop_received()], ["not-a"])
 
     def test_emit_with_ack(self) -> None:

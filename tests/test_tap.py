@@ -131,13 +131,18 @@ class OptionsTests(_AppDirMixin, unittest.TestCase):
         self.assertIsInstance(service.socketio, SocketIOService)
 
     def test_parser_option(self) -> None:
-        """--parser msgpack gives the app the MessagePack parser; unknown names are usage errors."""
+        """--parser msgpack gives the app the MessagePack parser, --max-json-depth its limit;
+        unknown names and non-positive depths are usage errors."""
         from txsocketio.socketio.msgpack_parser import MsgpackParser
 
         name = self.make_app_dir()
-        options = self.parse("--app", f"{name}:factory", "--parser", "msgpack", "--listen", "tcp:0:interface=127.0.0.1")
+        options = self.parse("--app", f"{name}:factory", "--parser", "msgpack", "--max-json-depth", "300",
+                             "--listen", "tcp:0:interface=127.0.0.1")
         makeService(options)
+        self.assertEqual(options["sio"].config.max_json_depth, 300)
+        self.assertRaises(usage.UsageError, self.parse, "--max-json-depth", "0")
         self.assertIsInstance(options["sio"].parser, MsgpackParser)
+        self.assertFalse(options["sio"].config.cleanup_empty_child_namespaces)
         e = self.assertRaises(usage.UsageError, self.parse, "--parser", "yaml")
         self.assertIn("json or msgpack", str(e))
 
@@ -181,6 +186,14 @@ class OptionsTests(_AppDirMixin, unittest.TestCase):
         from twisted.internet.defer import gatherResults
 
         return gatherResults([nsp.adapter.close() for nsp in sio.all_namespaces()])
+
+    def test_cleanup_empty_child_namespaces_flag(self) -> None:
+        """--cleanup-empty-child-namespaces turns Node's cleanupEmptyChildNamespaces on."""
+        name = self.make_app_dir()
+        options = self.parse("--app", f"{name}:factory", "--cleanup-empty-child-namespaces",
+                             "--listen", "tcp:0:interface=127.0.0.1")
+        makeService(options)
+        self.assertTrue(options["sio"].config.cleanup_empty_child_namespaces)
 
     def test_listen_a_bare_port_says_what_to_write(self) -> None:
         """--listen 8080 is refused with the description to write instead."""

@@ -63,6 +63,11 @@ One :class:`RedisConnection` per :class:`~txsocketio.SocketIOServer`: the
 number of servers in a cluster is the number of subscriber connections on a
 request channel (``PUBSUB NUMSUB``), so two servers in one process must not
 share one.
+
+Where the parts live: URL parsing in :mod:`txsocketio.redisaddress` (pure),
+the txredisapi protocols and factories in :mod:`txsocketio.redisprotocol`
+(they report to this module through its ``ConnectionEvents``), Sentinel
+discovery in :mod:`txsocketio.redissentinel`.
 """
 
 from __future__ import annotations
@@ -70,194 +75,28 @@ from __future__ import annotations
 import random
 from collections import deque
 from typing import Any, Callable
-from urllib.parse import parse_qs, unquote, urlsplit
 
 import attrs
 import txredisapi
-from twisted.internet.defer import CancelledError, Deferred, fail, gatherResults, succeed
-from twisted.internet.endpoints import HostnameEndpoint, UNIXClientEndpoint, connectProtocol, wrapClientTLS
-from twisted.internet.interfaces import IStreamClientEndpoint
+from twisted.internet.defer import Deferred, fail, gatherResults, succeed
+from twisted.internet.endpoints import HostnameEndpoint, UNIXClientEndpoint, wrapClientTLS
 from twisted.internet.task import deferLater
 from twisted.logger import Logger
 from twisted.python.failure import Failure
-from zope.interface import implementer
 
 from txsocketio.errors import RedisUnavailable
+from txsocketio.redisaddress import RedisAddress, to_bytes, to_str
+from txsocketio.redisprotocol import (PublisherProtocol, SubscriberProtocol, WatchedEndpoint, publisher_factory,
+                                      subscriber_factory, switch_watch_factory)
+from txsocketio.redissentinel import AnySentinelEndpoint, MasterEndpoint, Sentinels, parse_switch_master
 
+# RedisAddress is re-exported: it is the type of RedisConnection's first argument.
 __all__ = ["Backoff", "RedisAddress", "RedisConnection", "Subscription"]
 
 log = Logger(namespace="txsocketio.redis")
 
 ChannelCallback = Callable[[str, bytes], Any]
 PatternCallback = Callable[[str, str, bytes], Any]
-
-
-# --------------------------------------------------------------------------
-# Addresses
-# --------------------------------------------------------------------------
-
-
-def _query_value(query: dict[str, list[str]], name: str) -> str | None:
-    values = query.get(name)
-    return values[-1] if values else None
-
-
-def _db(value: str | None) -> int | None:
-    if value is None or value == "":
-        return None
-    try:
-        db = int(value)
-    except ValueError:
-        raise ValueError(f"the Redis database is a number, not {value!r}") from None
-    if db < 0:
-        raise ValueError(f"the Redis database is a number >= 0, not {db}")
-    return db
-
-
-SENTINEL_PORT = 26379
-
-
-def _port(text: str, url: str) -> int:
-    try:
-        port = int(text)
-    except ValueError:
-        port = -1
-    if not 0 < port < 65536:
-        raise ValueError(f"bad port {text!r} in Redis URL {_hide_password(url)!r}")
-    return port
-
-
-def _sentinel_hosts(hostlist: str, url: str) -> tuple[tuple[str, int], ...]:
-    """``h1:26379,[::1]:26380,h3`` -> ((host, port), ...)."""
-    hosts = []
-    for item in hostlist.split(","):
-        item = item.strip()
-        if item.startswith("["):
-            host, sep, rest = item[1:].partition("]")
-            if not sep or (rest and not rest.startswith(":")):
-                raise ValueError(f"bad Sentinel address {item!r} in {_hide_password(url)!r}")
-            port = _port(rest[1:], url) if rest else SENTINEL_PORT
-        else:
-            host, sep, port_text = item.rpartition(":")
-            if not sep:
-                host, port = item, SENTINEL_PORT
-            else:
-                port = _port(port_text, url)
-        if not host:
-            raise ValueError(f"a redis+sentinel:// URL lists Sentinels as host:port,host2:port, "
-                             f"not {_hide_password(url)!r}")
-        hosts.append((unquote(host), port))
-    return tuple(hosts)
-
-
-@attrs.frozen
-class RedisAddress:
-    """Where Redis is, parsed from a URL (see the module docstring).
-
-    A Sentinel address has ``sentinels`` (``(host, port)`` pairs) and
-    ``master_name`` instead of ``host``/``port``/``path``.
-    """
-
-    host: str | None = "localhost"
-    port: int = 6379
-    path: str | None = None
-    db: int | None = None
-    username: str | None = attrs.field(default=None, repr=False)
-    password: str | None = attrs.field(default=None, repr=False)
-    tls: bool = False
-    sentinels: tuple[tuple[str, int], ...] = ()
-    master_name: str | None = None
-    sentinel_username: str | None = attrs.field(default=None, repr=False)
-    sentinel_password: str | None = attrs.field(default=None, repr=False)
-
-    @property
-    def is_sentinel(self) -> bool:
-        """The master is found through Sentinel."""
-        return bool(self.sentinels)
-
-    @classmethod
-    def parse(cls, url: str) -> "RedisAddress":
-        """Raises ``ValueError`` saying what is wrong with ``url``."""
-        if not isinstance(url, str):
-            raise TypeError("a Redis URL is a str")
-        parts = urlsplit(url)
-        scheme = parts.scheme.lower()
-        query = parse_qs(parts.query, keep_blank_values=True)
-        username = _query_value(query, "username")
-        password = _query_value(query, "password")
-        if scheme == "rediss+sentinel":
-            raise ValueError("rediss+sentinel:// is not supported: txredisapi 1.6 reaches the master that Sentinel "
-                             "names without TLS; use redis+sentinel:// on a trusted network, or rediss:// to a "
-                             "fixed server")
-        if scheme == "redis+sentinel":
-            userinfo, at, hostlist = parts.netloc.rpartition("@")
-            if at:
-                user, colon, secret = userinfo.partition(":")
-                username = unquote(user) or username
-                if colon:
-                    password = unquote(secret)
-            segments = [unquote(segment) for segment in parts.path.split("/")[1:]]
-            if not hostlist or not segments or not segments[0] or len(segments) > 2:
-                raise ValueError(f"a Sentinel URL is redis+sentinel://host:26379[,host2:26379...]/MASTER_NAME[/db], "
-                                 f"not {_hide_password(url)!r}")
-            db = _db(segments[1] if len(segments) == 2 and segments[1] else _query_value(query, "db"))
-            return cls(host=None, port=0, db=db, username=username or None, password=password,
-                       sentinels=_sentinel_hosts(hostlist, url), master_name=segments[0],
-                       sentinel_username=_query_value(query, "sentinel_username") or None,
-                       sentinel_password=_query_value(query, "sentinel_password"))
-        if parts.username:
-            username = unquote(parts.username)
-        if parts.password is not None:
-            password = unquote(parts.password)
-        if scheme in ("redis", "rediss"):
-            try:
-                port = parts.port or 6379
-            except ValueError:
-                raise ValueError(f"bad port in Redis URL {_hide_password(url)!r}") from None
-            db = _db(parts.path.strip("/") or _query_value(query, "db"))
-            return cls(host=parts.hostname or "localhost", port=port, db=db,
-                       username=username or None, password=password, tls=scheme == "rediss")
-        if scheme in ("unix", "redis+unix"):
-            if not parts.path:
-                raise ValueError(f"a unix Redis URL names a socket path: unix:///path/to/redis.sock, "
-                                 f"not {_hide_password(url)!r}")
-            return cls(host=None, port=0, path=parts.path, db=_db(_query_value(query, "db")),
-                       username=username or None, password=password)
-        raise ValueError(f"a Redis URL starts with redis://, rediss://, unix:// or redis+sentinel://, "
-                         f"not {_hide_password(url)!r}")
-
-    def __str__(self) -> str:
-        """The URL without the password."""
-        auth = ""
-        if self.username or self.password is not None:
-            auth = f"{self.username or ''}:***@"
-        db = f"/{self.db}" if self.db is not None else ""
-        if self.path is not None:
-            return f"unix://{self.path}" + (f"?db={self.db}" if self.db is not None else "")
-        if self.sentinels:
-            hosts = ",".join(f"{_bracket(host)}:{port}" for host, port in self.sentinels)
-            return f"redis+sentinel://{auth}{hosts}/{self.master_name}{db}"
-        return f"{'rediss' if self.tls else 'redis'}://{auth}{_bracket(self.host)}:{self.port}{db}"
-
-
-def _bracket(host: str | None) -> str | None:
-    return f"[{host}]" if host and ":" in host else host
-
-
-def _hide_password(url: str) -> str:
-    parts = urlsplit(url)
-    userinfo, at, hosts = parts.netloc.rpartition("@")
-    query = parse_qs(parts.query, keep_blank_values=True)
-    secret_keys = [k for k in ("password", "sentinel_password") if k in query]
-    if not (at and ":" in userinfo) and not secret_keys:
-        return url
-    if at and ":" in userinfo:
-        userinfo = userinfo.partition(":")[0] + ":***"
-    netloc = f"{userinfo}@{hosts}" if at else hosts
-    if secret_keys:
-        pairs = [(k, "***" if k in secret_keys else v) for k, vs in query.items() for v in vs]
-        return parts._replace(netloc=netloc, query="&".join(f"{k}={v}" for k, v in pairs)).geturl()
-    return parts._replace(netloc=netloc).geturl()
 
 
 # --------------------------------------------------------------------------
@@ -309,200 +148,8 @@ class Backoff:
 
 
 # --------------------------------------------------------------------------
-# txredisapi plumbing
-# --------------------------------------------------------------------------
-
-
-@implementer(IStreamClientEndpoint)
-class _WatchedEndpoint:
-    """Tells the hub how each connection attempt went (for the warnings)."""
-
-    def __init__(self, endpoint: Any, hub: "RedisConnection") -> None:
-        self._endpoint = endpoint
-        self._hub = hub
-
-    def connect(self, factory: Any) -> Deferred:
-        d = self._endpoint.connect(factory)
-
-        def failed(f: Failure) -> Failure:
-            self._hub._unreachable(f)
-            return f
-
-        d.addErrback(failed)
-        return d
-
-
-@implementer(IStreamClientEndpoint)
-class _SentinelMasterEndpoint:
-    """Asks the Sentinels where the master is, then connects there."""
-
-    def __init__(self, hub: "RedisConnection") -> None:
-        self._hub = hub
-
-    def connect(self, factory: Any) -> Deferred:
-        hub = self._hub
-
-        def reach(address: tuple[str, int]) -> Deferred:
-            host, port = address
-            return HostnameEndpoint(hub.reactor, host, port, timeout=hub.connect_timeout).connect(factory)
-
-        return hub.discover_master().addCallback(reach)
-
-
-@implementer(IStreamClientEndpoint)
-class _AnySentinelEndpoint:
-    """Connects to the first Sentinel that accepts, in the hub's order."""
-
-    def __init__(self, hub: "RedisConnection") -> None:
-        self._hub = hub
-
-    def connect(self, factory: Any) -> Deferred:
-        return Deferred.fromCoroutine(self._connect(factory))
-
-    async def _connect(self, factory: Any) -> Any:
-        hub = self._hub
-        failure: Exception | None = None
-        for host, port in hub.sentinels():
-            try:
-                return await HostnameEndpoint(hub.reactor, host, port, timeout=hub.connect_timeout).connect(factory)
-            except CancelledError:
-                raise
-            except Exception as e:
-                failure = e
-        raise RedisUnavailable(f"no Sentinel accepts connections ({failure})")
-
-
-class _SwitchWatchProtocol(txredisapi.SubscriberProtocol):
-    """Subscribed to a Sentinel's ``+switch-master`` announcements."""
-
-    def connectionMade(self) -> Any:
-        self.callLater = self.factory.hub.reactor.callLater
-        d = super().connectionMade()
-
-        def ready(_: Any) -> Any:
-            if self._ready:
-                return self.subscribe(["+switch-master"]).addErrback(lambda f: None)
-            return None
-
-        return d.addCallback(ready)
-
-    def messageReceived(self, pattern: Any, channel: Any, message: Any) -> None:
-        self.factory.hub._master_switched(message)
-
-
-class _SwitchWatchFactory(txredisapi.SubscriberFactory):
-    protocol = _SwitchWatchProtocol
-
-    def retryDelay(self, attempt: int) -> float:
-        return self.hub.retry_delay(attempt)
-
-
-def _master_first(proto: Any, chain: Callable[[], Deferred]) -> Any:
-    """Run the base ``connectionMade`` (AUTH, SELECT, ready) via ``chain``;
-    with Sentinel, only once ``ROLE`` says the server is a master (Sentinel's
-    answer may be stale during a failover).  A replica is dropped before the
-    connection counts as usable, so txredisapi keeps backing off."""
-    hub = proto.factory.hub
-    proto.callLater = hub.reactor.callLater  # txredisapi's parser resumes through it; default: global reactor
-    if not hub.address.is_sentinel:
-        return chain()
-    if proto.password is not None:
-        proto.auth(proto.password, proto.username).addErrback(lambda f: None)
-
-    def check(role: Any) -> Any:
-        if isinstance(role, list) and role and role[0] in (b"master", "master"):
-            return chain()
-        hub._not_master(proto, role)
-        return None
-
-    def failed(f: Failure) -> Any:
-        if f.check(txredisapi.ConnectionError):
-            return None  # lost already; ClientService retries
-        return chain()  # NOAUTH and friends: the base AUTH reports them
-
-    return proto.role().addCallbacks(check, failed)
-
-
-class _SubscriberProtocol(txredisapi.SubscriberProtocol):
-    def connectionMade(self) -> Any:
-        # Chain to the base (AUTH, marks the connection ready), then hand
-        # ourselves to the hub, which subscribes to everything current.
-        d = _master_first(self, super().connectionMade)
-
-        def ready(_: Any) -> None:
-            if self._ready:
-                self.factory.hub._subscriber_ready(self)
-
-        return d.addCallback(ready)
-
-    def messageReceived(self, pattern: Any, channel: Any, message: Any) -> None:
-        self.factory.hub._dispatch(pattern, channel, message)
-
-    def connectionLost(self, why: Any) -> None:
-        self.factory.hub._subscriber_lost(self)
-        super().connectionLost(why)
-
-
-class _PublisherProtocol(txredisapi.RedisProtocol):
-    def connectionMade(self) -> Any:
-        d = _master_first(self, super().connectionMade)
-
-        def ready(_: Any) -> None:
-            if self._ready:
-                self.factory.hub._publisher_ready(self)
-
-        return d.addCallback(ready)
-
-    def connectionLost(self, why: Any) -> None:
-        self.factory.hub._publisher_lost(self)
-        super().connectionLost(why)
-
-
-def _configure(factory: Any, hub: "RedisConnection", address: RedisAddress, dbid: int | None) -> None:
-    factory.hub = hub
-    factory.charset = None          # bytes in, bytes out: MessagePack must survive
-    factory.convertNumbers = False  # b"123" is a payload, not an int
-    factory.password = address.password
-    factory.username = address.username
-    factory.dbid = dbid
-    factory.noisy = False
-    # Fails only when AUTH or SELECT is refused: say so, once.
-    factory.deferred.addErrback(lambda f: log.error("Redis at {address} refused the connection: {error}",
-                                                    address=str(address), error=f.getErrorMessage()))
-
-
-class _SubscriberFactory(txredisapi.SubscriberFactory):
-    protocol = _SubscriberProtocol
-
-    def retryDelay(self, attempt: int) -> float:
-        # txredisapi's documented hook: its ClientService retryPolicy.
-        return self.hub.retry_delay(attempt)
-
-
-class _PublisherFactory(txredisapi.RedisFactory):
-    protocol = _PublisherProtocol
-
-    def retryDelay(self, attempt: int) -> float:
-        return self.hub.retry_delay(attempt)
-
-
-# --------------------------------------------------------------------------
 # The hub
 # --------------------------------------------------------------------------
-
-
-def _to_bytes(name: str | bytes) -> bytes:
-    if isinstance(name, bytes):
-        return name
-    if isinstance(name, str):
-        return name.encode("utf-8", "surrogateescape")
-    raise TypeError(f"a channel or pattern is a str or bytes, not {type(name).__name__}")
-
-
-def _to_str(name: Any) -> str:
-    if isinstance(name, bytes):
-        return name.decode("utf-8", "surrogateescape")
-    return str(name)
 
 
 class Subscription:
@@ -520,18 +167,18 @@ class Subscription:
     @property
     def name(self) -> str:
         """The channel or pattern."""
-        return _to_str(self.key)
+        return to_str(self.key)
 
     @property
     def active(self) -> bool:
         """True until unsubscribed (or the connection closed)."""
-        return self in self.connection._subs.get((self.kind, self.key), ())
+        return self.connection.is_active(self)
 
     def ready(self) -> "Deferred[None]":
         """Fires once Redis has confirmed the subscription on the live
         connection (at once if it has).  While Redis is down it waits; it never
         fails."""
-        return self.connection._wait_confirmed((self.kind, self.key))
+        return self.connection.when_confirmed(self)
 
     def cancel(self) -> None:
         """Same as ``connection.unsubscribe(self)``."""
@@ -562,6 +209,9 @@ class RedisConnection:
     reconnection attempts; ``retry_policy`` replaces it with any
     ``ClientService`` retry policy (``attempt -> seconds``, e.g.
     ``twisted.application.internet.backoffPolicy(...)``).
+
+    It is the :class:`~txsocketio.redisprotocol.ConnectionEvents` of its own
+    protocols: the methods marked so are called by them, not by applications.
     """
 
     def __init__(self, url: str | RedisAddress = "redis://localhost:6379", reactor: Any = None, *,
@@ -583,7 +233,7 @@ class RedisConnection:
         #: ``attempt -> seconds`` before reconnection attempt number ``attempt``
         self.retry_policy = retry_policy
         self._delays: dict[int, float] = {}
-        self._sentinels: list[tuple[str, int]] = list(self.address.sentinels)
+        self._sentinels = Sentinels(self.address, reactor, connect_timeout)
         self._started = False
         self._closed = False
         self._closing: Deferred[None] | None = None
@@ -615,11 +265,11 @@ class RedisConnection:
 
     def channels(self) -> set[str]:
         """The channels subscribed to now."""
-        return {_to_str(key) for kind, key in self._subs if kind == "channel"}
+        return {to_str(key) for kind, key in self._subs if kind == "channel"}
 
     def patterns(self) -> set[str]:
         """The patterns subscribed to now."""
-        return {_to_str(key) for kind, key in self._subs if kind == "pattern"}
+        return {to_str(key) for kind, key in self._subs if kind == "pattern"}
 
     # -- connecting -----------------------------------------------------------------
 
@@ -642,7 +292,7 @@ class RedisConnection:
     def _endpoint(self) -> Any:
         a = self.address
         if a.is_sentinel:
-            endpoint: Any = _SentinelMasterEndpoint(self)
+            endpoint: Any = MasterEndpoint(self._sentinels)
         elif a.path is not None:
             endpoint = UNIXClientEndpoint(self.reactor, a.path, timeout=self.connect_timeout)
         else:
@@ -654,43 +304,21 @@ class RedisConnection:
 
                     options = optionsForClientTLS(a.host)
                 endpoint = wrapClientTLS(options, endpoint)
-        return _WatchedEndpoint(endpoint, self)
+        return WatchedEndpoint(endpoint, self)
 
     def _start(self) -> None:
         if self._started or self._closed:
             return
         self._started = True
-        sub = _SubscriberFactory(isLazy=True)
-        _configure(sub, self, self.address, None)
-        pub = _PublisherFactory(str(self.address), self.address.db, 1, isLazy=True, charset=None)
-        _configure(pub, self, self.address, self.address.db)
-        self._sub_factory, self._pub_factory = sub, pub
-        sub.startConnecting(self._endpoint())
-        pub.startConnecting(self._endpoint())
+        self._sub_factory, self._pub_factory = subscriber_factory(self), publisher_factory(self)
+        self._sub_factory.startConnecting(self._endpoint())
+        self._pub_factory.startConnecting(self._endpoint())
         if self.address.is_sentinel:
             # A failover that leaves the old master alive (SENTINEL FAILOVER,
             # maintenance) does not drop our connections: Sentinel's
             # announcement does.
-            watch = _SwitchWatchFactory(isLazy=True)
-            watch.hub = self
-            watch.charset = None
-            watch.password = self.address.sentinel_password
-            watch.username = self.address.sentinel_username
-            watch.noisy = False
-            # Fails only when a Sentinel refuses AUTH: say so, once.
-            watch.deferred.addErrback(lambda f: log.error("a Sentinel of {address} refused the connection: {error} "
-                                                          "(sentinel_password / sentinel_username in the URL)",
-                                                          address=str(self.address), error=f.getErrorMessage()))
-            self._watch_factory = watch
-            watch.startConnecting(_AnySentinelEndpoint(self))
-
-    def _unreachable(self, failure: Failure) -> None:
-        if self._closed or self._outage:
-            return
-        self._outage = True
-        log.warn("Redis at {address} is unreachable ({error}); retrying in the background, "
-                 "this server keeps serving its own clients meanwhile",
-                 address=str(self.address), error=failure.getErrorMessage())
+            self._watch_factory = switch_watch_factory(self)
+            self._watch_factory.startConnecting(AnySentinelEndpoint(self._sentinels))
 
     # -- Sentinel ---------------------------------------------------------------------
 
@@ -704,70 +332,40 @@ class RedisConnection:
         """
         if not self.address.is_sentinel:
             return fail(ValueError(f"{self!r} is not a Sentinel address"))
-        return Deferred.fromCoroutine(self._discover())
-
-    async def _discover(self) -> tuple[str, int]:
-        problems = []
-        for sentinel in self.sentinels():
-            host, port = sentinel
-            try:
-                master = await self._ask(host, port)
-            except CancelledError:
-                raise
-            except Exception as e:
-                problems.append(f"{_bracket(host)}:{port}: {str(e) or type(e).__name__}")
-                continue
-            if master is None:
-                problems.append(f"{_bracket(host)}:{port} knows no master named {self.address.master_name!r}")
-                continue
-            if self._sentinels[0] != sentinel:
-                self._sentinels.remove(sentinel)
-                self._sentinels.insert(0, sentinel)
-            return master
-        raise RedisUnavailable(f"no Sentinel named the master {self.address.master_name!r}: " + "; ".join(problems))
-
-    async def _ask(self, host: str, port: int) -> tuple[str, int] | None:
-        """One ``SENTINEL GET-MASTER-ADDR-BY-NAME`` on a short-lived connection."""
-        proto = txredisapi.RedisProtocol(charset=None, convertNumbers=False)
-        proto.callLater = self.reactor.callLater
-        await connectProtocol(HostnameEndpoint(self.reactor, host, port, timeout=self.connect_timeout), proto)
-        lost = proto.whenDisconnected()
-        try:
-            if self.address.sentinel_password is not None:
-                auth = proto.auth(self.address.sentinel_password, self.address.sentinel_username)
-                auth.addErrback(lambda f: None)  # a refusal shows in the next reply (NOAUTH)
-            reply = proto.execute_command("SENTINEL", "GET-MASTER-ADDR-BY-NAME", self.address.master_name)
-            reply.addTimeout(self.connect_timeout, self.reactor)
-            answer = await reply
-        finally:
-            proto.transport.loseConnection()
-            await lost
-        if answer is None:
-            return None
-        try:
-            master_host, master_port = answer
-            return _to_str(master_host), int(master_port)
-        except (TypeError, ValueError):
-            raise RedisUnavailable(f"unexpected Sentinel reply {answer!r}") from None
+        return self._sentinels.discover_master()
 
     def sentinels(self) -> list[tuple[str, int]]:
         """The Sentinels, in the order they are asked (the last one that
         named the master first)."""
-        return list(self._sentinels)
+        return self._sentinels.ordered()
 
-    def _master_switched(self, message: Any) -> None:
-        """``+switch-master <name> <old ip> <old port> <new ip> <new port>``:
+    # -- events from the connections ----------------------------------------------------
+    #
+    # Methods marked (ConnectionEvents) implement txsocketio.redisprotocol's
+    # ConnectionEvents: this connection's own protocols, factories and
+    # endpoints call them; applications do not.
+
+    def unreachable(self, failure: Failure) -> None:
+        """(ConnectionEvents) A connection attempt failed: one warning per outage."""
+        if self._closed or self._outage:
+            return
+        self._outage = True
+        log.warn("Redis at {address} is unreachable ({error}); retrying in the background, "
+                 "this server keeps serving its own clients meanwhile",
+                 address=str(self.address), error=failure.getErrorMessage())
+
+    def master_switched(self, message: Any) -> None:
+        """(ConnectionEvents) ``+switch-master <name> <old ip> <old port> <new ip> <new port>``:
         drop whichever connection is not on the new master; it reconnects
         through Sentinel (first retry within ``initial_retry_delay``)."""
         try:
-            name, _, _, host, port = _to_str(message).split()
-            new = (host, int(port))
+            name, new = parse_switch_master(message)
         except ValueError:
             log.warn("unexpected +switch-master announcement from Sentinel: {message!r}", message=message)
             return
         if name != self.address.master_name or self._closed:
             return
-        log.info("Sentinel moved master {name!r} to {host}:{port}; following", name=name, host=host, port=port)
+        log.info("Sentinel moved master {name!r} to {host}:{port}; following", name=name, host=new[0], port=new[1])
         for proto in (self._subscriber, self._publisher):
             if proto is None:
                 continue
@@ -775,9 +373,11 @@ class RedisConnection:
             if (getattr(peer, "host", None), getattr(peer, "port", None)) != new:
                 proto.transport.loseConnection()
 
-    def _not_master(self, proto: Any, role: Any) -> None:
+    def not_master(self, proto: Any, role: Any) -> None:
+        """(ConnectionEvents) ``proto`` reached the server Sentinel named, which
+        is not a master (a stale answer during a failover): drop it."""
         peer = proto.transport.getPeer()
-        self._unreachable(Failure(RedisUnavailable(
+        self.unreachable(Failure(RedisUnavailable(
             f"{getattr(peer, 'host', '?')}:{getattr(peer, 'port', '?')}, named by Sentinel as master "
             f"{self.address.master_name!r}, is not a master (ROLE {role!r}); failover in progress?")))
         proto.transport.loseConnection()
@@ -791,7 +391,8 @@ class RedisConnection:
 
     # -- the subscriber -------------------------------------------------------------
 
-    def _subscriber_ready(self, proto: Any) -> None:
+    def subscriber_ready(self, proto: SubscriberProtocol) -> None:
+        """(ConnectionEvents) The subscriber is usable: subscribe to everything current on it."""
         if self._closed:
             proto.transport.loseConnection()
             return
@@ -801,7 +402,8 @@ class RedisConnection:
             self._issue(proto, kind, key)
         self._back()
 
-    def _subscriber_lost(self, proto: Any) -> None:
+    def subscriber_lost(self, proto: SubscriberProtocol) -> None:
+        """(ConnectionEvents) That subscriber connection is gone: one warning per outage."""
         if self._subscriber is not proto:
             return
         self._subscriber = None
@@ -842,7 +444,15 @@ class RedisConnection:
             for d in waiters:
                 d.callback(None)
 
-    def _wait_confirmed(self, key: tuple[str, bytes]) -> "Deferred[None]":
+    def is_active(self, subscription: Subscription) -> bool:
+        """``subscription`` is current (not unsubscribed, the connection not closed)."""
+        return subscription in self._subs.get((subscription.kind, subscription.key), ())
+
+    def when_confirmed(self, subscription: Subscription) -> "Deferred[None]":
+        """Fires once Redis has confirmed ``subscription``'s channel or pattern
+        on the live subscriber connection (at once if it has); see
+        :meth:`Subscription.ready`."""
+        key = (subscription.kind, subscription.key)
         if key in self._confirmed:
             return succeed(None)
         d: Deferred[None] = Deferred(lambda d: self._waiters.get(key, []).remove(d)
@@ -864,7 +474,7 @@ class RedisConnection:
             raise TypeError("the callback must be callable")
         if self._closed:
             raise RuntimeError(f"{self!r} is closed")
-        key = _to_bytes(name)
+        key = to_bytes(name)
         sub = Subscription(self, kind, key, callback)
         entries = self._subs.setdefault((kind, key), [])
         entries.append(sub)
@@ -900,17 +510,19 @@ class RedisConnection:
             self._drop(self._subscriber, *key)
         self._fire_waiters(key)
 
-    def _dispatch(self, pattern: Any, channel: Any, message: Any) -> None:
+    def message_received(self, pattern: Any, channel: Any, message: Any) -> None:
+        """(ConnectionEvents) A message from Redis: call every callback of its
+        channel (``pattern`` None) or pattern."""
         if not isinstance(message, bytes):
-            message = _to_bytes(message) if isinstance(message, str) else message
+            message = to_bytes(message) if isinstance(message, str) else message
         if pattern is None:
-            key = ("channel", _to_bytes(channel))
+            key = ("channel", to_bytes(channel))
             for sub in list(self._subs.get(key, ())):
-                self._call(sub, _to_str(channel), message)
+                self._call(sub, to_str(channel), message)
         else:
-            key = ("pattern", _to_bytes(pattern))
+            key = ("pattern", to_bytes(pattern))
             for sub in list(self._subs.get(key, ())):
-                self._call(sub, _to_str(pattern), _to_str(channel), message)
+                self._call(sub, to_str(pattern), to_str(channel), message)
 
     def _call(self, sub: Subscription, *args: Any) -> None:
         if sub not in self._subs.get((sub.kind, sub.key), ()):
@@ -926,7 +538,8 @@ class RedisConnection:
 
     # -- the publisher ---------------------------------------------------------------
 
-    def _publisher_ready(self, proto: Any) -> None:
+    def publisher_ready(self, proto: PublisherProtocol) -> None:
+        """(ConnectionEvents) The publisher is usable: send the commands waiting for it."""
         if self._closed:
             proto.transport.loseConnection()
             return
@@ -937,7 +550,8 @@ class RedisConnection:
                 self._send(proto, command)
         self._back()
 
-    def _publisher_lost(self, proto: Any) -> None:
+    def publisher_lost(self, proto: PublisherProtocol) -> None:
+        """(ConnectionEvents) That publisher connection is gone: one warning per outage."""
         if self._publisher is proto:
             self._publisher = None
             if not self._closed and not self._outage:
@@ -1005,11 +619,11 @@ class RedisConnection:
     def publish(self, channel: str | bytes, payload: bytes | str, *,
                 timeout: float | None = None) -> "Deferred[int]":
         """``PUBLISH`` -> Deferred[number of subscribers that got it] (see :meth:`execute`)."""
-        return self.execute("PUBLISH", _to_bytes(channel), payload, timeout=timeout)
+        return self.execute("PUBLISH", to_bytes(channel), payload, timeout=timeout)
 
     def numsub(self, channel: str | bytes, *, timeout: float | None = None) -> "Deferred[int]":
         """``PUBSUB NUMSUB channel`` -> Deferred[number of subscriber connections]."""
-        d = self.execute("PUBSUB", "NUMSUB", _to_bytes(channel), timeout=timeout)
+        d = self.execute("PUBSUB", "NUMSUB", to_bytes(channel), timeout=timeout)
 
         def count(reply: Any) -> int:
             try:

@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.interop.test_redis_subscriptions -*-
+# -*- test-case-name: tests.test_subscriptions,tests.interop.test_redis_subscriptions -*-
 """Forward Redis pub/sub channels to connected clients.
 
 The gevent-socketio pattern: a client asks for a feed, its handler subscribes
@@ -28,7 +28,9 @@ reaches that client as an event for as long as the connection holds::
 * Subscribing returns a Deferred that fires once Redis has confirmed the
   subscription (at once when the channel was already subscribed).  While Redis
   is down it waits, and subscriptions made meanwhile start when it is back.
-* A disconnecting client is unsubscribed from everything automatically.
+* A disconnecting client is unsubscribed from everything automatically (also
+  one refused after subscribing in its connect handler): the subscriptions
+  are work tied to the connection (:meth:`txsocketio.Socket.spawn`).
 * The server's :class:`~txsocketio.redisconn.RedisConnection` carries every
   client's subscriptions on its ONE shared subscriber connection: a channel
   watched by a thousand clients is one ``SUBSCRIBE``, each message is decoded
@@ -130,7 +132,9 @@ class Subscriptions:
         self.event_name: Callable[[str, str | None], str] = default_event_name
         self._topics: dict[tuple[str, str], _Topic] = {}
         self._by_socket: dict["Socket", set[tuple[str, str]]] = {}
-        self._cleanup: dict["Socket", Callable[..., None]] = {}
+        # socket -> a Deferred tied to its connection (socket.spawn): the
+        # socket cancels it when it leaves, which unsubscribes it
+        self._lifetimes: dict["Socket", Deferred[None]] = {}
 
     @classmethod
     def of(cls, sio: "SocketIOServer", connection: "RedisConnection | None" = None) -> "Subscriptions":
@@ -234,8 +238,11 @@ class Subscriptions:
         keys = self._by_socket.get(socket)
         if keys is None:
             keys = self._by_socket[socket] = set()
-            cleanup = self._cleanup[socket] = lambda reason: self.unsubscribe_all(socket)
-            socket.on("disconnect", cleanup)
+            # Also when the socket is refused after subscribing in its connect
+            # handler (no "disconnect" event then).
+            lifetime: Deferred[None] = Deferred(lambda _: self.unsubscribe_all(socket))
+            self._lifetimes[socket] = lifetime
+            socket.spawn(lifetime)
         keys.add(key)
         assert topic.handle is not None
         return topic.handle.ready()
@@ -257,9 +264,9 @@ class Subscriptions:
                     self.connection.unsubscribe(topic.handle)
         if not keys:
             del self._by_socket[socket]
-            cleanup = self._cleanup.pop(socket, None)
-            if cleanup is not None:
-                socket.off("disconnect", cleanup)
+            lifetime = self._lifetimes.pop(socket, None)
+            if lifetime is not None and not lifetime.called:
+                lifetime.callback(None)  # done: the socket stops holding it
 
     def _deliver(self, topic: _Topic, channel: str, pattern: str | None, message: bytes) -> None:
         # Decode once per decoder, encode once per (namespace, event, decoder):

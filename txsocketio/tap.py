@@ -55,6 +55,16 @@ def _seconds(name: str) -> Any:
     return parse
 
 
+def _levels(value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        raise usage.UsageError(f"--max-json-depth takes a whole number of levels, not {value!r}")
+    if number < 1:
+        raise usage.UsageError("--max-json-depth must be at least 1")
+    return number
+
+
 def _bytes(name: str) -> Any:
     def parse(value: str) -> int:
         try:
@@ -80,6 +90,8 @@ class Options(usage.Options):
     )
     optFlags = [
         ["allow-eio3", None, "Also serve Engine.IO v3 / Socket.IO v4 clients (socket.io-client 2.x)."],
+        ["cleanup-empty-child-namespaces", None,
+         "Remove a dynamic namespace's child when its last client leaves (Node's cleanupEmptyChildNamespaces)."],
         ["recovery-skip-middlewares", None, "With --recovery-window: a recovered client skips the "
          "connection middlewares (Node's skipMiddlewares)."],
     ]
@@ -92,6 +104,8 @@ class Options(usage.Options):
          _seconds("connect-timeout")],
         ["max-http-buffer-size", None, None, "Largest message or POST body in bytes (default 1000000).",
          _positive_int],
+        ["max-json-depth", None, None, "Deepest nesting of a packet's payload (default 128); deeper is refused.",
+         _levels],
         ["transports", None, None, "Comma-separated transports: polling,websocket (default both)."],
         ["static", None, None, "Directory of files served at / (at /static/ with --wsgi)."],
         ["wsgi", None, None, "MODULE:ATTR of a WSGI application served at / beside the Socket.IO path."],
@@ -183,7 +197,7 @@ class Options(usage.Options):
         if self["log-level"] not in LOG_LEVELS:
             raise usage.UsageError(f"--log-level takes one of {', '.join(LOG_LEVELS)}, not {self['log-level']!r}")
         if self["redis"] is not None:
-            from txsocketio.redisconn import RedisAddress
+            from txsocketio.redisaddress import RedisAddress
 
             try:
                 RedisAddress.parse(self["redis"])
@@ -328,11 +342,13 @@ def makeService(options: Options) -> Any:
     for option, name in (("ping-interval", "ping_interval"), ("ping-timeout", "ping_timeout"),
                          ("connect-timeout", "connect_timeout"),
                          ("max-http-buffer-size", "max_http_buffer_size"), ("transports", "transports"),
-                         ("parser", "parser")):
+                         ("parser", "parser"), ("max-json-depth", "max_json_depth")):
         if options[option] is not None:
             overrides[name] = options[option]
     if options["allow-eio3"]:
         overrides["allow_eio3"] = True
+    if options["cleanup-empty-child-namespaces"]:
+        overrides["cleanup_empty_child_namespaces"] = True
     if options["cors_origins"]:
         origins = options["cors_origins"]
         overrides["cors_allowed_origins"] = "*" if "*" in origins else list(origins)

@@ -14,7 +14,7 @@
   and disconnect reasons.
 
 Each test starts its own server on a free port (short heartbeat: ping
-interval 0.5 s, timeout 1.5 s, so heartbeats happen during the scenarios).
+interval 0.5 s, timeout 4 s, so heartbeats happen during the scenarios).
 Transport modes: websocket only, polling only, and polling then the upgrade
 to WebSocket.  Without node (or ``npm ci`` in tests/node) the node tests
 (and without python-socketio[client], the python-socketio tests) skip, and
@@ -47,7 +47,7 @@ APP_SCRIPT = PROJECT_ROOT / "tests" / "apps" / "interop_app.py"
 CLIENT_SCRIPT = NODE_DIR / "sio_client.js"
 
 PING_INTERVAL = 0.5
-PING_TIMEOUT = 1.5  # generous: a loaded CI machine must not miss a pong
+PING_TIMEOUT = 4.0  # generous: a loaded 2-core CI machine running -j2 must not miss a pong
 
 POLLING = "polling"
 WEBSOCKET = "websocket"
@@ -150,11 +150,13 @@ class NodeClientTestCase(InteropServerTestCase):
     async def check_vanish(self, client, transports):
         """A client that just goes away: over WebSocket the server sees
         "transport close" at once; a long-polling client is noticed when
-        its pong is missing, "ping timeout" (both as Node's server)."""
+        its pong is missing, "ping timeout", or at once ("transport close")
+        when its long-poll GET was pending as the process died (both as
+        Node's server; which one depends on where the client was)."""
         data, context = await self.run_client(client, transports, ["vanish"])
         self.assert_scenarios_passed(data, context)
         sid = data["scenarios"]["vanish"]["socket_id"]
-        expected = "ping timeout" if transports == POLLING else "transport close"
+        expected = ("ping timeout", "transport close") if transports == POLLING else ("transport close",)
 
         def disconnect_line(text):
             return next((line for line in text.splitlines()
@@ -162,8 +164,8 @@ class NodeClientTestCase(InteropServerTestCase):
 
         line = await self.server.wait_for_output(disconnect_line,
                                                  timeout=PING_INTERVAL + PING_TIMEOUT + 3)
-        self.assertTrue(line.endswith(f"disconnected: {expected}"),
-                        f"expected {expected!r}: {line}{context}")
+        self.assertTrue(line.endswith(tuple(f"disconnected: {reason}" for reason in expected)),
+                        f"expected one of {expected!r}: {line}{context}")
 
 
 class SocketIOClient4Tests(NodeClientTestCase):
@@ -430,8 +432,9 @@ class PythonClientSession:
         # ("transport close") or the poller stop answering pings ("ping
         # timeout"), as Node's server would.  The node clients check the
         # reason strictly.
-        allowed = {"client namespace disconnect",
-                   "transport close" if self.final == WEBSOCKET else "ping timeout"}
+        allowed = {"client namespace disconnect", "transport close"}
+        if self.final != WEBSOCKET:
+            allowed.add("ping timeout")  # or "transport close" if its long-poll GET was pending
         for nsp, sid in sids.items():
             reason = self.last_disconnect(observer, sid)
             self.details[f"client_disconnect {nsp}"] = reason

@@ -12,34 +12,7 @@ from twisted.trial import unittest
 
 from tests.support import RedisServer, free_port, poll_until, sleep
 from txsocketio.errors import RedisUnavailable
-from txsocketio.redisconn import RedisAddress, RedisConnection
-
-
-class AddressTests(unittest.TestCase):
-    def test_redis_urls(self) -> None:
-        """redis:// and rediss:// URLs: host, port, db, user and password (percent-decoded)."""
-        self.assertEqual(RedisAddress.parse("redis://127.0.0.1:6380/2"),
-                         RedisAddress(host="127.0.0.1", port=6380, db=2))
-        a = RedisAddress.parse("rediss://u%40x:p%2Fw@example.com")
-        self.assertEqual((a.host, a.port, a.db, a.username, a.password, a.tls),
-                         ("example.com", 6379, None, "u@x", "p/w", True))
-        a = RedisAddress.parse("redis://:secret@[::1]:7000?db=3")
-        self.assertEqual((a.host, a.port, a.db, a.username, a.password), ("::1", 7000, 3, None, "secret"))
-        self.assertEqual(str(a), "redis://:***@[::1]:7000/3")
-        self.assertNotIn("secret", repr(a))
-
-    def test_unix_urls(self) -> None:
-        a = RedisAddress.parse("unix:///run/redis.sock?db=1&password=pw")
-        self.assertEqual((a.path, a.db, a.password, a.host), ("/run/redis.sock", 1, "pw", None))
-        self.assertEqual(str(a), "unix:///run/redis.sock?db=1")
-
-    def test_bad_urls(self) -> None:
-        """Bad URLs raise ValueError without echoing the password."""
-        for url in ["http://x", "redis://h:notaport", "redis://h/x", "redis://h/-1", "unix://"]:
-            self.assertRaises(ValueError, RedisAddress.parse, url)
-        with self.assertRaises(ValueError) as caught:
-            RedisAddress.parse("ftp://u:hunter2@h")
-        self.assertNotIn("hunter2", str(caught.exception))
+from txsocketio.redisconn import RedisConnection
 
 
 def _self_signed(directory: str, hostname: str) -> tuple[str, str]:

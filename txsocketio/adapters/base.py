@@ -29,9 +29,17 @@ if TYPE_CHECKING:
     from txsocketio.socketio.packet import Packet
     from txsocketio.socketio.socket import SocketHandshake
 
-__all__ = ["Flags", "BroadcastOptions", "room_names", "Recipient", "AdapterNamespace", "Adapter"]
+__all__ = ["Flags", "BroadcastOptions", "room_names", "Recipient", "AdapterNamespace", "Adapter",
+           "CREATE_ROOM", "DELETE_ROOM", "JOIN_ROOM", "LEAVE_ROOM", "ROOM_EVENTS"]
 
 _FLAG_NAMES = ("volatile", "compress", "local", "timeout")
+
+#: Node's adapter events, which an adapter reports with ``nsp.room_event(...)``
+CREATE_ROOM = "create-room"
+DELETE_ROOM = "delete-room"
+JOIN_ROOM = "join-room"
+LEAVE_ROOM = "leave-room"
+ROOM_EVENTS = (CREATE_ROOM, DELETE_ROOM, JOIN_ROOM, LEAVE_ROOM)
 
 
 def _number(value: Any) -> float | None:
@@ -188,13 +196,22 @@ class AdapterNamespace(Protocol):
 
     def next_ack_id(self) -> int: ...
 
+    def room_event(self, event: str, room: str, sid: str | None = None) -> None:
+        """Report one change of the local rooms, in Node's order: when ``sid``
+        joins a room, ``create-room`` (room) if the room is new, then
+        ``join-room`` (room, sid) if ``sid`` was not in it; when it leaves,
+        ``leave-room`` (room, sid), then ``delete-room`` (room) if it was the
+        last.  The namespace calls its listeners and logs their errors, so
+        this never raises."""
+
 
 class Adapter(Protocol):
     """The contract of an adapter (``SocketIOServer(adapter=factory)``, where
     ``factory(nsp) -> Adapter``).
 
     Rooms of local sockets: :meth:`add_all`, :meth:`delete`, :meth:`del_all`,
-    :meth:`socket_rooms`.  Broadcasting: encode the packet once with
+    :meth:`socket_rooms`; each change is reported with
+    :meth:`AdapterNamespace.room_event`.  Broadcasting: encode the packet once with
     ``nsp.prepare(packet, opts.flags.compressed)`` *before* delivering to
     anybody (so an argument that cannot be serialised raises to the caller
     and nothing is sent), then hand the same messages to every selected
@@ -206,7 +223,9 @@ class Adapter(Protocol):
         """Called once when the namespace is created; may return a Deferred."""
 
     def close(self) -> Any:
-        """Called when the server shuts down; may return a Deferred."""
+        """Called when the server shuts down, when ``configure(adapter=...)``
+        replaces the adapter, and when an emptied dynamic child is removed
+        (``cleanup_empty_child_namespaces``); may return a Deferred."""
 
     def add_all(self, sid: str, rooms: Iterable[str]) -> None: ...
 

@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.test_adapters_memory -*-
+# -*- test-case-name: tests.test_adapters_memory,tests.test_socketio_namespaces -*-
 """The default adapter: rooms in memory, broadcasts to this process's sockets.
 
 It implements :class:`~txsocketio.adapters.base.Adapter` for one process, and
@@ -12,7 +12,8 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable
 import attrs
 from twisted.internet.defer import Deferred, succeed
 
-from txsocketio.adapters.base import AdapterNamespace, BroadcastOptions, Recipient
+from txsocketio.adapters.base import (CREATE_ROOM, DELETE_ROOM, JOIN_ROOM, LEAVE_ROOM, AdapterNamespace,
+                                      BroadcastOptions, Recipient)
 
 if TYPE_CHECKING:
     from txsocketio.socketio.packet import Packet
@@ -24,13 +25,18 @@ class MemoryAdapter:
     """Rooms and broadcasts within one process.
 
     A broadcast encodes its packet once (``nsp.prepare``) and hands the same
-    encoded messages to every recipient (:meth:`Recipient.deliver`).
+    encoded messages to every recipient (:meth:`Recipient.deliver`).  Every
+    change of the rooms is reported with ``nsp.room_event`` as Node's
+    in-memory adapter emits it (``create-room``, ``join-room``,
+    ``leave-room``, ``delete-room``).
     """
 
     def __init__(self, nsp: AdapterNamespace) -> None:
         self.nsp = nsp
+        #: room -> the ids of its sockets
         self.rooms: dict[str, set[str]] = {}
-        self.sids: dict[str, set[str]] = {}
+        #: socket id -> its rooms, in the order it joined them (a dict used as an ordered set)
+        self.sids: dict[str, dict[str, None]] = {}
 
     def init(self) -> None:
         """Nothing to start."""
@@ -38,31 +44,47 @@ class MemoryAdapter:
     def close(self) -> None:
         """Nothing to stop."""
 
-    # -- rooms ------------------------------------------------------------------
+    # -- rooms (each change reported to the namespace, in Node's order) ------------------
 
     def add_all(self, sid: str, rooms: Iterable[str]) -> None:
-        mine = self.sids.setdefault(sid, set())
+        mine = self.sids.get(sid)
+        if mine is None:
+            mine = self.sids[sid] = {}
+        report = self.nsp.room_event
         for room in rooms:
-            mine.add(room)
-            self.rooms.setdefault(room, set()).add(sid)
+            mine[room] = None
+            members = self.rooms.get(room)
+            if members is None:
+                members = self.rooms[room] = set()
+                report(CREATE_ROOM, room)
+            if sid not in members:
+                members.add(sid)
+                report(JOIN_ROOM, room, sid)
 
     def delete(self, sid: str, room: str) -> None:
         mine = self.sids.get(sid)
         if mine is not None:
-            mine.discard(room)
-        members = self.rooms.get(room)
-        if members is not None:
-            members.discard(sid)
-            if not members:
-                del self.rooms[room]
+            mine.pop(room, None)
+        self._leave(room, sid)
 
     def del_all(self, sid: str) -> None:
-        for room in self.sids.pop(sid, ()):
-            members = self.rooms.get(room)
-            if members is not None:
-                members.discard(sid)
-                if not members:
-                    del self.rooms[room]
+        mine = self.sids.get(sid)
+        if mine is None:
+            return
+        for room in list(mine):
+            self._leave(room, sid)
+        self.sids.pop(sid, None)
+
+    def _leave(self, room: str, sid: str) -> None:
+        members = self.rooms.get(room)
+        if members is None:
+            return
+        if sid in members:
+            members.discard(sid)
+            self.nsp.room_event(LEAVE_ROOM, room, sid)
+        if not members and self.rooms.get(room) is members:
+            del self.rooms[room]
+            self.nsp.room_event(DELETE_ROOM, room)
 
     def socket_rooms(self, sid: str) -> set[str]:
         return set(self.sids.get(sid, ()))

@@ -60,7 +60,8 @@ from txsocketio.adapters.base import Adapter, BroadcastOptions, Recipient
 from txsocketio.adapters.memory import MemoryAdapter
 from txsocketio.adapters.redis_remote import REQUEST_NAMES, AckRequest, PendingRequest, RemoteSocket, describe
 from txsocketio.errors import ClusterTimeout, ProtocolError
-from txsocketio.redisconn import RedisAddress, RedisConnection, Subscription
+from txsocketio.redisaddress import RedisAddress
+from txsocketio.redisconn import RedisConnection, Subscription
 from txsocketio.socketio.events import check_event_name
 from txsocketio.socketio.packet import Packet
 

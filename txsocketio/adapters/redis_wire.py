@@ -70,7 +70,7 @@ import msgpack
 
 from txsocketio.adapters.base import BroadcastOptions
 from txsocketio.errors import ProtocolError
-from txsocketio.socketio.packet import Packet, PacketType, _js_number, _stringify
+from txsocketio.socketio.packet import Packet, PacketType, js_number, stringify
 
 __all__ = [
     "DEFAULT_KEY",
@@ -334,7 +334,7 @@ def _js_key(key: Any) -> str:
             return "NaN"
         if math.isinf(key):
             return "Infinity" if key > 0 else "-Infinity"
-        return _js_number(repr(key))
+        return js_number(repr(key))
     raise TypeError(f"a dict key must be str, int, float, bool or None, not {type(key).__name__}")
 
 
@@ -670,7 +670,7 @@ def dump_json(value: Any) -> bytes:
     a datetime as a Date's).  Raises ``TypeError``/``ValueError`` for what
     JSON cannot hold."""
     try:
-        return _stringify(_jsonable(value, set())).encode("utf-8", "surrogatepass")
+        return stringify(_jsonable(value, set())).encode("utf-8", "surrogatepass")
     except RecursionError:
         raise ValueError("value nests too deeply for JSON") from None
 

@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.test_engineio_glue -*-
+# -*- test-case-name: tests.test_engineio_resource -*-
 """Cross-origin policy for the Engine.IO endpoint.
 
 ``cors_allowed_origins`` takes the same forms python-socketio users know:

@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.test_engineio_glue -*-
+# -*- test-case-name: tests.test_engineio_resource -*-
 """What the server knows about the HTTP request that opened a session."""
 
 from __future__ import annotations
@@ -11,7 +11,13 @@ from urllib.parse import parse_qsl
 
 import attrs
 
-__all__ = ["Handshake"]
+__all__ = ["Handshake", "node_date"]
+
+
+def node_date(now: float) -> str:
+    """``now`` (seconds since the epoch) as Node's ``new Date().toString()`` in UTC."""
+    return time.strftime("%a %b %d %Y %H:%M:%S GMT+0000 (Coordinated Universal Time)",
+                         time.gmtime(now))
 
 
 @attrs.frozen
@@ -44,9 +50,9 @@ class Handshake:
         return {k: m.value for k, m in jar.items()}
 
     @classmethod
-    def from_request(cls, request: Any, now: float | None = None) -> "Handshake":
-        """Build it from a ``twisted.web`` request."""
-        now = time.time() if now is None else now
+    def from_request(cls, request: Any, now: float) -> "Handshake":
+        """Build it from a ``twisted.web`` request; ``now`` is the reactor's
+        time (wall-clock seconds on a real reactor)."""
         headers: dict[str, str] = {}
         for name, values in request.requestHeaders.getAllRawHeaders():
             headers[name.decode("latin-1").lower()] = ", ".join(
@@ -86,8 +92,7 @@ class Handshake:
             url=uri,
             secure=secure,
             issued=int(now * 1000),
-            time=time.strftime("%a %b %d %Y %H:%M:%S GMT+0000 (Coordinated Universal Time)",
-                               time.gmtime(now)),
+            time=node_date(now),
             xdomain=xdomain,
             environ=MappingProxyType(environ),
         )

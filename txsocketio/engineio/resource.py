@@ -1,12 +1,16 @@
-# -*- test-case-name: tests.test_engineio_glue -*-
+# -*- test-case-name: tests.test_engineio_resource -*-
 """The ``twisted.web`` resource of an Engine.IO endpoint: long-polling GET and
-POST, the WebSocket upgrade, CORS and the protocol's HTTP error answers."""
+POST, the WebSocket upgrade, CORS and the protocol's HTTP error answers.
+
+It only translates HTTP into calls on the server and its sockets: the rules
+live in :mod:`txsocketio.engineio.session`, the transports in
+:mod:`~txsocketio.engineio.polling` and :mod:`~txsocketio.engineio.websocket`.
+"""
 
 from __future__ import annotations
 
 import json
-import zlib
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import TYPE_CHECKING, Any
 
 from twisted.internet.defer import maybeDeferred
 from twisted.logger import Logger
@@ -15,22 +19,22 @@ from twisted.web.resource import Resource
 from twisted.web.server import NOT_DONE_YET
 
 from txsocketio.engineio.handshake import Handshake
-from txsocketio.engineio.packet import (
-    Packet,
-    decode_jsonp_body,
-    decode_payload,
-    encode_jsonp,
-    encode_payload,
+from txsocketio.engineio.polling import (
+    PollingTransport,
+    finish,
+    handle_get,
+    handle_post,
+    request_gone,
 )
 from txsocketio.engineio.websocket import NewSession, Refuse, Upgrade, make_factory, take_over
-from txsocketio.errors import ProtocolError
 
 if TYPE_CHECKING:
     from twisted.web.server import Request
 
-    from txsocketio.engineio.server import EngineIOServer, EngineIOSocket
+    from txsocketio.engineio.server import EngineIOServer
+    from txsocketio.engineio.socket import EngineIOSocket
 
-__all__ = ["EngineIOResource", "write_payload"]
+__all__ = ["EngineIOResource"]
 
 log = Logger(namespace="txsocketio.engineio")
 
@@ -94,7 +98,7 @@ class EngineIOResource(Resource):
             version = 3
         else:
             if eio == "3":
-                log.info("refused an Engine.IO v3 client (socket.io-client 2.x): allow_eio3 is off")
+                server.refuse_eio3()
             return self._error(request, UNSUPPORTED_PROTOCOL_VERSION)
         is_upgrade = (_header(request, b"upgrade") or "").lower() == "websocket"
         sid = _arg(request, b"sid")
@@ -102,21 +106,7 @@ class EngineIOResource(Resource):
             socket = server.sockets.get(sid)
             if socket is None:
                 return self._error(request, UNKNOWN_SID)
-            if socket.protocol != version:
-                return self._error(request, BAD_REQUEST)
-            if transport == "websocket":
-                if method != b"GET" or not is_upgrade:
-                    return self._error(request, BAD_REQUEST)
-                if socket.session.can_upgrade():
-                    return self._take_over(request, Upgrade(socket))
-                return self._take_over(request, Refuse())
-            if socket.transport != "polling":
-                return self._error(request, BAD_REQUEST)
-            if method == b"GET":
-                return self._poll(request, socket)
-            if method == b"POST":
-                return self._post(request, socket)
-            return self._error(request, BAD_REQUEST)
+            return self._existing(request, socket, version, transport, is_upgrade)
         if method != b"GET":
             return self._error(request, BAD_HANDSHAKE_METHOD)
         if transport == "websocket" and not is_upgrade:
@@ -129,10 +119,31 @@ class EngineIOResource(Resource):
         d.addErrback(lambda f: log.failure("handshake failed", f))
         return NOT_DONE_YET
 
+    def _existing(self, request: "Request", socket: "EngineIOSocket", version: int,
+                  transport: str, is_upgrade: bool) -> Any:
+        """A request on an open session."""
+        method = request.method
+        if socket.protocol != version:
+            return self._error(request, BAD_REQUEST)
+        if transport == "websocket":
+            if method != b"GET" or not is_upgrade:
+                return self._error(request, BAD_REQUEST)
+            if socket.session.can_upgrade():
+                return self._take_over(request, Upgrade(socket))
+            return self._take_over(request, Refuse())
+        carrier = socket.carrier
+        if not isinstance(carrier, PollingTransport):
+            return self._error(request, BAD_REQUEST)
+        if method == b"GET":
+            return self._poll(request, socket, carrier)
+        if method == b"POST":
+            return self._post(request, socket, carrier)
+        return self._error(request, BAD_REQUEST)
+
     # -- handshake --------------------------------------------------------------
 
     def _allowed(self, verdict: Any, request: "Request", version: int, transport: str) -> None:
-        if request.finished or getattr(request, "_disconnected", False):
+        if request_gone(request):
             return
         if verdict is None or verdict is True:
             result = self._handshake(request, version, transport)
@@ -146,21 +157,30 @@ class EngineIOResource(Resource):
             log.info("allow_request refused a handshake: {message}", message=message)
             result = self._error(request, (code, message), status=403)
         if result is not NOT_DONE_YET:
-            _finish(request, result)
+            finish(request, result)
 
     def _allow_failed(self, failure: Failure, request: "Request") -> None:
         log.failure("allow_request raised; refusing the handshake", failure)
-        if not request.finished and not getattr(request, "_disconnected", False):
-            _finish(request, self._error(request, FORBIDDEN, status=403))
+        if not request_gone(request):
+            finish(request, self._error(request, FORBIDDEN, status=403))
 
     def _handshake(self, request: "Request", version: int, transport: str) -> Any:
         server = self._eio
         handshake = Handshake.from_request(request, now=server.reactor.seconds())
+        # engine.io-client's forceBase64 asks with b64=1 in the query.
+        b64 = _arg(request, b"b64") is not None
         if transport == "websocket":
-            return self._take_over(request, NewSession(version, handshake))
-        socket = server.open_session(version, "polling", handshake, b64=_arg(request, b"b64") is not None)
+            return self._take_over(request, NewSession(version, handshake, b64))
+        carriers: list[PollingTransport] = []
+
+        def carry(socket: "EngineIOSocket") -> PollingTransport:
+            carriers.append(PollingTransport(socket, http_compression=server.http_compression,
+                                             compression_threshold=server.compression_threshold))
+            return carriers[0]
+
+        socket = server.open_session(version, "polling", handshake, carry, b64=b64)
         self._set_cookie(request, socket.sid)
-        return self._poll(request, socket)
+        return self._poll(request, socket, carriers[0])
 
     def _set_cookie(self, request: "Request", sid: str) -> None:
         header = self._eio.cookie_header(sid)
@@ -168,55 +188,28 @@ class EngineIOResource(Resource):
             request.setHeader(b"Set-Cookie", header.encode("latin-1"))
 
     def _take_over(self, request: "Request", plan: NewSession | Upgrade | Refuse) -> Any:
-        result = take_over(self._ws_factory, self._eio, request, plan)
+        return take_over(self._ws_factory, self._eio, request, plan)
+
+    # -- long-polling -----------------------------------------------------------
+
+    def _poll(self, request: "Request", socket: "EngineIOSocket", carrier: PollingTransport) -> Any:
+        jsonp = _arg(request, b"j") if socket.protocol == 3 else None
+        self._cors(request)
+        result = handle_get(request, socket, carrier, jsonp)
         if result is None:
             return self._error(request, BAD_REQUEST)
         return result
 
-    # -- long-polling -----------------------------------------------------------
-
-    def _poll(self, request: "Request", socket: "EngineIOSocket") -> Any:
-        if socket._poll is not None:
-            # Two GETs at once: the first is told to close, the second refused.
-            log.info("session {sid}: overlapping long-poll; closing", sid=socket.sid)
-            socket._transport_lost("transport error")
+    def _post(self, request: "Request", socket: "EngineIOSocket", carrier: PollingTransport) -> Any:
+        jsonp = socket.protocol == 3 and _arg(request, b"j") is not None
+        status = handle_post(request, socket, carrier, jsonp)
+        if status == 400:
             return self._error(request, BAD_REQUEST)
-        jsonp = _arg(request, b"j") if socket.protocol == 3 else None
         self._cors(request)
-        socket._poll = request
-        socket._poll_jsonp = jsonp
-        socket.session.poll_started(socket._now())
-        request.notifyFinish().addErrback(lambda _: socket._poll_lost(request))
-        socket._flush()
-        socket._after()
-        return NOT_DONE_YET
-
-    def _post(self, request: "Request", socket: "EngineIOSocket") -> Any:
-        server = self._eio
-        content = request.content
-        content.seek(0, 2)
-        size = content.tell()
-        if size > server.max_http_buffer_size:
-            log.info("session {sid}: POST of {size} bytes exceeds max_http_buffer_size; closing",
-                     sid=socket.sid, size=size)
-            socket._transport_lost("transport error")
+        if status == 413:
             # As Node: a bare 413 (no error code fits; code 1 means "Session ID unknown").
-            self._cors(request)
             request.setResponseCode(413)
             return b""
-        content.seek(0)
-        body = content.read()
-        try:
-            if socket.protocol == 3 and _arg(request, b"j") is not None:
-                body = decode_jsonp_body(body)
-            packets = decode_payload(body, socket.protocol)
-        except ProtocolError as e:
-            log.info("session {sid}: undecodable POST ({error}); closing", sid=socket.sid, error=e)
-            socket._dispatch(socket.session.protocol_violation())
-            socket._after()
-            return self._error(request, BAD_REQUEST)
-        socket._receive(packets)
-        self._cors(request)
         request.setHeader(b"Content-Type", b"text/html")
         return b"ok"
 
@@ -237,55 +230,3 @@ class EngineIOResource(Resource):
         request.setResponseCode(status)
         request.setHeader(b"Content-Type", b"application/json")
         return json.dumps({"code": code, "message": message}, separators=(",", ":")).encode()
-
-
-def _content_encoding(accept_encoding: bytes | None) -> bytes | None:
-    """gzip or deflate if the client's Accept-Encoding takes it (q > 0), else None."""
-    if not accept_encoding:
-        return None
-    weights: dict[bytes, float] = {}
-    for item in accept_encoding.lower().split(b","):
-        name, _, params = item.partition(b";")
-        q = 1.0
-        for param in params.split(b";"):
-            key, _, value = param.partition(b"=")
-            if key.strip() == b"q":
-                try:
-                    q = float(value)
-                except ValueError:
-                    q = 0.0
-        weights[name.strip()] = q
-    for encoding in (b"gzip", b"deflate"):
-        if weights.get(encoding, weights.get(b"*", 0.0)) > 0:
-            return encoding
-    return None
-
-
-def _finish(request: "Request", body: bytes) -> None:
-    """Answer a request after render() returned: with a length, not chunked."""
-    request.setHeader(b"Content-Length", str(len(body)).encode("ascii"))
-    request.write(body)
-    request.finish()
-
-
-def write_payload(server: "EngineIOServer", request: "Request", packets: Sequence[Packet],
-                  version: int, *, b64: bool = False, jsonp: str | None = None) -> None:
-    """Answer a long-poll GET with these packets."""
-    if request.finished or getattr(request, "_disconnected", False):
-        return
-    if jsonp is not None:
-        body, content_type = encode_jsonp(packets, jsonp)
-    else:
-        body, content_type = encode_payload(packets, version, b64=b64)
-    request.setHeader(b"Content-Type", content_type.encode("ascii"))
-    if server.http_compression and len(body) >= server.compression_threshold:
-        encoding = _content_encoding(request.getHeader(b"accept-encoding"))
-        if encoding == b"gzip":
-            c = zlib.compressobj(6, zlib.DEFLATED, 31)
-            body = c.compress(body) + c.flush()
-        elif encoding == b"deflate":
-            body = zlib.compress(body)
-        if encoding is not None:
-            request.setHeader(b"Content-Encoding", encoding)
-        request.setHeader(b"Vary", b"Accept-Encoding")
-    _finish(request, body)

@@ -32,8 +32,24 @@ session keeps polling.
 
 Closing.  :meth:`Session.close` (the server's decision) queues a CLOSE packet
 for the peer and moves to ``CLOSING`` until the glue has written it
-(:meth:`Session.closed_after_flush`) or ``ping_timeout`` has passed; the
-application has already been told.  Any other close is immediate.
+(:meth:`Session.closed_after_flush`) or ``ping_timeout`` (or the ``linger``
+given) has passed; the application has already been told.  Any other close
+is immediate.  A long-poll still pending when the session ends is answered
+with :attr:`Session.poll_release` (NOOP when the client itself closed, else
+CLOSE).
+
+Events.  Nothing returns events: every method queues them, and the glue
+drains the queue with :meth:`Session.next_event` after each call, as with
+aioquic's ``next_event()``.  Besides :class:`MessageReceived` and
+:class:`SessionClosed` there is :class:`UpgradeExpired` (drop the probe socket).
+
+Limits.  A POST larger than ``max_payload`` (:meth:`Session.post_received`),
+a second long-poll while one is pending (:meth:`Session.poll_started`), and
+more than ``max_buffered_bytes`` of messages waiting for a slow client
+(:meth:`Session.send`: no GET pending, or a WebSocket the client does not
+read fast enough) all close the session
+with ``"transport error"``, as Node names a failing transport; the queue is
+dropped at once so the memory is freed.
 """
 
 from __future__ import annotations
@@ -53,6 +69,7 @@ __all__ = [
     "Session",
     "MessageReceived",
     "SessionClosed",
+    "UpgradeExpired",
     "Event",
 ]
 
@@ -65,6 +82,8 @@ class SessionConfig:
     ping_timeout: float = 20.0
     upgrade_timeout: float = 10.0
     max_payload: int = 1_000_000
+    #: outgoing bytes a connection may have waiting for a slow reader
+    max_buffered_bytes: int = 10_000_000
 
 
 class SessionState(enum.Enum):
@@ -100,7 +119,12 @@ class SessionClosed:
     reason: str
 
 
-Event = MessageReceived | SessionClosed
+@attrs.frozen
+class UpgradeExpired:
+    """The client did not finish its upgrade in time: drop the probe socket."""
+
+
+Event = MessageReceived | SessionClosed | UpgradeExpired
 
 
 class Session:
@@ -128,6 +152,8 @@ class Session:
         self.upgrade = UpgradeState.NONE
         self.close_reason: str | None = None
         self.outbox: list[Packet] = []
+        self._events: list[Event] = []
+        self._queued_bytes = 0
         self._upgrades = list(upgrades)
         self._poll_pending = False
         self._last_poll_end = now
@@ -164,58 +190,98 @@ class Session:
     # -- outgoing -------------------------------------------------------------
 
     def send(self, packet: Packet) -> None:
-        """Queue a packet for the peer; ignored once the session is closing."""
-        if self.state is SessionState.OPEN:
-            self.outbox.append(packet)
+        """Queue a packet for the peer; ignored once the session is closing.
+
+        Past ``max_buffered_bytes`` of queued messages the session closes
+        (``"transport error"``) and the queue is dropped.
+        """
+        if self.state is not SessionState.OPEN:
+            return
+        self.outbox.append(packet)
+        self._queued_bytes += len(packet.data)
+        if self._queued_bytes > self.config.max_buffered_bytes:
+            self._closed("transport error")
 
     def take_outbox(self) -> list[Packet]:
         """Everything queued, in order; the queue is left empty."""
         out, self.outbox = self.outbox, []
+        self._queued_bytes = 0
         return out
+
+    def next_event(self) -> Event | None:
+        """The oldest event not yet taken, or None."""
+        return self._events.pop(0) if self._events else None
 
     # -- incoming -------------------------------------------------------------
 
-    def receive(self, packet: Packet, now: float) -> list[Event]:
-        """Handle one packet from the client on the session's transport."""
+    def receive(self, packet: Packet, now: float) -> None:
+        """Handle one packet from the client on the session's transport.
+
+        Raises :class:`ProtocolError` for a packet that makes no sense here
+        (the glue then calls :meth:`protocol_violation`).
+        """
         if self.state is not SessionState.OPEN:
-            return []
+            return
         kind = packet.type
         if kind is PacketType.MESSAGE:
-            return [MessageReceived(packet.data)]
-        if kind is PacketType.PONG:
+            self._events.append(MessageReceived(packet.data))
+        elif kind is PacketType.PONG:
             if self.version == 3:
-                return self._closed("transport error")
+                self._closed("transport error")
+                return
             self._pong_due = None
             self._ping_due = now + self.config.ping_interval
-            return []
-        if kind is PacketType.PING:
+        elif kind is PacketType.PING:
             if self.version == 4:
-                return self._closed("transport error")
+                self._closed("transport error")
+                return
             self._client_silence_deadline = (
                 now + self.config.ping_interval + self.config.ping_timeout
             )
             self.outbox.append(Packet(PacketType.PONG, packet.data))
-            return []
-        if kind is PacketType.CLOSE:
-            return self._closed("transport close")
-        if kind is PacketType.NOOP:
-            return []
-        # OPEN and UPGRADE make no sense here (UPGRADE goes on the probe socket).
-        raise ProtocolError(f"unexpected packet type {kind.name} from client")
+        elif kind is PacketType.CLOSE:
+            self._closed("transport close")
+        elif kind is not PacketType.NOOP:
+            # OPEN and UPGRADE make no sense here (UPGRADE goes on the probe socket).
+            raise ProtocolError(f"unexpected packet type {kind.name} from client")
+
+    def post_received(self, size: int) -> bool:
+        """A POST of ``size`` bytes arrived: False (and the session closed) if
+        it exceeds ``max_payload`` (the glue answers 413)."""
+        if size > self.config.max_payload:
+            self.transport_lost("transport error")
+            return False
+        return True
 
     # -- polling bookkeeping --------------------------------------------------
 
-    def poll_started(self, now: float) -> None:
+    def poll_started(self, now: float) -> bool:
+        """A long-poll GET arrived.  False if one was already pending: the
+        session closes (``"transport error"``); the glue answers the new GET
+        400 and the pending one with :attr:`poll_release` (CLOSE)."""
+        if self._poll_pending:
+            self.transport_lost("transport error")
+            return False
         self._poll_pending = True
+        return True
 
     def poll_ended(self, now: float) -> None:
         self._poll_pending = False
         self._last_poll_end = now
 
     @property
-    def releases_poll_with_noop(self) -> bool:
-        """True while an upgrade has been probed: a long-poll gets a NOOP."""
-        return self.upgrade is UpgradeState.PROBED
+    def poll_release(self) -> Packet | None:
+        """What a pending long-poll must be answered with now, if anything.
+
+        NOOP while an upgrade is probed or done (the client's poll loop
+        stops); when the session is over, NOOP if the client asked to close
+        and CLOSE otherwise (Node); None while the GET should keep waiting.
+        """
+        if self.state is SessionState.CLOSED:
+            return _NOOP if self.close_reason == "transport close" else _CLOSE
+        if self.upgrade is UpgradeState.PROBED or self.transport == "websocket":
+            return _NOOP
+        return None
 
     # -- upgrade --------------------------------------------------------------
 
@@ -250,6 +316,27 @@ class Session:
         self._upgrade_deadline = None
         self._poll_pending = False
 
+    def receive_on_probe(self, packet: Packet, now: float) -> Packet | None:
+        """A packet arrived on the probe socket of an upgrade.
+
+        ``2probe`` returns the ``3probe`` to answer there; ``5`` completes the
+        upgrade; NOOP is ignored.  Anything else (or a step out of order)
+        abandons the upgrade and raises :class:`ProtocolError`: the glue then
+        closes the probe socket and the session keeps polling.
+        """
+        try:
+            if packet.type is PacketType.PING and packet.data == "probe":
+                return self.probe_received(now)
+            if packet.type is PacketType.UPGRADE:
+                self.upgrade_received(now)
+                return None
+            if packet.type is PacketType.NOOP:
+                return None
+            raise ProtocolError(f"unexpected {packet.type.name} during upgrade")
+        except ProtocolError:
+            self.upgrade_failed()
+            raise
+
     def upgrade_failed(self) -> None:
         """The probe socket went away, or it broke the protocol: keep polling."""
         if self.upgrade in (UpgradeState.PENDING, UpgradeState.PROBED):
@@ -262,40 +349,61 @@ class Session:
 
     # -- closing --------------------------------------------------------------
 
-    def close(self, reason: str, now: float) -> list[Event]:
-        """The server ends the session: a CLOSE packet is queued for the peer."""
+    def close(self, reason: str, now: float, *, linger: float | None = None) -> None:
+        """The server ends the session: a CLOSE packet is queued for the peer.
+
+        The session waits in ``CLOSING`` for the glue to write it, at most
+        ``linger`` seconds (``ping_timeout`` by default).  On a session that
+        is already closing, a ``linger`` can only shorten the wait.
+        """
+        if self.state is SessionState.CLOSING and linger is not None:
+            if self._closing_deadline is None or now + linger < self._closing_deadline:
+                self._closing_deadline = now + linger
+            return
         if self.state is not SessionState.OPEN:
-            return []
+            return
         self.outbox.append(Packet(PacketType.CLOSE))
         self.state = SessionState.CLOSING
         self.close_reason = reason
-        self._closing_deadline = now + self.config.ping_timeout
-        return [SessionClosed(reason)]
+        wait = self.config.ping_timeout if linger is None else linger
+        self._closing_deadline = now + wait
+        self._events.append(SessionClosed(reason))
 
-    def transport_lost(self, reason: str = "transport close") -> list[Event]:
+    def transport_lost(self, reason: str = "transport close") -> None:
         """The active transport went away (TCP closed, aborted long-poll...)."""
         if self.state is SessionState.OPEN:
-            return self._closed(reason)
-        self._finish()
-        return []
+            self._closed(reason)
+        else:
+            self._finish()
 
-    def protocol_violation(self) -> list[Event]:
+    def connection_lost(self, failed_by_server: bool = False) -> None:
+        """The connection carrying the session closed (a WebSocket, or the
+        client's pending long-poll).
+
+        ``failed_by_server``: the framing layer failed the connection because
+        of the client (oversize message, invalid UTF-8, a bad frame), which
+        Node calls a ``"transport error"``; otherwise ``"transport close"``.
+        """
+        self.transport_lost("transport error" if failed_by_server else "transport close")
+
+    def protocol_violation(self) -> None:
         """The client sent something undecodable: ``parse error``."""
-        return self.transport_lost("parse error")
+        self.transport_lost("parse error")
 
     def closed_after_flush(self) -> None:
         """The glue wrote the CLOSE packet queued by :meth:`close`."""
         if self.state is SessionState.CLOSING:
             self._finish()
 
-    def _closed(self, reason: str) -> list[Event]:
+    def _closed(self, reason: str) -> None:
         self.close_reason = reason
         self._finish()
-        return [SessionClosed(reason)]
+        self._events.append(SessionClosed(reason))
 
     def _finish(self) -> None:
         self.state = SessionState.CLOSED
         self.outbox = []
+        self._queued_bytes = 0
         # An upgrade cannot outlive the session: a late ``2probe`` or ``5``
         # on the probe socket is then a protocol error, not an answer.
         if self.upgrading:
@@ -321,38 +429,37 @@ class Session:
                 best = reap
         return best
 
-    def handle_timer(self, now: float) -> tuple[list[Event], bool]:
-        """Act on every deadline that has passed.
-
-        Returns the events and whether an upgrade in progress has timed out
-        (the glue then drops the probe socket).
-        """
-        events: list[Event] = []
-        upgrade_expired = False
+    def handle_timer(self, now: float) -> None:
+        """Act on every deadline that has passed; results are queued as events
+        (:class:`UpgradeExpired`, :class:`SessionClosed`) and packets."""
         if self.state is SessionState.CLOSING:
             if self._closing_deadline is not None and now >= self._closing_deadline:
                 self._finish()
-            return events, upgrade_expired
+            return
         if self.state is not SessionState.OPEN:
-            return events, upgrade_expired
+            return
         if self._upgrade_deadline is not None and now >= self._upgrade_deadline:
             self.upgrade_failed()
-            upgrade_expired = True
+            self._events.append(UpgradeExpired())
         if self._pong_due is not None and now >= self._pong_due:
-            return self._closed("ping timeout"), upgrade_expired
-        if self._client_silence_deadline is not None and now >= self._client_silence_deadline:
-            return self._closed("ping timeout"), upgrade_expired
-        if (
+            self._closed("ping timeout")
+        elif self._client_silence_deadline is not None and now >= self._client_silence_deadline:
+            self._closed("ping timeout")
+        elif (
             self.transport == "polling"
             and not self._poll_pending
             and now >= self._last_poll_end + self.config.ping_interval + self.config.ping_timeout
         ):
-            return self._closed("transport close"), upgrade_expired
-        if self._ping_due is not None and now >= self._ping_due:
+            self._closed("transport close")
+        elif self._ping_due is not None and now >= self._ping_due:
             self._ping_due = None
             self._pong_due = now + self.config.ping_timeout
             self.outbox.append(Packet(PacketType.PING))
-        return events, upgrade_expired
+
+
+# Frozen, so shared: poll_release runs after every packet.
+_NOOP = Packet(PacketType.NOOP)
+_CLOSE = Packet(PacketType.CLOSE)
 
 
 def _ms(seconds: float) -> int:

@@ -1,35 +1,45 @@
-# -*- test-case-name: tests.test_engineio_glue -*-
+# -*- test-case-name: tests.test_engineio_websocket -*-
 """The Engine.IO WebSocket transport on Autobahn.
 
-This is the only module that takes over a ``twisted.web`` request's TCP
-connection: :func:`take_over` hands it to an :class:`EngineIOWebSocketProtocol`
-together with what the HTTP layer already decided (open a new session, probe
-an upgrade of an existing one, or accept-then-close a duplicate upgrade).
+:func:`take_over` hands a ``twisted.web`` request's connection to an
+:class:`EngineIOWebSocketProtocol` through Autobahn's public
+``WebSocketResource``, together with what the HTTP layer already decided
+(open a new session, probe an upgrade of an existing one, or accept-then-close
+a duplicate upgrade).  :class:`WebSocketTransport` is the session's
+:class:`~txsocketio.engineio.transport.Transport`; it is also the Twisted
+producer of the TCP connection, which is how it knows that the 101 response
+has been written (the OPEN packet then goes out in a write of its own, as
+Node's server does) and when the client stops reading (Twisted pauses it:
+messages then wait in the session, up to ``max_buffered_bytes``).
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Sequence
 
 import attrs
-from autobahn.twisted.websocket import WebSocketServerFactory, WebSocketServerProtocol
+from autobahn.twisted.resource import WebSocketResource
+from autobahn.twisted.websocket import WebSocketServerFactory
 from autobahn.websocket.compress import PerMessageDeflateOffer, PerMessageDeflateOfferAccept
-from autobahn.websocket.protocol import PreparedMessage
-from twisted.internet.error import AlreadyCalled, AlreadyCancelled
 from twisted.logger import Logger
-from twisted.protocols.policies import ProtocolWrapper
-from twisted.web.server import NOT_DONE_YET
+from zope.interface import implementer
+from twisted.internet.interfaces import IPushProducer
 
+from txsocketio.engineio._autobahn import FramingProtocol, use_reactor
 from txsocketio.engineio.handshake import Handshake
-from txsocketio.engineio.packet import decode_frame
+from txsocketio.engineio.message import OutgoingMessage
+from txsocketio.engineio.packet import Packet, decode_frame, encode_frame
+from txsocketio.engineio.transport import Outgoing
 from txsocketio.errors import ProtocolError
 
 if TYPE_CHECKING:
     from twisted.web.server import Request
 
-    from txsocketio.engineio.server import EngineIOServer, EngineIOSocket
+    from txsocketio.engineio.server import EngineIOServer
+    from txsocketio.engineio.socket import EngineIOSocket
 
-__all__ = ["EngineIOWebSocketProtocol", "make_factory", "take_over", "NewSession", "Upgrade", "Refuse"]
+__all__ = ["EngineIOWebSocketProtocol", "WebSocketTransport", "make_factory", "take_over",
+           "NewSession", "Upgrade", "Refuse"]
 
 log = Logger(namespace="txsocketio.engineio")
 
@@ -40,6 +50,7 @@ class NewSession:
 
     version: int
     handshake: Handshake
+    b64: bool = False
 
 
 @attrs.frozen
@@ -54,153 +65,181 @@ class Refuse:
     """Complete the handshake, then close (a duplicate upgrade, as Node does)."""
 
 
-class EngineIOWebSocketProtocol(WebSocketServerProtocol):
-    """Carries one Engine.IO session (or one upgrade probe) over WebSocket."""
+@implementer(IPushProducer)
+class WebSocketTransport:
+    """Carries one session (or one upgrade probe) over one WebSocket."""
+
+    name = "websocket"
+
+    def __init__(self, protocol: "EngineIOWebSocketProtocol", socket: "EngineIOSocket") -> None:
+        self.protocol = protocol
+        self.socket = socket
+        #: the 101 response has been written out; frames may follow
+        self.ready = False
+        #: Twisted paused us: the client is not reading fast enough
+        self.paused = False
+        self._registering = False
+
+    # -- Transport ----------------------------------------------------------------
+
+    @property
+    def writable(self) -> bool:
+        return self.ready and not self.paused and self.protocol.can_send
+
+    @property
+    def connected(self) -> bool:
+        return self.protocol.state != self.protocol.STATE_CLOSED
+
+    def write(self, items: Sequence[Outgoing]) -> None:
+        protocol = self.protocol
+        version, b64 = self.socket.protocol, self.socket.b64
+        for item in items:
+            if isinstance(item, OutgoingMessage):
+                protocol.send_prepared(item.prepared(version, b64))
+            else:
+                protocol.send_frame(*encode_frame(item, version, b64=b64))
+
+    def release(self, packet: Packet) -> None:
+        """Nothing waits on a WebSocket."""
+
+    def close(self) -> None:
+        protocol = self.protocol
+        if self.paused:
+            self.abort()  # a stalled reader would never read the close frame
+        elif protocol.can_send:
+            protocol.sendClose(1000)
+        elif protocol.state not in (protocol.STATE_CLOSED, protocol.STATE_CLOSING):
+            self.abort()
+
+    def abort(self) -> None:
+        if self.protocol.state != self.protocol.STATE_CLOSED:
+            self.protocol.dropConnection(abort=True)
+
+    # -- the TCP connection's producer --------------------------------------------
+
+    def start(self) -> None:
+        """The 101 is in the connection's write buffer: wait until it is written.
+
+        twisted.web's channel was this connection's producer; we replace it,
+        first as a pull producer (asked to resume once the buffer is empty),
+        then as a push producer (paused and resumed with the buffer).
+        """
+        protocol = self.protocol
+        try:
+            protocol.unregisterProducer()
+        except RuntimeError:  # pragma: no cover - some test transports insist
+            pass
+        self._registering = True
+        try:
+            protocol.registerProducer(self, False)
+        except RuntimeError:
+            # A connection that cannot tell (an in-memory one writes at once).
+            self._registering = False
+            self.resumeProducing()
+        finally:
+            self._registering = False
+
+    def resumeProducing(self) -> None:
+        if self._registering:
+            return  # a pull producer is asked once at once; the 101 is not out yet
+        if not self.ready:
+            self.ready = True
+            try:
+                self.protocol.unregisterProducer()
+            except RuntimeError:
+                pass  # the in-memory case of start(): nothing was registered
+            self.protocol.registerProducer(self, True)
+        self.paused = False
+        self.socket.flush()
+
+    def pauseProducing(self) -> None:
+        self.paused = True
+
+    def stopProducing(self) -> None:
+        """The connection is going away; :meth:`EngineIOWebSocketProtocol.onClose` says so."""
+
+
+class EngineIOWebSocketProtocol(FramingProtocol):
+    """Translates one WebSocket into calls on an Engine.IO socket."""
 
     plan: NewSession | Upgrade | Refuse | None = None
     eio_server: "EngineIOServer | None" = None
-    _socket: "EngineIOSocket | None" = None
+    carrier: WebSocketTransport | None = None
 
     def onConnect(self, request: Any) -> Any:
         plan, server = self.plan, self.eio_server
         if isinstance(plan, NewSession) and server is not None:
             # The session starts now so that its sid can go in a cookie; its
-            # OPEN packet waits until the socket is open.
-            socket = self._socket = server.open_session(plan.version, "websocket", plan.handshake)
+            # OPEN packet waits until the 101 has been written.
+            socket = server.open_session(plan.version, "websocket", plan.handshake,
+                                         self._carry, b64=plan.b64)
             cookie = server.cookie_header(socket.sid)
             if cookie:
                 return None, {"Set-Cookie": cookie}
         return None
 
+    def _carry(self, socket: "EngineIOSocket") -> WebSocketTransport:
+        self.carrier = WebSocketTransport(self, socket)
+        return self.carrier
+
     def onOpen(self) -> None:
         plan = self.plan
-        if isinstance(plan, NewSession) and self._socket is not None:
-            self._socket._ws_opened(self)
-        elif isinstance(plan, Upgrade) and plan.socket._probe_opened(self):
-            self._socket = plan.socket
-        else:
-            self._socket = None
+        if isinstance(plan, Upgrade):
+            carrier = WebSocketTransport(self, plan.socket)
+            if plan.socket.probe_opened(carrier):
+                self.carrier = carrier
+        if self.carrier is None:
             self.sendClose(1000)
+            return
+        self.carrier.start()
 
     def onMessage(self, payload: bytes, isBinary: bool) -> None:
-        socket = self._socket
-        if socket is None:
+        carrier = self.carrier
+        if carrier is None:
             return
+        socket = carrier.socket
         try:
             packet = decode_frame(payload, isBinary, socket.protocol)
         except ProtocolError as e:
-            socket._ws_bad_frame(self, e)
+            socket.bad_input(carrier, e)
             return
-        socket._ws_packet(self, packet)
+        socket.receive(carrier, [packet])
 
     def onClose(self, wasClean: bool, code: Any, reason: Any) -> None:
-        socket, self._socket = self._socket, None
-        if socket is not None:
-            if self.failedByMe:
-                # Autobahn failed the connection because of the client: an
-                # oversize message (1009), invalid UTF-8 (1007), a bad frame
-                # (1002).  Node calls that a "transport error".
+        carrier = self.carrier
+        if carrier is not None:
+            if self.failed_by_server:
                 log.info("session {sid}: WebSocket failed ({code}); closing",
-                         sid=socket.sid, code=self.localCloseCode)
-                socket._ws_closed(self, "transport error")
-            else:
-                socket._ws_closed(self, "transport close")
-
-    def connectionLost(self, reason: Any) -> None:
-        super().connectionLost(reason)
-        # Autobahn does not cancel its closing-handshake timeout when the
-        # connection goes first (it happens when it fails a connection twice,
-        # e.g. on invalid UTF-8): do it, so no timer outlives the socket.
-        call, self.closeHandshakeTimeoutCall = self.closeHandshakeTimeoutCall, None
-        if call is not None:
-            try:
-                call.cancel()
-            except (AlreadyCalled, AlreadyCancelled):
-                pass
-
-    @property
-    def can_send(self) -> bool:
-        """True while messages can be sent (the closing handshake has not begun)."""
-        return self.state == self.STATE_OPEN
-
-    def send_frame(self, payload: bytes, is_binary: bool) -> bool:
-        """Send one message if the socket is open; False (and nothing sent) if not.
-
-        Between the peer's close frame and the loss of the connection the
-        session still holds this socket; a send then is dropped instead of
-        raising autobahn's ``Disconnected`` into the caller.
-        """
-        if self._perMessageCompress is None:
-            return self.send_prepared(PreparedMessage(payload, is_binary, False, False))
-        if self.state != self.STATE_OPEN:
-            return False
-        self._send_compressed(payload, is_binary)
-        return True
-
-    def send_prepared(self, message: PreparedMessage) -> bool:
-        """Send a message framed once for many sockets; see :meth:`send_frame`.
-
-        Uncompressed frames go straight to the transport when nothing is
-        queued before them (autobahn's ``sendData`` would format a debug log
-        line for every frame, even with debugging off).
-        """
-        if self.state != self.STATE_OPEN:
-            return False
-        if self._perMessageCompress is None or message.doNotCompress:
-            if self.send_queue:
-                self.sendData(message.payloadHybi)
-            else:
-                self.transport.write(message.payloadHybi)
-            return True
-        self._send_compressed(message.payload, message.binary)
-        return True
-
-    def _send_compressed(self, payload: bytes, is_binary: bool) -> None:
-        # ``maxMessagePayloadSize`` is our limit for what the client sends
-        # (Node's ``maxHttpBufferSize``); autobahn also applies it to outgoing
-        # messages, which Node does not, so it is lifted while sending.
-        limit, self.maxMessagePayloadSize = self.maxMessagePayloadSize, 0
-        try:
-            self.sendMessage(payload, is_binary)
-        finally:
-            self.maxMessagePayloadSize = limit
-
-    def onMessageEnd(self) -> None:
-        # As autobahn's, without firing its "message" observers through txaio
-        # (a Deferred per message nobody listens to).
-        if not self.failedByMe:
-            self._onMessage(b"".join(self.message_data), self.message_is_binary)
-        self.message_data = None
-
-    def detach(self) -> None:
-        """The session no longer uses this socket: close it cleanly."""
-        self._socket = None
-        if self.state == self.STATE_OPEN:
-            self.sendClose(1000)
-        elif self.state != self.STATE_CLOSED and self.state != self.STATE_CLOSING:
-            self.dropConnection(abort=True)
+                         sid=carrier.socket.sid, code=self.localCloseCode)
+            carrier.socket.lost(carrier, failed_by_server=self.failed_by_server)
 
 
-class _ReactorTimer:
-    """txaio's ``IBatchedTimer`` on a given reactor.
+class _PlannedFactory:
+    """The server's factory, for one request: its protocol follows ``plan``."""
 
-    Autobahn times its opening and closing handshakes with the factory's
-    batched timer, which txaio builds on the *global* reactor; this one uses
-    the reactor the :class:`EngineIOServer` was given, so those timeouts
-    follow the same clock as everything else (and tests can drive them).
-    """
+    def __init__(self, factory: WebSocketServerFactory, server: "EngineIOServer",
+                 plan: NewSession | Upgrade | Refuse) -> None:
+        self._factory = factory
+        self._server = server
+        self._plan = plan
 
-    def __init__(self, reactor: Any) -> None:
-        self._reactor = reactor
+    def buildProtocol(self, addr: Any) -> EngineIOWebSocketProtocol:
+        protocol: EngineIOWebSocketProtocol = self._factory.buildProtocol(addr)
+        protocol.plan = self._plan
+        protocol.eio_server = self._server
+        return protocol
 
-    def call_later(self, delay: float, func: Any, *args: Any, **kwargs: Any) -> Any:
-        return self._reactor.callLater(delay, func, *args, **kwargs)
+
+def take_over(factory: WebSocketServerFactory, server: "EngineIOServer", request: "Request",
+              plan: NewSession | Upgrade | Refuse) -> Any:
+    """Hand the request's connection to a new protocol that follows ``plan``."""
+    return WebSocketResource(_PlannedFactory(factory, server, plan)).render(request)
 
 
 def make_factory(server: "EngineIOServer") -> WebSocketServerFactory:
     """The Autobahn factory for one :class:`EngineIOServer`."""
     factory = WebSocketServerFactory(url=None, reactor=server.reactor)
-    factory._batched_timer = _ReactorTimer(server.reactor)
+    use_reactor(factory, server.reactor)
     factory.protocol = EngineIOWebSocketProtocol
     options: dict[str, Any] = dict(
         maxMessagePayloadSize=server.max_http_buffer_size,
@@ -211,44 +250,13 @@ def make_factory(server: "EngineIOServer") -> WebSocketServerFactory:
         closeHandshakeTimeout=1,
     )
     if server.per_message_deflate:
-        def accept(offers: list[Any]) -> Any:
-            for offer in offers:
-                if isinstance(offer, PerMessageDeflateOffer):
-                    return PerMessageDeflateOfferAccept(offer)
-            return None
-
-        options["perMessageCompressionAccept"] = accept
+        options["perMessageCompressionAccept"] = _accept_deflate
     factory.setProtocolOptions(**options)
     return factory
 
 
-def take_over(factory: WebSocketServerFactory, server: "EngineIOServer", request: "Request",
-              plan: NewSession | Upgrade | Refuse) -> Any:
-    """Hand the request's connection to a new WebSocket protocol that follows ``plan``."""
-    channel = request.channel
-    transport = channel.transport if channel is not None else None
-    if transport is None:
-        # HTTP/2 or a connection that went away: nothing to take over.
-        return None
-    protocol: EngineIOWebSocketProtocol = factory.buildProtocol(transport.getPeer())
-    protocol.plan = plan
-    protocol.eio_server = server
-    channel.transport = None
-    if isinstance(transport, ProtocolWrapper):
-        transport.wrappedProtocol = protocol
-    elif isinstance(getattr(transport, "protocol", None), ProtocolWrapper):
-        transport.protocol.wrappedProtocol = protocol
-    else:
-        transport.protocol = protocol
-    protocol.makeConnection(transport)
-    producer = getattr(transport, "_networkProducer", None)
-    if producer is not None:
-        producer.resumeProducing()
-    elif hasattr(transport, "resumeProducing"):
-        transport.resumeProducing()
-    # Autobahn parses the opening handshake itself: replay the request to it.
-    lines = [request.method + b" " + request.uri + b" HTTP/1.1"]
-    for name, values in request.requestHeaders.getAllRawHeaders():
-        lines.append(name + b": " + b",".join(values))
-    protocol.dataReceived(b"\r\n".join(lines) + b"\r\n\r\n")
-    return NOT_DONE_YET
+def _accept_deflate(offers: list[Any]) -> Any:
+    for offer in offers:
+        if isinstance(offer, PerMessageDeflateOffer):
+            return PerMessageDeflateOfferAccept(offer)
+    return None

@@ -63,7 +63,8 @@ class Client:
         self.eio = eio
         config = server.config
         self.connection = sio.Connection(eio.protocol, eio.sid, connect_timeout=config.connect_timeout,
-                                         parser=config.parser, max_attachments=config.max_attachments)
+                                         parser=config.parser, max_attachments=config.max_attachments,
+                                         max_depth=config.max_json_depth)
         #: namespace name -> socket (connected, or with its connect handler running)
         self.sockets: dict[str, Socket] = {}
         self.closed = False
@@ -131,6 +132,8 @@ class Client:
             elif isinstance(event, sio.ProtocolViolated):
                 log.info("connection {sid}: protocol error ({problem}); closing", sid=self.eio.sid,
                          problem=event.problem)
+                if event.refusal is not None:
+                    self.send_packet(event.refusal)
                 self.on_close("parse error")
                 self.eio.close("parse error")
             elif isinstance(event, sio.ConnectTimedOut):

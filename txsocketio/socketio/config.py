@@ -17,6 +17,7 @@ import attrs
 
 from txsocketio.adapters.memory import MemoryAdapter
 from txsocketio.engineio.server import EngineIOServer
+from txsocketio.socketio.packet import DEFAULT_MAX_JSON_DEPTH
 from txsocketio.socketio.parser import JSON_PARSER, Parser
 from txsocketio.socketio.recovering import RecoveringMemoryAdapter, RecoveryOptions, recovery_options
 
@@ -26,7 +27,8 @@ if TYPE_CHECKING:
 __all__ = ["ServerConfig", "SOCKETIO_OPTIONS", "engineio_option_names"]
 
 #: Options of the Socket.IO layer (the rest go to Engine.IO).
-SOCKETIO_OPTIONS = ("connect_timeout", "max_attachments", "adapter", "parser", "connection_state_recovery")
+SOCKETIO_OPTIONS = ("connect_timeout", "max_attachments", "max_json_depth", "adapter", "parser",
+                    "cleanup_empty_child_namespaces", "connection_state_recovery")
 
 
 def engineio_option_names() -> frozenset[str]:
@@ -45,6 +47,12 @@ def _connect_timeout(value: Any) -> float:
 def _max_attachments(value: Any) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
         raise ValueError(f"max_attachments must be a non-negative int, not {value!r}")
+    return value
+
+
+def _max_json_depth(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"max_json_depth must be a positive int, not {value!r}")
     return value
 
 
@@ -72,6 +80,15 @@ def _parser(value: Any) -> Parser:
     return value
 
 
+def _flag(name: str) -> Callable[[Any], bool]:
+    def convert(value: Any) -> bool:
+        if not isinstance(value, bool):
+            raise ValueError(f"{name} must be True or False, not {value!r}")
+        return value
+
+    return convert
+
+
 def _frozen_mapping(value: Mapping[str, Any]) -> Mapping[str, Any]:
     return MappingProxyType(dict(value))
 
@@ -80,19 +97,27 @@ def _frozen_mapping(value: Mapping[str, Any]) -> Mapping[str, Any]:
 class ServerConfig:
     """Every option of a :class:`~txsocketio.SocketIOServer`.
 
-    ``connect_timeout`` (seconds, 45), ``max_attachments`` (10), ``adapter``
+    ``connect_timeout`` (seconds, 45), ``max_attachments`` (10),
+    ``max_json_depth`` (128: the deepest nesting of a packet's payload; a
+    deeper one is refused with a CONNECT_ERROR naming the limit), ``adapter``
     (a callable taking the namespace and returning an adapter; the in-memory
     one by default), ``parser`` (:mod:`txsocketio.socketio.parser`; JSON by
-    default), ``connection_state_recovery`` (``None``: off; see
-    :class:`~txsocketio.socketio.recovering.RecoveryOptions`) and ``engine``,
-    the Engine.IO options as given.  With recovery on, the default in-memory
-    adapter is the recovering one (as Node picks ``SessionAwareAdapter``).
+    default), ``cleanup_empty_child_namespaces`` (False: a child of a dynamic
+    namespace is removed, its adapter closed, when its last socket leaves;
+    Node's ``cleanupEmptyChildNamespaces``), ``connection_state_recovery``
+    (``None``: off; see :class:`~txsocketio.socketio.recovering.RecoveryOptions`)
+    and ``engine``, the Engine.IO options as given.  With recovery on, the
+    default in-memory adapter is the recovering one (as Node picks
+    ``SessionAwareAdapter``).
     """
 
     connect_timeout: float = attrs.field(default=45.0, converter=_connect_timeout)
     max_attachments: int = attrs.field(default=10, converter=_max_attachments)
+    max_json_depth: int = attrs.field(default=DEFAULT_MAX_JSON_DEPTH, converter=_max_json_depth)
     adapter: Callable[[Any], "Adapter"] = attrs.field(default=None, converter=_adapter)
     parser: Parser = attrs.field(default=None, converter=_parser)
+    cleanup_empty_child_namespaces: bool = attrs.field(
+        default=False, converter=_flag("cleanup_empty_child_namespaces"))
     engine: Mapping[str, Any] = attrs.field(factory=dict, converter=_frozen_mapping)
     connection_state_recovery: RecoveryOptions | None = attrs.field(default=None, converter=recovery_options)
 

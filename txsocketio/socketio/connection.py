@@ -57,7 +57,7 @@ from urllib.parse import parse_qsl
 import attrs
 
 from txsocketio.errors import ProtocolError
-from txsocketio.socketio.packet import Packet, PacketType
+from txsocketio.socketio.packet import Packet, PacketType, PayloadTooDeep
 from txsocketio.socketio.parser import JSON_PARSER, Parser
 
 __all__ = [
@@ -198,9 +198,13 @@ class NamespaceLeft:
 
 @attrs.frozen
 class ProtocolViolated:
-    """The client broke the protocol; the connection is closed (``"parse error"``)."""
+    """The client broke the protocol; the connection is closed (``"parse error"``).
+
+    ``refusal``, when not None, is a CONNECT_ERROR that says why, sent before
+    the close (a payload nested deeper than ``max_json_depth``)."""
 
     problem: str
+    refusal: Packet | None = None
 
 
 @attrs.frozen
@@ -223,11 +227,12 @@ class Connection:
     """The Socket.IO side of one Engine.IO connection (see the module docstring)."""
 
     def __init__(self, eio: int, sid: str, *, connect_timeout: float, parser: Parser = JSON_PARSER,
-                 max_attachments: int = 10, new_id: Callable[[], str] = new_socket_id) -> None:
+                 max_attachments: int = 10, max_depth: int | None = None,
+                 new_id: Callable[[], str] = new_socket_id) -> None:
         self.rules = rules_for(eio)
         self.sid = sid
         self.connect_timeout = connect_timeout
-        self.decoder = parser.decoder(max_attachments=max_attachments)
+        self.decoder = parser.decoder(max_attachments=max_attachments, max_depth=max_depth)
         self.new_id = new_id
         self.closed = False
         self.namespaces: dict[str, NamespaceState] = {}
@@ -265,6 +270,13 @@ class Connection:
             return []
         try:
             packet = self.decoder.feed(message)
+        except PayloadTooDeep as e:
+            # Say why before closing: socket.io-client shows a CONNECT_ERROR's
+            # message as "connect_error" even on a connected socket.
+            name = e.namespace if e.namespace in self.namespaces else None
+            refusal = None if name is None else self.rules.connect_error(name, str(e))
+            self.close()
+            return [ProtocolViolated(str(e), refusal)]
         except ProtocolError as e:
             return self._violation(str(e))
         if packet is None:

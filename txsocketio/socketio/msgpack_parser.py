@@ -42,7 +42,7 @@ from typing import Any, Final, Union
 
 from txsocketio.adapters.redis_wire import pack, unpack
 from txsocketio.errors import ProtocolError
-from txsocketio.socketio.packet import MAX_ACK_ID, RESERVED_EVENTS, Packet, PacketType
+from txsocketio.socketio.packet import DEFAULT_MAX_JSON_DEPTH, MAX_ACK_ID, RESERVED_EVENTS, Packet, PacketType
 
 __all__ = ["MsgpackParser", "MsgpackDecoder", "encode", "decode"]
 
@@ -148,7 +148,7 @@ def _integer(value: Any) -> int | None:
     return None
 
 
-def decode(message: Union[bytes, bytearray, memoryview], *, max_depth: int = 32) -> Packet:
+def decode(message: Union[bytes, bytearray, memoryview], *, max_depth: int = DEFAULT_MAX_JSON_DEPTH) -> Packet:
     """
     The packet in one binary Engine.IO message.
 
@@ -210,13 +210,16 @@ class MsgpackDecoder:
 
     __slots__ = ("_max_depth",)
 
-    def __init__(self, *, max_attachments: int = 10, max_depth: int = 32) -> None:
+    def __init__(self, *, max_attachments: int = 10, max_depth: int | None = None) -> None:
         """
         @param max_attachments: accepted for the parser contract and checked
             as the JSON parser checks it; unused (binary data is inline).
         @param max_depth: the deepest nesting of arrays and maps allowed in a
-            payload, counting the payload itself.
+            payload, counting the payload itself (None: the JSON parser's
+            default, L{DEFAULT_MAX_JSON_DEPTH}).
         """
+        if max_depth is None:
+            max_depth = DEFAULT_MAX_JSON_DEPTH
         if max_attachments < 0:
             raise ValueError("max_attachments must not be negative")
         if max_depth < 1:
@@ -257,6 +260,6 @@ class MsgpackParser:
         """The Engine.IO messages that carry ``packet``: always one binary message (see L{encode})."""
         return [encode(packet)]
 
-    def decoder(self, *, max_attachments: int = 10, max_depth: int = 32) -> MsgpackDecoder:
+    def decoder(self, *, max_attachments: int = 10, max_depth: int | None = None) -> MsgpackDecoder:
         """A decoder for one connection (see L{MsgpackDecoder})."""
         return MsgpackDecoder(max_attachments=max_attachments, max_depth=max_depth)

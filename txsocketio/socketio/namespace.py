@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.test_socketio_server,tests.test_socketio_events -*-
+# -*- test-case-name: tests.test_socketio_server,tests.test_socketio_events,tests.test_socketio_tasks -*-
 """Class-based namespaces: one instance per connection, ``on_<event>`` methods.
 
 In the spirit of gevent-socketio's ``BaseNamespace``::
@@ -16,6 +16,10 @@ In the spirit of gevent-socketio's ``BaseNamespace``::
 
     sio.register("/chat", Chat)
 
+Work that must end with the connection is started with :meth:`Namespace.every`,
+:meth:`Namespace.later` and :meth:`Namespace.spawn` (gevent-socketio's
+``self.spawn``): it is cancelled when the client leaves.
+
 An event name maps to ``on_`` plus the name with every character that is not
 a letter, digit or underscore replaced by ``_`` (``"message-with-ack"`` →
 ``on_message_with_ack``).
@@ -25,13 +29,15 @@ from __future__ import annotations
 
 import re
 from functools import lru_cache
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable
 
 from txsocketio import subscriptions as _subscriptions
 from txsocketio.subscriptions import Decoder, EventName, decode_json
 
 if TYPE_CHECKING:
     from twisted.internet.defer import Deferred
+    from twisted.internet.interfaces import IDelayedCall
+    from twisted.internet.task import LoopingCall
 
     from txsocketio.socketio.broadcast import BroadcastOperator
     from txsocketio.socketio.socket import Socket, SocketHandshake
@@ -110,6 +116,23 @@ class Namespace:
 
     def disconnect(self, close: bool = False) -> None:
         self.socket.disconnect(close)
+
+    # -- work that ends with the connection (gevent-socketio's spawn) -------------------
+
+    def every(self, seconds: float, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> "LoopingCall":
+        """Call ``fn(*args, **kwargs)`` every ``seconds`` until this client leaves
+        (:meth:`txsocketio.Socket.every`)."""
+        return self.socket.every(seconds, fn, *args, **kwargs)
+
+    def later(self, seconds: float, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> "IDelayedCall":
+        """Call ``fn(*args, **kwargs)`` after ``seconds`` unless this client left
+        (:meth:`txsocketio.Socket.later`)."""
+        return self.socket.later(seconds, fn, *args, **kwargs)
+
+    def spawn(self, work: Any, *args: Any, **kwargs: Any) -> "Deferred[Any]":
+        """Run a Deferred, a coroutine or ``work(*args, **kwargs)``, cancelled
+        when this client leaves (:meth:`txsocketio.Socket.spawn`)."""
+        return self.socket.spawn(work, *args, **kwargs)
 
     # -- Redis channels forwarded to this client (txsocketio.subscriptions) --------------
 

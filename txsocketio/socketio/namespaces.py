@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.test_socketio_server -*-
+# -*- test-case-name: tests.test_socketio_server,tests.test_socketio_namespaces -*-
 """The server's namespaces: handlers, middlewares, sockets and the adapter.
 
 A :class:`ServerNamespace` is ``sio.of("/chat")``; a :class:`ParentNamespace`
@@ -19,7 +19,7 @@ from twisted.internet.defer import Deferred, maybeDeferred
 from twisted.logger import Logger
 
 from txsocketio._invoke import invoke, log_failures
-from txsocketio.adapters.base import Adapter
+from txsocketio.adapters.base import ROOM_EVENTS, Adapter
 from txsocketio.engineio.server import OutgoingMessage
 from txsocketio.socketio.broadcast import BroadcastOperator, Broadcasting, FanOutExecutor, NamespaceExecutor
 from txsocketio.socketio.namespace import Namespace
@@ -102,6 +102,9 @@ class ServerNamespace(Broadcasting):
             ChainMap({}, parent.server_side_handlers) if parent is not None else {})
         #: what carries out this namespace's broadcasts
         self.executor: Any = NamespaceExecutor(self)
+        #: sockets whose middlewares or connect handler still run (Node's ``_preConnectSockets``)
+        self.connecting: dict[str, Socket] = {}
+        self._room_listeners: dict[str, list[Callable[..., Any]]] = {}
         self._middlewares: list[Callable[..., Any]] = []
         self._class: type[Namespace] | None = None
         self._lifecycle_cache: dict[Any, _Lifecycle] = {}
@@ -124,6 +127,12 @@ class ServerNamespace(Broadcasting):
             result = maybeDeferred(init)
             result.addErrback(lambda f: log.failure("adapter of {nsp} failed to start", f, nsp=self.name))
         return adapter
+
+    def close_adapter(self) -> "Deferred[Any]":
+        """Close this namespace's adapter; fires when done (a failure is logged, never raised)."""
+        d = maybeDeferred(self.adapter.close)
+        d.addErrback(lambda f: log.failure("closing the adapter of {nsp} failed", f, nsp=self.name))
+        return d
 
     # -- registration ------------------------------------------------------------------
 
@@ -188,15 +197,82 @@ class ServerNamespace(Broadcasting):
 
     # -- sockets ------------------------------------------------------------------------
 
+    def socket_connecting(self, socket: "Socket") -> None:
+        """A socket for this namespace was made; its middlewares run now (called by the socket)."""
+        self.connecting[socket.id] = socket
+
     def admit(self, socket: "Socket") -> None:
         """``socket`` passed the middlewares: it joins the namespace and its own room."""
+        if self.connecting.get(socket.id) is socket:
+            del self.connecting[socket.id]
         self.sockets[socket.id] = socket
         self.adapter.add_all(socket.id, [socket.id])
 
     def socket_left(self, socket: "Socket") -> None:
-        """``socket`` left (called by the socket; its rooms are already gone)."""
+        """``socket`` left, or was refused (called by the socket; its rooms are
+        already gone).  The last one to leave a dynamic child removes the child
+        when the server has ``cleanup_empty_child_namespaces``, as Node does."""
         if self.sockets.get(socket.id) is socket:
             del self.sockets[socket.id]
+        elif self.connecting.get(socket.id) is socket:
+            del self.connecting[socket.id]
+        else:
+            return  # not one of ours (any more): nothing changed
+        parent = self.parent
+        if (parent is not None and not self.sockets and not self.connecting
+                and self.server.config.cleanup_empty_child_namespaces):
+            parent.remove_child(self)
+
+    # -- room events (Node's adapter events) ---------------------------------------------
+
+    def on_room_event(self, event: str, listener: Callable[..., Any] | None = None) -> Any:
+        """Listen to the rooms of this namespace changing; usable as a decorator.
+
+        ``event`` is one of Node's adapter events: ``"create-room"`` and
+        ``"delete-room"`` (the listener gets the room), ``"join-room"`` and
+        ``"leave-room"`` (the room and the socket id).  They fire once per
+        change of this server's rooms, the rooms named after each socket's
+        id included, in Node's order (``create-room`` before the first
+        ``join-room``, ``delete-room`` after the last ``leave-room``).  A
+        listener that raises (or fails later) is logged; the join or leave
+        goes on.  On a dynamic parent the listener hears every child, present
+        and future, and gets the child namespace first: ``(nsp, room[, id])``.
+        """
+        if event not in ROOM_EVENTS:
+            raise ValueError(f"unknown room event {event!r}; one of {', '.join(ROOM_EVENTS)}")
+
+        def register(fn: Callable[..., Any]) -> Callable[..., Any]:
+            if not callable(fn):
+                raise TypeError(f"the listener of {event!r} must be callable")
+            self._room_listeners.setdefault(event, []).append(fn)
+            return fn
+
+        return register(listener) if listener is not None else register
+
+    def off_room_event(self, event: str, listener: Callable[..., Any] | None = None) -> None:
+        """Stop ``listener`` (every listener of ``event`` when ``None``)."""
+        if listener is None:
+            self._room_listeners.pop(event, None)
+        elif listener in self._room_listeners.get(event, ()):
+            self._room_listeners[event].remove(listener)
+
+    def room_listeners(self, event: str) -> list[Callable[..., Any]]:
+        """The listeners of ``event`` (a copy)."""
+        return list(self._room_listeners.get(event, ()))
+
+    def room_event(self, event: str, room: str, sid: str | None = None) -> None:
+        """An adapter's rooms changed (see :class:`~txsocketio.adapters.base.AdapterNamespace`):
+        call the listeners of ``event`` with ``room`` (and ``sid``)."""
+        args = (room,) if sid is None else (room, sid)
+        listeners = self._room_listeners.get(event)
+        if listeners:
+            for fn in list(listeners):
+                log_failures(log, fn, *args, what="{event} listener of {nsp} failed", event=event, nsp=self.name)
+        parent = self.parent
+        if parent is not None:
+            for fn in parent.room_listeners(event):
+                log_failures(log, fn, self, *args, what="{event} listener of {nsp} failed", event=event,
+                             nsp=self.name)
 
     def _lifecycle(self, socket: "Socket", name: str) -> tuple[_Lifecycle, tuple[Any, ...]] | None:
         instance = socket.instance
@@ -310,6 +386,17 @@ class ParentNamespace(ServerNamespace):
         return invoke(matcher, name, auth)
 
     def create_child(self, name: str) -> ServerNamespace:
+        """A new child named ``name`` (the server registers it)."""
         child = ServerNamespace(self.server, name, parent=self)
         self.children[name] = child
         return child
+
+    def remove_child(self, child: ServerNamespace) -> "Deferred[Any]":
+        """Forget ``child`` (its last socket left): the server no longer knows
+        it, its adapter is closed (the Redis adapter unsubscribes), and a later
+        client for the same name gets a fresh child.  Fires when the adapter
+        is closed."""
+        if self.children.get(child.name) is child:
+            del self.children[child.name]
+        log.debug("closing child namespace {nsp}", nsp=child.name)
+        return self.server.remove_namespace(child)

@@ -27,26 +27,48 @@ accepts what Node refuses; it is stricter where Node lets nonsense through:
 an EVENT, ACK or CONNECT_ERROR without payload, an event name that is a
 number, a blank before the JSON (Node reads it as ack id 0), an ack id beyond
 2**53 - 1, a placeholder repeated or an attachment left unreferenced, and
-nesting deeper than a limit.  A CONNECT's query string is split off the
-namespace (Node leaves that to the server, for v4 clients only).
+nesting deeper than C{max_json_depth} (L{PayloadTooDeep}).  A CONNECT's query
+string is split off the namespace (Node leaves that to the server, for v4
+clients only).
+
+JSON goes through orjson (C) when it is installed, and through exact paths
+written here where orjson would differ from C{JSON.stringify} or from
+C{json.loads} (see the comments above L{encode} and L{Decoder}, and
+docs/development/json-codec.md).  Nothing here recurses with the depth of the
+data: no input or server data can reach Python's recursion limit.
 """
 
 from __future__ import annotations
 
 import enum
+import itertools
 import json
 import re
+import uuid
+from json.decoder import scanstring as _scanstring
+from json.encoder import encode_basestring as _encode_basestring
+from types import ModuleType
 from typing import Any, Callable, Final, Union
 
 import attrs
 
 from txsocketio.errors import ProtocolError
 
+_orjson: ModuleType | None
+try:
+    import orjson as _orjson
+except ImportError:  # the exact path alone: slower, same results
+    _orjson = None
+
 __all__ = [
     "PacketType",
     "Packet",
     "encode",
+    "stringify",
+    "js_number",
     "Decoder",
+    "PayloadTooDeep",
+    "DEFAULT_MAX_JSON_DEPTH",
     "RESERVED_EVENTS",
     "MAX_ACK_ID",
 ]
@@ -122,53 +144,62 @@ class Packet:
 # --------------------------------------------------------------------------
 # Encoding
 # --------------------------------------------------------------------------
+#
+# Two paths write the same text.  The fast one is orjson (C), when it is
+# installed; it writes what JSON.stringify writes except for the layout of
+# some floats, which a cheap post-pass fixes (_fix_floats).  orjson refuses
+# everything else where it would differ (lone surrogates, ints beyond 64
+# bits, non-str keys, float subclasses, dataclasses, datetimes, more than
+# 254 levels of nesting, cycles): the exact path (_write_exact) then writes
+# the packet, one value at a time, with an explicit stack instead of
+# recursion, so no data is too deep for it.  Both paths take binary values
+# out into attachments in the same depth-first order, write enum members as
+# their value and UUIDs as their string, and read a dict subclass's stored
+# items.
 
 _BINARY_TYPES: Final = (bytes, bytearray, memoryview)
-_KEY_TYPES: Final = (str, int, float, bool, type(None))
 
-# One encoder, reused: json.dumps() with non-default arguments builds a new
-# JSONEncoder on every call.  check_circular stays on, so that a cycle is a
-# ValueError rather than a RecursionError.
-_dumps: Final[Callable[[Any], str]] = json.JSONEncoder(
-    ensure_ascii=False, separators=(",", ":"), allow_nan=True
-).encode
+# orjson serialises dataclasses and datetimes natively; json (and so the
+# exact path) does not: hand them to the default hook, which refuses them.
+_ORJSON_OPTIONS: Final = (
+    (_orjson.OPT_PASSTHROUGH_DATACLASS | _orjson.OPT_PASSTHROUGH_DATETIME)
+    if _orjson is not None
+    else 0
+)
 
-# Python's repr and JavaScript agree on the shortest digits of a double, and
-# on the layout too for the plain "123.456" form.  They differ only when repr
-# writes ".0" (1.0 is 1 in JavaScript), an exponent ("1e-07", "1e+16"), or
-# NaN and Infinity (null): look for those, cheaply, before tokenising.  The
-# checks may hit inside strings too; the tokeniser then finds nothing to do.
-_FLOAT_HINTS: Final = (".0", "e+", "e-", "NaN", "Infinity")
+# Python's repr, orjson and JavaScript agree on the shortest digits of a
+# double, and on the layout too for the plain "123.456" form.  They differ
+# only when the text has ".0" (1.0 is 1 in JavaScript) or an exponent
+# ("1e-7", "1e+16"): look for those, cheaply, before tokenising.  The checks
+# may hit inside strings too; the tokeniser then finds nothing to do.
+_FLOAT_HINTS: Final = (".0", "e+", "e-")
 # A float token that needs rewriting (group 1), with the "[", "," or ":"
 # before it; used on text without backslashes, where counting quotes tells
 # whether a match is inside a string.
 _FLOAT_TOKEN: Final = re.compile(
-    r"[\[,:](-?[0-9]+(?:\.[0-9]+)?e[-+][0-9]+|-?[0-9]+\.0|NaN|-?Infinity)(?=[\],}])"
+    r"[\[,:](-?[0-9]+(?:\.[0-9]+)?e[-+][0-9]+|-?[0-9]+\.0)(?=[\],}])"
 )
 # A JSON string (skipped), or a float token that needs rewriting (group 1):
 # the slower, general tokeniser.
 _STRING_OR_FLOAT: Final = re.compile(
     r'"[^"\\]*(?:\\.[^"\\]*)*"'
-    r"|(-?[0-9]+(?:\.[0-9]+)?e[-+][0-9]+|-?[0-9]+\.0(?![0-9])|NaN|-?Infinity)"
+    r"|(-?[0-9]+(?:\.[0-9]+)?e[-+][0-9]+|-?[0-9]+\.0(?![0-9]))"
 )
 # Surrogate code points: a pair that is one character in JavaScript's UTF-16,
 # or a lone one, which JSON.stringify escapes.
 _SURROGATES: Final = re.compile("[\ud800-\udbff][\udc00-\udfff]|[\ud800-\udfff]")
 
 
-def _js_number(token: str) -> str:
+def js_number(token: str) -> str:
     """
-    Rewrite a float as Python's repr wrote it into what JavaScript's
-    C{Number.prototype.toString} writes for the same double (ECMA-262
-    Number::toString); NaN and the infinities become C{null}, as
-    C{JSON.stringify} writes them.
+    Rewrite a finite float as Python's repr or orjson wrote it into what
+    JavaScript's C{Number.prototype.toString} writes for the same double
+    (ECMA-262 Number::toString).
 
-    Both languages choose the same shortest round-tripping digits; they
-    differ in layout: C{1.0} is C{1}, C{1e+16} is C{10000000000000000},
-    C{1e-05} is C{0.00001}, C{1e-07} is C{1e-7}.
+    All choose the same shortest round-tripping digits; they differ in
+    layout: C{1.0} is C{1}, C{1e+16} is C{10000000000000000}, C{1e-05} is
+    C{0.00001}, C{1e-07} is C{1e-7}.
     """
-    if token[-1] in "Ny":  # NaN, Infinity, -Infinity
-        return "null"
     negative = token[0] == "-"
     if negative:
         token = token[1:]
@@ -196,9 +227,22 @@ def _js_number(token: str) -> str:
     return "-" + text if negative else text
 
 
+def _js_float(value: float) -> str:
+    """
+    A float as C{JSON.stringify} writes it: NaN and the infinities are
+    C{null}.
+    """
+    if value != value or value in (_INFINITY, -_INFINITY):
+        return "null"
+    return js_number(float.__repr__(value))
+
+
+_INFINITY: Final = float("inf")
+
+
 def _replace_float(match: re.Match[str]) -> str:
     token = match.group(1)
-    return match.group(0) if token is None else _js_number(token)
+    return match.group(0) if token is None else js_number(token)
 
 
 def _replace_surrogates(match: re.Match[str]) -> str:
@@ -210,8 +254,14 @@ def _replace_surrogates(match: re.Match[str]) -> str:
 
 def _fix_floats(text: str) -> str:
     """
-    Rewrite the floats in JSON text from Python's notation to JavaScript's.
+    Rewrite the floats in JSON text from Python's or orjson's notation to
+    JavaScript's.
     """
+    for hint in _FLOAT_HINTS:
+        if hint in text:
+            break
+    else:
+        return text
     if "\\" in text:
         # Escaped quotes would fool the quote counting below.
         return _STRING_OR_FLOAT.sub(_replace_float, text)
@@ -224,7 +274,7 @@ def _fix_floats(text: str) -> str:
         if quotes & 1:
             continue  # inside a string
         pieces.append(text[done:start])
-        pieces.append(_js_number(match.group(1)))
+        pieces.append(js_number(match.group(1)))
         done = match.end()
     if not pieces:
         return text
@@ -232,15 +282,12 @@ def _fix_floats(text: str) -> str:
     return "".join(pieces)
 
 
-def _stringify(data: Any) -> str:
+def _js_string(value: str) -> str:
     """
-    C{json.dumps}, then the few fixes that make it C{JSON.stringify}.
+    A string as C{JSON.stringify} writes it: compact escapes, non-ASCII as
+    is, lone surrogates escaped.
     """
-    text = _dumps(data)
-    for hint in _FLOAT_HINTS:
-        if hint in text:
-            text = _fix_floats(text)
-            break
+    text = _encode_basestring(value)
     if not text.isascii() and _SURROGATES.search(text) is not None:
         text = _SURROGATES.sub(_replace_surrogates, text)
     return text
@@ -248,72 +295,137 @@ def _stringify(data: Any) -> str:
 
 class _BadValue(Exception):
     """
-    Raised inside L{_deconstruct} and turned into a TypeError or ValueError
+    Raised inside L{_write_exact} and turned into a TypeError or ValueError
     that says where the value was.
     """
 
-    def __init__(self, error: type[Exception], problem: str) -> None:
+    def __init__(self, error: type[Exception], problem: str, path: list[object]) -> None:
         super().__init__(problem)
         self.error = error
         self.problem = problem
-        self.path: list[object] = []
+        self.path = path
 
 
-def _deconstruct(value: Any, buffers: list[bytes] | None, active: set[int]) -> Any:
+def _key_text(key: object, path: list[object]) -> str:
     """
-    Copy C{value} for C{json.dumps}: binary values become placeholders and
-    their bytes are appended to C{buffers}; anything JSON cannot hold is
-    reported with L{_BadValue}.
+    A dict key as JavaScript would write it once it became a property name:
+    C{String(key)}.
+    """
+    if isinstance(key, str):
+        return _js_string(key)
+    if key is True:
+        return '"true"'
+    if key is False:
+        return '"false"'
+    if key is None:
+        return '"null"'
+    if isinstance(key, int):
+        return '"' + int.__repr__(key) + '"'
+    if isinstance(key, float):
+        if key != key:
+            return '"NaN"'
+        if key in (_INFINITY, -_INFINITY):
+            return '"Infinity"' if key > 0 else '"-Infinity"'
+        return '"' + js_number(float.__repr__(key)) + '"'
+    raise _BadValue(
+        TypeError,
+        "dict key is not str, int, float, bool or None: " + type(key).__name__,
+        path + [key],
+    )
+
+
+def _write_exact(data: Any, buffers: list[bytes] | None) -> str:
+    """
+    The exact encoder: C{data} as C{JSON.stringify} writes it, binary values
+    replaced by placeholders (their bytes appended to C{buffers}).
+
+    It walks the data with an explicit stack, so it cannot exhaust Python's
+    recursion however deep the data is, and it reports the first value it
+    cannot write with L{_BadValue} and the path to it.
 
     @param buffers: where attachments go, or C{None} when binary data is not
         allowed (CONNECT and CONNECT_ERROR payloads).
-    @param active: ids of the containers being copied, to spot cycles.
     """
-    if value is None or isinstance(value, (str, int, float)):  # bool is int
-        return value
-    if isinstance(value, _BINARY_TYPES):
-        if buffers is None:
-            raise _BadValue(
-                TypeError,
-                "binary data is only allowed in events and acks, found "
-                + type(value).__name__,
-            )
-        buffers.append(bytes(value))
-        return {"_placeholder": True, "num": len(buffers) - 1}
-    if isinstance(value, (list, tuple, dict)):
-        marker = id(value)
-        if marker in active:
-            raise _BadValue(ValueError, "circular reference")
-        active.add(marker)
-        try:
-            if isinstance(value, dict):
-                copied: dict[Any, Any] = {}
-                for key, item in value.items():
-                    if not isinstance(key, _KEY_TYPES):
-                        failure = _BadValue(
-                            TypeError,
-                            "dict key is not str, int, float, bool or None: "
-                            + type(key).__name__,
-                        )
-                        failure.path.append(key)
-                        raise failure
-                    try:
-                        copied[key] = _deconstruct(item, buffers, active)
-                    except _BadValue as e:
-                        e.path.append(key)
-                        raise
-                return copied
-            items = []
-            for index, item in enumerate(value):
-                try:
-                    items.append(_deconstruct(item, buffers, active))
-                except _BadValue as e:
-                    e.path.append(index)
-                    raise
-            return items
-        finally:
-            active.discard(marker)
-    raise _BadValue(TypeError, "is not JSON-serialisable: " + type(value).__name__)
+    out: list[str] = []
+    write = out.append
+    # One frame per open container: [items iterator, closing text, is a
+    # dict, id of the container, items written so far].
+    stack: list[list[Any]] = []
+    path: list[object] = []  # the key or index being written, per frame
+    active: set[int] = set()  # containers being written, to spot cycles
+    value = data
+    while True:
+        # Write `value`, or open it when it is a container.
+        while True:
+            if isinstance(value, str):
+                write(_js_string(value))
+            elif value is None:
+                write("null")
+            elif value is True:
+                write("true")
+            elif value is False:
+                write("false")
+            elif isinstance(value, int):
+                write(int.__repr__(value))
+            elif isinstance(value, float):
+                write(_js_float(value))
+            elif isinstance(value, (list, tuple, dict)):
+                marker = id(value)
+                if marker in active:
+                    raise _BadValue(ValueError, "circular reference", list(path))
+                active.add(marker)
+                if isinstance(value, dict):
+                    write("{")
+                    stack.append([iter(dict.items(value)), "}", True, marker, 0])
+                else:
+                    write("[")
+                    stack.append([iter(enumerate(value)), "]", False, marker, 0])
+                path.append(None)
+            elif isinstance(value, _BINARY_TYPES):
+                if buffers is None:
+                    raise _BadValue(
+                        TypeError,
+                        "binary data is only allowed in events and acks, found "
+                        + type(value).__name__,
+                        list(path),
+                    )
+                buffers.append(bytes(value))
+                write('{"_placeholder":true,"num":%d}' % (len(buffers) - 1,))
+            elif isinstance(value, enum.Enum):
+                value = value.value
+                continue
+            elif isinstance(value, uuid.UUID):
+                write('"' + str(value) + '"')
+            else:
+                raise _BadValue(
+                    TypeError,
+                    "is not JSON-serialisable: " + type(value).__name__,
+                    list(path),
+                )
+            break
+        # Move on to the next value of the innermost open container.
+        while stack:
+            frame = stack[-1]
+            item = next(frame[0], _DONE)
+            if item is _DONE:
+                write(frame[1])
+                active.discard(frame[3])
+                stack.pop()
+                path.pop()
+                continue
+            key, value = item
+            path[-1] = key
+            if frame[4]:
+                write(",")
+            frame[4] += 1
+            if frame[2]:
+                write(_key_text(key, path[:-1]) + ":")
+            break
+        else:
+            return "".join(out)
+
+
+_DONE: Final = object()
 
 
 def _where(packet: Packet, path: list[object]) -> tuple[str, list[object]]:
@@ -331,16 +443,15 @@ def _where(packet: Packet, path: list[object]) -> tuple[str, list[object]]:
     return f"payload of {PacketType(ptype).name} packet", path
 
 
-def _slow_payload(packet: Packet, buffers: list[bytes] | None) -> str:
+def _exact_payload(packet: Packet, buffers: list[bytes] | None) -> str:
     """
-    The JSON of C{packet.data} when the fast path failed: take binary values
-    out, and explain what cannot be encoded.
+    The JSON of C{packet.data} by the exact path; explain what cannot be
+    encoded.
     """
     try:
-        data = _deconstruct(packet.data, buffers, set())
+        return _write_exact(packet.data, buffers)
     except _BadValue as e:
-        path = e.path[::-1]
-        where, rest = _where(packet, path)
+        where, rest = _where(packet, e.path)
         problem = e.problem
         if problem.startswith("is not"):
             message = f"{where} {problem}"
@@ -349,7 +460,49 @@ def _slow_payload(packet: Packet, buffers: list[bytes] | None) -> str:
         if rest:
             message += " at " + "".join(f"[{step!r}]" for step in rest)
         raise e.error(message) from None
-    return _stringify(data)
+
+
+def _fast_payload(data: Any, buffers: list[bytes] | None) -> str | None:
+    """
+    The JSON of C{data} by orjson, or C{None} where orjson refuses it (the
+    exact path then decides).
+    """
+    assert _orjson is not None
+
+    def attach(value: Any) -> Any:
+        if buffers is not None and isinstance(value, _BINARY_TYPES):
+            buffers.append(bytes(value))
+            return {"_placeholder": True, "num": len(buffers) - 1}
+        raise TypeError
+
+    try:
+        raw = _orjson.dumps(data, default=attach, option=_ORJSON_OPTIONS)
+    except _orjson.JSONEncodeError:
+        if buffers:
+            buffers.clear()
+        return None
+    return _fix_floats(raw.decode("utf-8"))
+
+
+def stringify(data: Any) -> str:
+    """
+    C{data} as JSON text, exactly as C{JSON.stringify} writes it, by the
+    same two paths as packet payloads (binary values are refused here: only
+    L{encode} turns them into attachments).  For other JSON wire formats
+    that must match Node byte for byte (the Redis adapter's).
+
+    @raise TypeError: a value cannot be written; the message gives its path.
+    @raise ValueError: C{data} holds a reference cycle.
+    """
+    if _orjson is not None:
+        fast = _fast_payload(data, None)
+        if fast is not None:
+            return fast
+    try:
+        return _write_exact(data, None)
+    except _BadValue as e:
+        where = "".join(f"[{step!r}]" for step in e.path)
+        raise e.error(e.problem + (" at " + where if where else "")) from None
 
 
 _TYPE_DIGITS: Final = {kind: str(int(kind)) for kind in PacketType}
@@ -439,8 +592,10 @@ def encode(packet: Packet) -> list[Union[str, bytes]]:
     values anywhere is sent as BINARY_EVENT or BINARY_ACK with placeholders.
     The JSON is what C{JSON.stringify} would write: compact, non-ASCII as is,
     floats in JavaScript's notation (C{1.0} is C{1}), NaN and infinities as
-    C{null}, tuples as arrays.  Dict keys that are not strings are written as
-    C{json} writes them.
+    C{null}, tuples as arrays, enum members as their value, UUIDs as their
+    string.  Dict keys that are not strings are written as JavaScript's
+    C{String(key)} would (C{1.0} as C{"1"}, C{None} as C{"null"}).  Any depth
+    of nesting is fine.
 
     @return: a list with one element when there is no binary data.
     @raise TypeError: a value in the payload cannot be encoded; the message
@@ -454,13 +609,10 @@ def encode(packet: Packet) -> list[Union[str, bytes]]:
     if data is None:
         payload = ""
     else:
-        try:
-            payload = _stringify(data)
-        except (TypeError, ValueError):
-            # bytes somewhere (json cannot write them), or a real mistake:
-            # walk the data to take the bytes out or to say where it is.
-            binary_ok = ptype == PacketType.EVENT or ptype == PacketType.ACK
-            payload = _slow_payload(packet, buffers if binary_ok else None)
+        binary_ok = ptype == PacketType.EVENT or ptype == PacketType.ACK
+        attachments = buffers if binary_ok else None
+        fast = None if _orjson is None else _fast_payload(data, attachments)
+        payload = _exact_payload(packet, attachments) if fast is None else fast
 
     if buffers:
         digit = "5" if ptype == PacketType.EVENT else "6"
@@ -483,10 +635,39 @@ def encode(packet: Packet) -> list[Union[str, bytes]]:
 # --------------------------------------------------------------------------
 # Decoding
 # --------------------------------------------------------------------------
+#
+# The depth of a payload is measured on its text, before anything parses it
+# (_text_depth), so that no parser ever sees more nesting than
+# max_json_depth.  Then the fast path is orjson, except where it would read
+# the text differently from json: integers beyond 64 bits (orjson turns them
+# into floats; any run of 19 digits sends the payload to the exact path).
+# Where orjson refuses the text (bad JSON, but also lone surrogate escapes or
+# 1e400, which json reads), the exact path decides: json's C parser for
+# shallow payloads, and for deeper ones _parse_iterative, which reads the
+# same JSON with an explicit stack.
+
+#: The default of L{Decoder}'s C{max_json_depth}.
+DEFAULT_MAX_JSON_DEPTH: Final = 128
+
+# The deepest payload given to json's recursive C parser.  Its recursion
+# counts against Python's limit (1000 frames), so it stays small; deeper
+# payloads go to the iterative parser.
+_RECURSIVE_PARSE_DEPTH: Final = 32
 
 _TYPES_BY_DIGIT: Final = {str(int(kind)): kind for kind in PacketType}
 _DIGITS: Final = re.compile(r"[0-9]*")
 _MAX_ACK_ID_DIGITS: Final = len(str(MAX_ACK_ID))
+# An integer orjson might not read as json does (beyond 64 bits) has at
+# least 19 digits: with every digit made "#", look for 19 in a row (on the
+# UTF-8 bytes, which orjson reads anyway, this is much faster than a regular
+# expression).
+_DIGITS_TO_HASH: Final = bytes.maketrans(b"0123456789", b"#" * 10)
+_LONG_DIGITS: Final = b"#" * 19
+# A JSON string as any parser reads it up to its first error: from a quote
+# to the next unescaped quote (DOTALL: a backslash escapes any character).
+_STRING: Final = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
+_NOT_BRACKETS: Final = re.compile(r"[^\[\]{}]+")
+_BRACKET_STEP: Final = {"[": 1, "{": 1, "]": -1, "}": -1}
 
 
 def _excerpt(text: str, limit: int = 40) -> str:
@@ -499,6 +680,22 @@ def _excerpt(text: str, limit: int = 40) -> str:
     return repr(text)
 
 
+def _text_depth(payload: str) -> int:
+    """
+    How deep arrays and objects nest in the JSON text C{payload}, brackets
+    inside strings not counted; without parsing, and in time linear in the
+    length of the text.
+
+    For valid JSON this is the depth of the value.  For invalid JSON it is
+    at least the depth any parser reaches before it finds the error, since
+    parsers read strings as this does up to that point.
+    """
+    brackets = _NOT_BRACKETS.sub("", _STRING.sub("", payload))
+    if not brackets:
+        return 0
+    return max(itertools.accumulate(map(_BRACKET_STEP.__getitem__, brackets)))
+
+
 def _reject_constant(name: str) -> Any:
     raise ProtocolError(f"JSON payload holds {name}, which is not JSON")
 
@@ -507,26 +704,161 @@ _loads: Final[Callable[[str], Any]] = json.JSONDecoder(
     parse_constant=_reject_constant
 ).decode
 
+# A JSON token after optional blanks: group 1 a punctuation mark, group 2 a
+# string's opening quote, groups 3-5 a number, group 6 a literal.  Numbers
+# follow json's C scanner: ASCII digits, and "1." or "-" are not numbers.
+_TOKEN: Final = re.compile(
+    r'[ \t\n\r]*(?:([\[\]{},:])|(")|(-?(?:0|[1-9][0-9]*))(\.[0-9]+)?([eE][-+]?[0-9]+)?'
+    r"|(true|false|null|NaN|Infinity|-Infinity))"
+)
+_BLANKS: Final = re.compile(r"[ \t\n\r]*")
+_LITERALS: Final = {"true": True, "false": False, "null": None}
+
+
+def _parse_iterative(text: str) -> Any:
+    """
+    Read JSON as C{json.loads} does (with NaN and Infinity refused), with an
+    explicit stack instead of recursion.  Slower than C; only used for deep
+    payloads that orjson did not take.
+
+    @raise ProtocolError: the text is not JSON.
+    @raise ValueError: an integer too long for Python's int parser.
+    """
+    match_token = _TOKEN.match
+    position = 0
+    # Open containers: the list or dict, and for a dict the key being set.
+    stack: list[list[Any]] = []
+    # What the grammar allows next: "value", "value or ]", "key or }",
+    # "key", ":", ", or ]", ", or }".
+    expect = "value"
+    result: Any = None
+    while True:
+        match = match_token(text, position)
+        if match is None:
+            raise ProtocolError(f"bad JSON payload at character {position}")
+        position = match.end()
+        mark = match.group(1)
+        if expect == ":":
+            if mark != ":":
+                raise ProtocolError(f"bad JSON payload: ':' expected at {position}")
+            expect = "value"
+            continue
+        if expect in (", or ]", ", or }"):
+            if mark == ",":
+                expect = "value" if expect == ", or ]" else "key"
+                continue
+            if mark != expect[-1]:
+                raise ProtocolError(f"bad JSON payload: {expect} expected at {position}")
+            done = stack.pop()[0]
+        elif expect in ("key", "key or }"):
+            if mark == "}" and expect == "key or }":
+                done = stack.pop()[0]
+            elif match.group(2) is not None:
+                try:
+                    key, position = _scanstring(text, position)
+                except ValueError as e:
+                    raise ProtocolError(f"bad JSON payload: {e}") from None
+                stack[-1][1] = key
+                expect = ":"
+                continue
+            else:
+                raise ProtocolError(f"bad JSON payload: key expected at {position}")
+        else:  # a value, or "]" right after "["
+            if mark == "]" and expect == "value or ]":
+                done = stack.pop()[0]
+            elif mark == "[":
+                stack.append([[], None])
+                expect = "value or ]"
+                continue
+            elif mark == "{":
+                stack.append([{}, None])
+                expect = "key or }"
+                continue
+            elif mark is not None:
+                raise ProtocolError(f"bad JSON payload: unexpected {mark!r} at {position}")
+            elif match.group(2) is not None:
+                try:
+                    done, position = _scanstring(text, position)
+                except ValueError as e:
+                    raise ProtocolError(f"bad JSON payload: {e}") from None
+            elif match.group(3) is not None:
+                integer, fraction, exponent = match.group(3, 4, 5)
+                if fraction is None and exponent is None:
+                    done = int(integer)
+                else:
+                    done = float(match.group(3) + (fraction or "") + (exponent or ""))
+            else:
+                literal = match.group(6)
+                if literal not in _LITERALS:
+                    _reject_constant(literal)
+                done = _LITERALS[literal]
+        # `done` is a complete value: put it in its container, or finish.
+        if not stack:
+            result = done
+            break
+        top = stack[-1]
+        container = top[0]
+        if type(container) is list:
+            container.append(done)
+            expect = ", or ]"
+        else:
+            container[top[1]] = done
+            expect = ", or }"
+    if _BLANKS.match(text, position).end() != len(text):  # type: ignore[union-attr]
+        raise ProtocolError(f"bad JSON payload: extra data at {position}")
+    return result
+
+
+def _parse_exact(payload: str, depth: int) -> Any:
+    """
+    Read JSON as C{json.loads} does, without recursing deeper than
+    L{_RECURSIVE_PARSE_DEPTH}.
+    """
+    try:
+        if depth <= _RECURSIVE_PARSE_DEPTH:
+            return _loads(payload)
+        return _parse_iterative(payload)
+    except ValueError as e:  # json's errors, and int's digit limit
+        raise ProtocolError(f"bad JSON payload: {e}") from None
+
+
+def _parse(payload: str, depth: int) -> Any:
+    """
+    Read the JSON payload C{payload}, which nests C{depth} deep at most: by
+    orjson where it reads the text as json does, else by the exact path.
+    """
+    if _orjson is not None:
+        try:
+            raw = payload.encode("utf-8")
+        except UnicodeEncodeError:
+            pass  # lone surrogates, which json reads: the exact path
+        else:
+            if _LONG_DIGITS not in raw.translate(_DIGITS_TO_HASH):
+                try:
+                    return _orjson.loads(raw)
+                except _orjson.JSONDecodeError:
+                    pass  # perhaps valid for json: the exact path decides
+    return _parse_exact(payload, depth)
+
 #: Where a placeholder sits: (container, key or index, attachment number).
 _Slot = tuple[Any, Any, int]
 
 
-def _scan(data: Any, max_depth: int, slots: list[_Slot] | None) -> None:
+def _placeholders(data: Any) -> list[_Slot]:
     """
-    Check that C{data} (a list or dict fresh from JSON) nests no deeper than
-    C{max_depth} containers, and when C{slots} is given, record every
-    placeholder in it (Node's rule: a dict whose C{_placeholder} is C{true}).
+    Every placeholder in C{data} (a list or dict fresh from JSON), depth
+    first (Node's rule: a dict whose C{_placeholder} is C{true}); with an
+    explicit stack, so any depth is fine.
     """
-    stack: list[tuple[Any, int]] = [(data, 1)]
+    slots: list[_Slot] = []
+    stack: list[Any] = [data]
     while stack:
-        node, depth = stack.pop()
-        if depth > max_depth:
-            raise ProtocolError(f"JSON payload nests deeper than {max_depth}")
+        node = stack.pop()
         items = node.items() if type(node) is dict else enumerate(node)
         for key, value in items:
             kind = type(value)
             if kind is dict:
-                if slots is not None and value.get("_placeholder") is True:
+                if value.get("_placeholder") is True:
                     num = value.get("num")
                     if type(num) is not int:
                         raise ProtocolError(
@@ -535,9 +867,31 @@ def _scan(data: Any, max_depth: int, slots: list[_Slot] | None) -> None:
                         )
                     slots.append((node, key, num))
                 else:
-                    stack.append((value, depth + 1))
+                    stack.append(value)
             elif kind is list:
-                stack.append((value, depth + 1))
+                stack.append(value)
+    return slots
+
+
+class PayloadTooDeep(ProtocolError):
+    """
+    A packet's JSON payload nests deeper than the decoder's
+    C{max_json_depth}.  The connection is broken like for any
+    L{ProtocolError}; the attributes let the server say why (a CONNECT
+    refused with a CONNECT_ERROR naming the limit, a disconnect reason).
+
+    @ivar limit: the decoder's C{max_json_depth}.
+    @ivar packet_type: the type of the packet refused.
+    @ivar namespace: its namespace.
+    """
+
+    def __init__(self, limit: int, packet_type: PacketType, namespace: str) -> None:
+        super().__init__(
+            f"JSON payload nests deeper than {limit} levels (max_json_depth)"
+        )
+        self.limit = limit
+        self.packet_type = packet_type
+        self.namespace = namespace
 
 
 @attrs.define(slots=True)
@@ -561,21 +915,29 @@ class Decoder:
     the decoder's state is then not meaningful.
     """
 
-    __slots__ = ("_max_attachments", "_max_depth", "_awaited")
+    __slots__ = ("_max_attachments", "_max_json_depth", "_awaited")
 
-    def __init__(self, *, max_attachments: int = 10, max_depth: int = 32) -> None:
+    def __init__(
+        self,
+        *,
+        max_attachments: int = 10,
+        max_json_depth: int = DEFAULT_MAX_JSON_DEPTH,
+    ) -> None:
         """
         @param max_attachments: the most binary attachments one packet may
             announce (Node's C{maxAttachments}, 10 by default).
-        @param max_depth: the deepest nesting of arrays and objects allowed in
-            a payload, counting the payload itself.
+        @param max_json_depth: the deepest nesting of arrays and objects
+            allowed in a payload, the payload's own array or object counting
+            as 1: C{["echo", [[1]]]} is 3 deep.  Deeper payloads raise
+            L{PayloadTooDeep} before they are parsed; any limit is safe, since
+            nothing here recurses with the depth.
         """
         if max_attachments < 0:
             raise ValueError("max_attachments must not be negative")
-        if max_depth < 1:
-            raise ValueError("max_depth must be at least 1")
+        if max_json_depth < 1:
+            raise ValueError("max_json_depth must be at least 1")
         self._max_attachments = max_attachments
-        self._max_depth = max_depth
+        self._max_json_depth = max_json_depth
         self._awaited: _Awaited | None = None
 
     @property
@@ -681,17 +1043,16 @@ class Decoder:
                 # Node would read the blank as an ack id; nobody sends it.
                 raise ProtocolError("blank before the JSON payload")
             payload = text[position:]
-            try:
-                data = _loads(payload)
-            except (ValueError, RecursionError) as e:
-                raise ProtocolError(f"bad JSON payload: {e}") from None
             # Counting brackets is cheap and bounds the depth from above;
-            # only walk when it might be too deep, or to find placeholders.
-            if type(data) in (list, dict) and (
-                binary or payload.count("[") + payload.count("{") > self._max_depth
-            ):
-                slots = [] if binary else None
-                _scan(data, self._max_depth, slots)
+            # measure only when it might be too deep.
+            depth = payload.count("[") + payload.count("{")
+            if depth > self._max_json_depth:
+                depth = _text_depth(payload)
+                if depth > self._max_json_depth:
+                    raise PayloadTooDeep(self._max_json_depth, ptype, namespace)
+            data = _parse(payload, depth)
+            if binary and type(data) in (list, dict):
+                slots = _placeholders(data)
         kind = type(data)
 
         if ptype == PacketType.EVENT or ptype == PacketType.BINARY_EVENT:

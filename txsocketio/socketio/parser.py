@@ -67,7 +67,7 @@ class JSONParser:
     def decoder(self, *, max_attachments: int, max_depth: int | None = None) -> Decoder:
         if max_depth is None:
             return Decoder(max_attachments=max_attachments)
-        return Decoder(max_attachments=max_attachments, max_depth=max_depth)
+        return Decoder(max_attachments=max_attachments, max_json_depth=max_depth)
 
 
 #: The parser every server uses unless told otherwise.

@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.test_socketio_server -*-
+# -*- test-case-name: tests.test_socketio_server,tests.test_socketio_namespaces -*-
 """The Socket.IO server: registration, configuration and wiring.
 
 :class:`SocketIOServer` keeps the namespaces (:mod:`txsocketio.socketio.namespaces`),
@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from typing import Any, Callable
 
-from twisted.internet.defer import Deferred, DeferredList, maybeDeferred
+from twisted.internet.defer import Deferred, DeferredList
 from twisted.logger import Logger
 
 from txsocketio.adapters.base import Adapter
@@ -42,8 +42,11 @@ class SocketIOServer(Broadcasting):
     ``max_attachments`` (10), ``adapter`` (a callable taking the namespace and
     returning an adapter; the in-memory adapter by default), ``parser`` (see
     :mod:`txsocketio.socketio.parser`; JSON by default),
-    ``connection_state_recovery`` (``None``, off, by default; e.g.
-    ``{"max_disconnection_duration": 120, "skip_middlewares": True}``, see
+    ``cleanup_empty_child_namespaces`` (False; with True a child of a dynamic
+    namespace is removed when its last socket leaves, as Node's
+    ``cleanupEmptyChildNamespaces``), ``connection_state_recovery``
+    (``None``, off, by default; e.g. ``{"max_disconnection_duration": 120,
+    "skip_middlewares": True}``, see
     :class:`~txsocketio.socketio.recovering.RecoveryOptions`).  They make one
     :class:`~txsocketio.socketio.config.ServerConfig` (:attr:`config`);
     change them later with :meth:`configure`.
@@ -66,6 +69,7 @@ class SocketIOServer(Broadcasting):
         self.clients: dict[str, Client] = {}
         self._nsps: dict[str, ServerNamespace] = {}
         self._parents: list[ParentNamespace] = []
+        self._closing: set[Deferred[Any]] = set()
         self._mounted = False
         self._shutting_down = False
         self._shutdown: Deferred[None] | None = None
@@ -132,7 +136,7 @@ class SocketIOServer(Broadcasting):
         self.config, self.engine = config, engine
         if new_adapter:
             for nsp in self.all_namespaces():
-                _close_quietly(nsp.adapter, nsp.name)
+                nsp.close_adapter()
                 nsp.start_adapter()
 
     @property
@@ -146,16 +150,23 @@ class SocketIOServer(Broadcasting):
     # -- namespaces ------------------------------------------------------------------
 
     def of(self, namespace: NamespaceMatcher) -> ServerNamespace:
-        """The namespace of that name (created on first use, or the child of a
-        dynamic namespace that already exists), or a dynamic one for a compiled
-        regex, a callable ``(name, auth) -> bool`` (or a Deferred/coroutine of
-        it) or ``"*"``."""
+        """The namespace of that name, or a dynamic one for a compiled regex, a
+        callable ``(name, auth) -> bool`` (or a Deferred/coroutine of it) or
+        ``"*"``.
+
+        A name is created on first use: as a child of the first dynamic
+        parent made from a regex that matches it (as Node does), else as a
+        namespace of its own.  A child that exists already is returned.
+        """
         if isinstance(namespace, str) and namespace != "*":
             if not namespace.startswith("/"):
                 namespace = "/" + namespace
             nsp = self._nsps.get(namespace)
             if nsp is None:
-                nsp = self._nsps[namespace] = ServerNamespace(self, namespace)
+                parent = next((p for p in self._parents if isinstance(p.matcher, re.Pattern)
+                               and p.matcher.fullmatch(namespace)), None)
+                nsp = self._nsps[namespace] = (ServerNamespace(self, namespace) if parent is None
+                                               else parent.create_child(namespace))
             return nsp
         for parent in self._parents:
             if parent.matcher is namespace or parent.matcher == namespace:
@@ -175,6 +186,23 @@ class SocketIOServer(Broadcasting):
     def all_namespaces(self) -> list[ServerNamespace]:
         """The named namespaces and the dynamic parents."""
         return [*self._nsps.values(), *self._parents]
+
+    def remove_namespace(self, nsp: ServerNamespace) -> "Deferred[Any]":
+        """Forget ``nsp`` and close its adapter (a dynamic parent removing an
+        emptied child); a later ``of()`` or client for that name makes a new
+        one.  Fires when the adapter is closed; :meth:`shutdown` waits for it too."""
+        if self._nsps.get(nsp.name) is nsp:
+            del self._nsps[nsp.name]
+        d = nsp.close_adapter()
+        if not d.called:
+            self._closing.add(d)
+            d.addBoth(lambda result: (self._closing.discard(d), result)[1])
+        return d
+
+    @property
+    def closing_adapters(self) -> list["Deferred[Any]"]:
+        """The adapter closes of removed namespaces still in progress."""
+        return list(self._closing)
 
     async def find_namespace(self, name: str, auth: dict[str, Any],
                              gone: Callable[[], bool]) -> ServerNamespace | None:
@@ -315,61 +343,35 @@ class SocketIOServer(Broadcasting):
             client.on_close(reason)
 
 
-def _close_quietly(adapter: Adapter, name: str) -> "Deferred[Any]":
-    d = maybeDeferred(adapter.close)
-    d.addErrback(lambda f: log.failure("closing the adapter of {nsp} failed", f, nsp=name))
-    return d
-
-
 class _Shutdown:
-    """The steps of :meth:`SocketIOServer.shutdown`."""
-
-    #: how often to look whether Engine.IO has closed every session
-    POLL = 0.05
+    """The steps of :meth:`SocketIOServer.shutdown`: goodbyes written, then
+    Engine.IO's own shutdown and the adapters' closing, awaited together."""
 
     def __init__(self, sio: SocketIOServer, timeout: float) -> None:
         self.sio = sio
         self.reactor = sio.reactor
         self.timeout = timeout
         self.done: Deferred[None] = Deferred()
-        self._poll: Any = None
         self._timer: Any = None
-        self._adapters_closed = False
 
     def start(self) -> "Deferred[None]":
         sio = self.sio
         log.info("shutting down: disconnecting {n} client(s)", n=len(sio.clients))
         sio.close("server shutting down")
         self._timer = self.reactor.callLater(self.timeout, self._timed_out)
-        closing = [_close_quietly(nsp.adapter, nsp.name) for nsp in sio.all_namespaces()]
-        DeferredList(closing).addCallback(self._adapters_done)
-        self._check()
+        steps = [sio.engine.shutdown(self.timeout)]
+        steps += [nsp.close_adapter() for nsp in sio.all_namespaces()] + sio.closing_adapters
+        DeferredList(steps).addCallback(lambda _: self._finish())
         return self.done
-
-    def _adapters_done(self, _: Any) -> None:
-        self._adapters_closed = True
-        self._check()
-
-    def _check(self) -> None:
-        self._poll = None
-        if self.done.called:
-            return
-        if not self.sio.engine.sockets and self._adapters_closed:
-            self._finish()
-        elif not self.sio.engine.sockets:
-            return  # the adapters' Deferreds call back
-        else:
-            self._poll = self.reactor.callLater(self.POLL, self._check)
 
     def _timed_out(self) -> None:
         self._timer = None
-        log.warn("shutdown timed out: {n} Engine.IO session(s) still closing", n=len(self.sio.engine.sockets))
+        log.warn("shutdown timed out: adapters still closing")
         self._finish()
 
     def _finish(self) -> None:
-        for call in (self._poll, self._timer):
-            if call is not None and call.active():
-                call.cancel()
-        self._poll = self._timer = None
+        if self._timer is not None and self._timer.active():
+            self._timer.cancel()
+        self._timer = None
         if not self.done.called:
             self.done.callback(None)

@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.test_socketio_events -*-
+# -*- test-case-name: tests.test_socketio_events,tests.test_socketio_tasks -*-
 """The server-side Socket: one client connected to one namespace.
 
 The socket is glue: the connection (:mod:`txsocketio.socketio.client`) hands
@@ -26,8 +26,12 @@ from txsocketio.socketio.events import RESERVED_EVENTS, ack_arguments, check_eve
 from txsocketio.socketio.namespace import method_name
 from txsocketio.socketio.packet import Packet, PacketType
 from txsocketio.socketio.recovering import persist_session
+from txsocketio.socketio.tasks import ConnectionTasks
 
 if TYPE_CHECKING:
+    from twisted.internet.interfaces import IDelayedCall
+    from twisted.internet.task import LoopingCall
+
     from txsocketio.engineio.server import OutgoingMessage
     from txsocketio.socketio.client import Client
     from txsocketio.socketio.namespace import Namespace
@@ -140,8 +144,10 @@ class Socket:
         self._any_outgoing: list[Callable[..., Any]] = []
         self._middlewares: list[Callable[..., Any]] = []
         self._disconnect_after_connect: bool | None = None
+        self._tasks: ConnectionTasks | None = None
         #: what carries out this socket's emits and views (see txsocketio.socketio.broadcast)
         self.executor = SocketExecutor(self)
+        nsp.socket_connecting(self)
 
     def __repr__(self) -> str:
         return f"<Socket {self.id} on {self.nsp.name}>"
@@ -350,6 +356,33 @@ class Socket:
         self._middlewares.append(middleware)
         return middleware
 
+    # -- work tied to the connection (txsocketio.socketio.tasks) ------------------------
+
+    @property
+    def tasks(self) -> ConnectionTasks:
+        """The work this socket started; cancelled when it leaves the namespace."""
+        if self._tasks is None:
+            self._tasks = ConnectionTasks(self.nsp.reactor, self, closed=self.disconnected)
+        return self._tasks
+
+    def every(self, seconds: float, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> "LoopingCall":
+        """Call ``fn(*args, **kwargs)`` every ``seconds`` (the first time after
+        ``seconds``) while this socket is connected; see
+        :meth:`ConnectionTasks.every`.  Returns the ``LoopingCall`` (``.stop()``)."""
+        return self.tasks.every(seconds, fn, *args, **kwargs)
+
+    def later(self, seconds: float, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> "IDelayedCall":
+        """Call ``fn(*args, **kwargs)`` after ``seconds`` unless this socket left
+        first; see :meth:`ConnectionTasks.later`.  Returns the ``IDelayedCall``
+        (``.cancel()``)."""
+        return self.tasks.later(seconds, fn, *args, **kwargs)
+
+    def spawn(self, work: Any, *args: Any, **kwargs: Any) -> "Deferred[Any]":
+        """Run a Deferred, a coroutine or ``work(*args, **kwargs)`` until it ends
+        or this socket leaves (then it is cancelled); failures are logged.
+        See :meth:`ConnectionTasks.spawn`."""
+        return self.tasks.spawn(work, *args, **kwargs)
+
     # -- leaving ------------------------------------------------------------------
 
     def disconnect(self, close: bool = False) -> None:
@@ -516,7 +549,9 @@ class Socket:
             log.failure("ack callback failed on {socket}", socket=self)
 
     def handle_close(self, reason: str) -> None:
-        """Leave the namespace: rooms, tables, pending acks, then the handlers.
+        """Leave the namespace: the ``disconnecting`` handlers, the work started
+        with :meth:`every`/:meth:`later`/:meth:`spawn`, rooms, tables, pending
+        acks, then the ``disconnect`` handlers.
 
         A socket that never completed its connection is removed silently (no
         disconnect handlers: its connect handler did not succeed).
@@ -530,6 +565,8 @@ class Socket:
             persist_session(self, reason)
         self.connected = False
         self._buffer = None
+        if self._tasks is not None:
+            self._tasks.cancel_all()
         nsp = self.nsp
         nsp.adapter.del_all(self.id)
         nsp.socket_left(self)

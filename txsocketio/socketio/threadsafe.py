@@ -37,6 +37,8 @@ times out in ``result(timeout)``.
 
 from __future__ import annotations
 
+import concurrent.futures
+
 from concurrent.futures import Future
 from typing import TYPE_CHECKING, Any, Callable, Mapping
 
@@ -184,7 +186,11 @@ class ThreadSafeServer(Broadcasting):
         if threadable.isInIOThread():
             raise RuntimeError("sio.threadsafe.call() cannot be used from the reactor thread "
                                "(it would wait for itself): call the function directly")
-        return self.call_async(fn, *args, **kwargs).result(self.call_timeout)
+        try:
+            return self.call_async(fn, *args, **kwargs).result(self.call_timeout)
+        except concurrent.futures.TimeoutError as e:
+            # The same class as the built-in TimeoutError from Python 3.11 on; on 3.10 it is not.
+            raise TimeoutError(f"the reactor thread did not answer within {self.call_timeout} s") from e
 
 
 @attrs.frozen

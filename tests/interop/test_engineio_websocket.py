@@ -1,0 +1,52 @@
+"""Engine.IO over WebSocket with a raw Node ``ws`` client (no engine.io-client logic).
+
+The first frame after the 101: a client that only listens for ``message``
+once ``open`` has fired must still get the OPEN packet, for EIO=3 and EIO=4.
+The server writes it in a write of its own once the 101 has gone out, as
+Node's server does.  ``TXSIO_EIO_SERVER=node`` runs the same test against the
+reference server on Node's ``engine.io`` (see tests/interop/test_engineio.py).
+"""
+
+import json
+
+from twisted.trial import unittest
+
+from tests.interop.test_engineio import server_argv
+from tests.support import NODE_DIR, ServerProcess, free_port, require_node, require_node_modules, run_process
+
+RAW_WS = NODE_DIR / "raw_ws.js"
+
+
+class FirstFrameTests(unittest.TestCase):
+    """The OPEN packet reaches a client that listens for messages only after open."""
+
+    async def setUp(self):
+        require_node_modules("ws", "engine.io")
+        port = free_port()
+        self.url = f"ws://127.0.0.1:{port}/engine.io/"
+        self.server = ServerProcess(server_argv(port), port)
+        self.addCleanup(self.server.stop)
+        await self.server.start()
+
+    async def first_frame(self, eio):
+        result = await run_process([require_node(), str(RAW_WS), "first-frame",
+                                    f"{self.url}?EIO={eio}&transport=websocket"],
+                                   cwd=NODE_DIR, timeout=30)
+        context = f"{result.describe()}\n=== server\n{self.server.describe()}"
+        self.assertEqual(result.exit_code, 0, context)
+        return json.loads(result.stdout_text.strip().splitlines()[-1])["first"], context
+
+    async def check(self, eio):
+        # A few connections: the coalesced 101 + OPEN was missed most of the time.
+        for _ in range(5):
+            first, context = await self.first_frame(eio)
+            self.assertTrue(first.startswith('0{"sid":'), context)
+            self.assertEqual(json.loads(first[1:])["upgrades"], [], context)
+
+    async def test_eio4(self):
+        """EIO=4: the first message the raw client sees is the OPEN packet."""
+        await self.check(4)
+
+    async def test_eio3(self):
+        """EIO=3: the same."""
+        await self.check(3)

@@ -1,0 +1,686 @@
+"""In-memory tests of L{txsocketio.engineio.websocket}: the upgrade from polling and
+WebSocket sessions, over L{twisted.test.iosim} with a raw client (see
+L{tests.engineio_support})."""
+
+from __future__ import annotations
+
+import struct
+import zlib
+from typing import Any
+
+from twisted.internet.defer import succeed
+from twisted.trial.unittest import SynchronousTestCase
+
+from txsocketio.engineio.server import EngineIOSocket, OutgoingMessage
+from txsocketio.engineio.session import SessionState
+
+from tests.engineio_support import (
+    upgraded,
+    BAD_REQUEST,
+    Harness,
+    OP_CLOSE,
+    OP_TEXT,
+    WebSocketClient,
+    client_frame,
+    open_sid,
+)
+
+
+class UpgradeTests(SynchronousTestCase):
+    """Polling to WebSocket."""
+
+    def test_full_upgrade(self):
+        """
+        The probe socket gets 101; C{2probe} is answered C{3probe} on it and
+        the pending GET with C{6}; after C{5} the WebSocket is the transport,
+        messages queued meanwhile are flushed on it, and polling is 400.
+        """
+        h = Harness(self)
+        sid, _ = h.handshake()
+        socket = h.socket(sid)
+        request = h.poll(sid)
+        ws = h.websocket(f"EIO=4&transport=websocket&sid={sid}")
+        self.assertEqual(ws.status, 101)
+        self.assertEqual(ws.received(), [])
+        self.assertTrue(socket.session.upgrading)
+        ws.send_text("2probe")
+        self.assertEqual(ws.received(), ["3probe"])
+        self.assertEqual(request.result().text(), "6")
+        socket.send("queued")
+        socket.send(b"\x01")
+        after_probe = h.poll(sid)
+        self.assertEqual(after_probe.result().text(), "4queued\x1ebAQ==")
+        socket.send("while paused")
+        ws.send_text("5")
+        self.assertEqual(socket.transport, "websocket")
+        self.assertEqual(ws.received(), ["4while paused"])
+        socket.send("direct")
+        socket.send(b"\x02")
+        self.assertEqual(ws.received(), ["4direct", b"\x02"])
+        ws.send_text("4from client")
+        ws.send_binary(b"\x03")
+        self.assertEqual(h.messages(), ["from client", b"\x03"])
+        response = h.poll(sid).result()
+        self.assertEqual((response.code, response.body), (400, BAD_REQUEST))
+        self.assertEqual(h.send(sid, b"4x").body, BAD_REQUEST)
+        self.assertEqual(h.disconnects(), [])
+        h.assert_timer_consistent(socket)
+
+    def test_pending_get_released_on_upgrade(self):
+        """A GET still pending when C{5} arrives is answered C{6}."""
+        h = Harness(self)
+        sid, _ = h.handshake()
+        ws = h.websocket(f"EIO=4&transport=websocket&sid={sid}")
+        ws.send_text("2probe")
+        ws.received()
+        request = h.poll(sid)
+        self.assertEqual(request.result().text(), "6")
+        request = h.poll(sid)
+        self.assertEqual(request.result().text(), "6")
+        ws.send_text("5")
+        self.assertEqual(h.socket(sid).transport, "websocket")
+
+    def test_heartbeat_after_upgrade(self):
+        """After the upgrade pings go over the WebSocket; no pong closes the session."""
+        h = Harness(self)
+        sid, ws = upgraded(h)
+        h.advance(25)
+        self.assertEqual(ws.received(), ["2"])
+        ws.send_text("3")
+        h.advance(25)
+        self.assertEqual(ws.received(), ["2"])
+        h.advance(20)
+        self.assertEqual(h.disconnects(), ["ping timeout"])
+        self.assertEqual(ws.received(), [("close", 1000)])
+        self.assertTrue(ws.disconnected)
+        h.assert_clean()
+
+    def test_upgrade_v3(self):
+        """The v3 upgrade is the same; binary frames then carry a leading 4."""
+        h = Harness(self, allow_eio3=True)
+        sid, ws = upgraded(h, eio=3)
+        h.socket(sid).send(b"\x01\x02")
+        self.assertEqual(ws.received(), [b"\x04\x01\x02"])
+        ws.send_binary(b"\x04\x09")
+        self.assertEqual(h.messages(), [b"\x09"])
+
+    def test_upgrade_timeout(self):
+        """
+        No C{5} within upgrade_timeout: the probe socket is closed and the
+        session keeps polling.
+        """
+        h = Harness(self, upgrade_timeout=5)
+        sid, _ = h.handshake()
+        ws = h.websocket(f"EIO=4&transport=websocket&sid={sid}")
+        ws.send_text("2probe")
+        self.assertEqual(ws.received(), ["3probe"])
+        h.advance(4.9)
+        self.assertFalse(ws.disconnected)
+        h.advance(0.1)
+        self.assertEqual(ws.received(), [("close", 1000)])
+        self.assertTrue(ws.disconnected)
+        socket = h.socket(sid)
+        self.assertEqual(socket.transport, "polling")
+        self.assertFalse(socket.session.upgrading)
+        socket.send("still here")
+        self.assertEqual(h.poll(sid).result().text(), "4still here")
+        request = h.poll(sid)
+        self.assertFalse(request.done)
+        self.assertEqual(h.disconnects(), [])
+        h.assert_timer_consistent(socket)
+
+    def test_upgrade_timeout_without_probe(self):
+        """A probe socket that never sends C{2probe} is also dropped on time."""
+        h = Harness(self, upgrade_timeout=5)
+        sid, _ = h.handshake()
+        ws = h.websocket(f"EIO=4&transport=websocket&sid={sid}")
+        h.advance(5)
+        self.assertTrue(ws.disconnected)
+        self.assertTrue(h.socket(sid).session.can_upgrade())
+
+    def test_retry_after_failed_upgrade(self):
+        """After a failed upgrade, a new WebSocket may try again and succeed."""
+        h = Harness(self, upgrade_timeout=5)
+        sid, _ = h.handshake()
+        h.websocket(f"EIO=4&transport=websocket&sid={sid}")
+        h.advance(5)
+        ws = h.websocket(f"EIO=4&transport=websocket&sid={sid}")
+        ws.send_text("2probe")
+        self.assertEqual(ws.received(), ["3probe"])
+        ws.send_text("5")
+        self.assertEqual(h.socket(sid).transport, "websocket")
+
+    def test_probe_socket_closed_by_client(self):
+        """A client that closes its probe socket before C{5} keeps polling."""
+        h = Harness(self)
+        sid, _ = h.handshake()
+        ws = h.websocket(f"EIO=4&transport=websocket&sid={sid}")
+        ws.send_text("2probe")
+        ws.received()
+        ws.send_close()
+        self.assertTrue(ws.disconnected)
+        socket = h.socket(sid)
+        self.assertEqual(socket.transport, "polling")
+        self.assertFalse(socket.session.upgrading)
+        socket.send("x")
+        self.assertEqual(h.poll(sid).result().text(), "4x")
+        self.assertEqual(h.disconnects(), [])
+
+    def test_probe_socket_dropped(self):
+        """A probe socket whose TCP connection drops leaves the session polling."""
+        h = Harness(self)
+        sid, _ = h.handshake()
+        ws = h.websocket(f"EIO=4&transport=websocket&sid={sid}")
+        ws.drop()
+        self.assertTrue(h.socket(sid).session.can_upgrade())
+        self.assertEqual(h.disconnects(), [])
+
+    def test_bad_packet_on_probe(self):
+        """
+        Anything but C{2probe}, C{5} or C{6} on the probe socket drops the
+        probe; the session keeps polling.
+        """
+        for frame in ("4hello", "5", "2", "xyz"):
+            h = Harness(self)
+            sid, _ = h.handshake()
+            ws = h.websocket(f"EIO=4&transport=websocket&sid={sid}")
+            ws.send_text(frame)
+            self.assertTrue(ws.disconnected, frame)
+            self.assertEqual(h.socket(sid).transport, "polling")
+            self.assertFalse(h.socket(sid).session.upgrading)
+            self.assertEqual(h.messages(), [])
+            self.assertEqual(h.disconnects(), [])
+
+    def test_second_websocket_after_upgrade(self):
+        """
+        A second WebSocket on an already upgraded sid completes the 101
+        handshake and is then closed; the session is unharmed.
+        """
+        h = Harness(self)
+        sid, ws = upgraded(h)
+        second = h.websocket(f"EIO=4&transport=websocket&sid={sid}")
+        self.assertEqual(second.status, 101)
+        self.assertEqual(second.received(), [("close", 1000)])
+        self.assertTrue(second.disconnected)
+        h.socket(sid).send("still")
+        self.assertEqual(ws.received(), ["4still"])
+        self.assertEqual(h.disconnects(), [])
+
+    def test_second_websocket_while_upgrading(self):
+        """A WebSocket on a sid that is already upgrading gets 101 and a close."""
+        h = Harness(self)
+        sid, _ = h.handshake()
+        first = h.websocket(f"EIO=4&transport=websocket&sid={sid}")
+        second = h.websocket(f"EIO=4&transport=websocket&sid={sid}")
+        self.assertEqual(second.status, 101)
+        self.assertEqual(second.received(), [("close", 1000)])
+        self.assertTrue(second.disconnected)
+        first.send_text("2probe")
+        self.assertEqual(first.received(), ["3probe"])
+        first.send_text("5")
+        self.assertEqual(h.socket(sid).transport, "websocket")
+
+    def test_second_websocket_on_websocket_session(self):
+        """A WebSocket naming the sid of a WebSocket-only session gets 101 and a close."""
+        h = Harness(self)
+        ws = h.websocket("EIO=4&transport=websocket")
+        sid = open_sid(ws.received()[0])
+        second = h.websocket(f"EIO=4&transport=websocket&sid={sid}")
+        self.assertEqual((second.status, second.received()), (101, [("close", 1000)]))
+        self.assertFalse(h.socket(sid).closed)
+
+    def test_websocket_with_upgrades_off(self):
+        """With allow_upgrades off, a WebSocket on a polling sid gets 101 and a close."""
+        h = Harness(self, allow_upgrades=False)
+        sid, _ = h.handshake()
+        ws = h.websocket(f"EIO=4&transport=websocket&sid={sid}")
+        self.assertEqual((ws.status, ws.received()), (101, [("close", 1000)]))
+        self.assertEqual(h.socket(sid).transport, "polling")
+
+    def test_session_closed_during_upgrade(self):
+        """Closing a session while its upgrade is under way closes the probe socket too."""
+        h = Harness(self)
+        sid, _ = h.handshake()
+        ws = h.websocket(f"EIO=4&transport=websocket&sid={sid}")
+        ws.send_text("2probe")
+        ws.received()
+        self.assertEqual(h.poll(sid).result().text(), "6")
+        self.assertEqual(h.send(sid, b"1").body, b"ok")
+        self.assertEqual(h.disconnects(), ["transport close"])
+        self.assertEqual(ws.received(), [("close", 1000)])
+        self.assertTrue(ws.disconnected)
+        h.assert_clean()
+
+    def test_upgrade_completes_while_closing(self):
+        """
+        A session closed by the server after the probe still accepts C{5}; the
+        CLOSE packet then goes out on the WebSocket and everything is cleaned up.
+        """
+        h = Harness(self)
+        sid, _ = h.handshake()
+        ws = h.websocket(f"EIO=4&transport=websocket&sid={sid}", auto_close_reply=False)
+        ws.send_text("2probe")
+        ws.received()
+        socket = h.socket(sid)
+        socket.close()
+        self.assertEqual(h.disconnects(), ["forced close"])
+        ws.send_text("5")
+        self.assertEqual(ws.received(), ["1", ("close", 1000)])
+        # Finished as soon as the CLOSE packet is written, not when the
+        # client gets round to answering the close frame.
+        self.assertIs(socket.session.state, SessionState.CLOSED)
+        self.assertEqual(h.server.sockets, {})
+        ws.send_close()
+        h.assert_clean()
+
+
+class WebSocketTests(SynchronousTestCase):
+    """Sessions carried over WebSocket from the start."""
+
+    def open(self, h: Harness, eio: int = 4, **kw: Any) -> tuple[str, WebSocketClient]:
+        ws = h.websocket(f"EIO={eio}&transport=websocket", **kw)
+        self.assertEqual(ws.status, 101)
+        return open_sid(ws.received()[0]), ws
+
+    def test_messages(self):
+        """
+        One packet per frame: text frames are C{4<text>}, binary frames the raw
+        bytes (v4); both ways.
+        """
+        h = Harness(self)
+        sid, ws = self.open(h)
+        ws.send_text("4h\u00e9llo")
+        ws.send_binary(b"\x00\xff")
+        ws.send_text("4")
+        self.assertEqual(h.messages(), ["h\u00e9llo", b"\x00\xff", ""])
+        socket = h.socket(sid)
+        self.assertTrue(socket.writable)
+        socket.send("back")
+        socket.send(b"\x01")
+        socket.send_many(["m1", "m2"])
+        self.assertEqual(ws.received(), ["4back", b"\x01", "4m1", "4m2"])
+
+    def test_v3_binary_frames(self):
+        """In v3, binary frames carry a leading type byte 4, both ways."""
+        h = Harness(self, allow_eio3=True)
+        sid, ws = self.open(h, eio=3)
+        ws.send_binary(b"\x04\x00\xff")
+        self.assertEqual(h.messages(), [b"\x00\xff"])
+        h.socket(sid).send(b"\x01")
+        self.assertEqual(ws.received(), [b"\x04\x01"])
+
+    def test_v3_bad_binary_frame(self):
+        """A v3 binary frame without the type byte 4 closes the session."""
+        h = Harness(self, allow_eio3=True)
+        _, ws = self.open(h, eio=3)
+        ws.send_binary(b"\x00\xff")
+        self.assertEqual(h.disconnects(), ["parse error"])
+        h.assert_clean()
+
+    def test_v3_client_ping(self):
+        """A v3 client's C{2} is answered C{3} on the WebSocket."""
+        h = Harness(self, allow_eio3=True)
+        _, ws = self.open(h, eio=3)
+        ws.send_text("2")
+        self.assertEqual(ws.received(), ["3"])
+
+    def test_heartbeat(self):
+        """The server pings over the WebSocket; a missing pong closes it with 1000."""
+        h = Harness(self, ping_interval=1, ping_timeout=0.5)
+        _, ws = self.open(h)
+        h.advance(1)
+        self.assertEqual(ws.received(), ["2"])
+        ws.send_text("3")
+        h.advance(1)
+        self.assertEqual(ws.received(), ["2"])
+        h.advance(0.5)
+        self.assertEqual(h.disconnects(), ["ping timeout"])
+        self.assertEqual(ws.received(), [("close", 1000)])
+        self.assertTrue(ws.disconnected)
+        h.assert_clean()
+
+    def test_invalid_text_frame(self):
+        """A text frame that is not a packet (C{abc}) closes the session ("parse error")."""
+        for frame in ("abc", "", "9"):
+            h = Harness(self)
+            _, ws = self.open(h)
+            ws.send_text(frame)
+            self.assertEqual(h.disconnects(), ["parse error"], frame)
+            self.assertEqual(ws.received(), [("close", 1000)])
+            self.assertTrue(ws.disconnected)
+            h.assert_clean()
+
+    def test_protocol_violation_packets(self):
+        """A v4 client PING on the session is a "transport error"; OPEN is a "parse error"."""
+        for frame, reason in (("2", "transport error"), ("0", "parse error"), ("5", "parse error")):
+            h = Harness(self)
+            _, ws = self.open(h)
+            ws.send_text(frame)
+            self.assertEqual(h.disconnects(), [reason], frame)
+            self.assertTrue(ws.disconnected)
+            h.assert_clean()
+
+    def test_client_close_packet(self):
+        """A C{1} from the client closes the session ("transport close") and the socket."""
+        h = Harness(self)
+        _, ws = self.open(h)
+        ws.send_text("1")
+        self.assertEqual(h.disconnects(), ["transport close"])
+        self.assertTrue(ws.disconnected)
+        h.assert_clean()
+
+    def test_client_close_frame(self):
+        """A WebSocket close from the client ends the session ("transport close")."""
+        h = Harness(self)
+        _, ws = self.open(h)
+        ws.send_close()
+        self.assertEqual(h.disconnects(), ["transport close"])
+        self.assertTrue(ws.disconnected)
+        h.assert_clean()
+
+    def test_client_drops_tcp(self):
+        """A dropped TCP connection ends the session ("transport close")."""
+        h = Harness(self)
+        _, ws = self.open(h)
+        ws.drop()
+        self.assertEqual(h.disconnects(), ["transport close"])
+        h.assert_clean()
+
+    def test_oversize_message(self):
+        """
+        A message over max_http_buffer_size gets a close frame with code 1009
+        (not a dropped TCP connection) and ends the session.
+        """
+        h = Harness(self, max_http_buffer_size=100)
+        _, ws = self.open(h)
+        ws.send_text("4" + "x" * 99)
+        self.assertEqual(h.messages(), ["x" * 99])
+        ws.send_text("4" + "x" * 100)
+        received = ws.received()
+        self.assertEqual(received[-1], ("close", 1009))
+        self.assertEqual(ws.close_code, 1009)
+        self.assertTrue(ws.disconnected)
+        self.assertEqual(h.messages(), ["x" * 99])
+        self.assertEqual(h.disconnects(), ["transport error"])
+        h.assert_clean()
+
+    def test_invalid_utf8(self):
+        """A text frame that is not UTF-8 gets close code 1007: "transport error"."""
+        h = Harness(self)
+        _, ws = self.open(h)
+        ws.send_raw(client_frame(OP_TEXT, b"4\xff\xfe"))
+        self.assertEqual(ws.close_code, 1007)
+        self.assertEqual(h.disconnects(), ["transport error"])
+        h.assert_clean()
+
+    def test_oversize_fragmented_message(self):
+        """A message over the limit in several small frames is refused with 1009 too."""
+        h = Harness(self, max_http_buffer_size=100)
+        _, ws = self.open(h)
+        ws.send_raw(client_frame(OP_TEXT, b"4" + b"x" * 60, fin=False))
+        ws.send_raw(client_frame(0, b"x" * 60, fin=True))
+        self.assertEqual(ws.close_code, 1009)
+        self.assertEqual(h.messages(), [])
+        h.assert_clean()
+
+    def test_server_close(self):
+        """EngineIOSocket.close() sends C{1} and a close frame 1000; on_disconnect once."""
+        h = Harness(self)
+        sid, ws = self.open(h)
+        h.socket(sid).close()
+        self.assertEqual(ws.received(), ["1", ("close", 1000)])
+        self.assertTrue(ws.disconnected)
+        self.assertEqual(h.disconnects(), ["forced close"])
+        h.assert_clean()
+
+    def test_close_handshake_timer_on_server_reactor(self):
+        """
+        A client that never answers the close frame is dropped after
+        autobahn's close-handshake timeout, timed on the server's reactor (not
+        the global one): the session is gone at once and the TCP connection
+        once the clock moves.
+        """
+        h = Harness(self)
+        sid, ws = self.open(h, auto_close_reply=False)
+        h.socket(sid).close()
+        self.assertEqual(ws.received(), ["1", ("close", 1000)])
+        self.assertEqual(h.server.sockets, {})
+        self.assertFalse(ws.disconnected)
+        self.assertNotEqual(h.clock.getDelayedCalls(), [])
+        h.advance(1)
+        self.assertTrue(ws.disconnected)
+        h.assert_clean()
+
+    def test_send_while_peer_closing(self):
+        """
+        Sending to a socket whose client has sent its close frame (before the
+        connection is gone) does not raise; nothing is written.
+        """
+        h = Harness(self)
+        sid, ws = self.open(h)
+        socket = h.socket(sid)
+        protocol = ws.server_io.protocol
+        # Deliver the close frame straight to the server protocol, without
+        # pumping: the TCP connection is not closed yet.
+        protocol.dataReceived(client_frame(OP_CLOSE, struct.pack("!H", 1000)))
+        self.assertFalse(socket.writable)
+        socket.send("late")
+        socket.send(b"late")
+        socket.send(OutgoingMessage("late"))
+        socket.close()
+        h.advance(25)
+        self.assertEqual(h.disconnects(), ["forced close"])
+        self.assertEqual([f for f in ws.received() if f != ("close", 1000)], [])
+        h.assert_clean()
+
+    def test_on_connect_sends(self):
+        """Messages sent from on_connect follow the OPEN packet."""
+        h = Harness(self)
+        h.on_connect = lambda socket: socket.send("hello")
+        ws = h.websocket("EIO=4&transport=websocket")
+        frames = ws.received()
+        open_sid(frames[0])
+        self.assertEqual(frames[1:], ["4hello"])
+
+    def test_on_connect_closes(self):
+        """A WebSocket session closed from on_connect sends OPEN, C{1}, and closes."""
+        h = Harness(self)
+        h.on_connect = lambda socket: socket.close()
+        ws = h.websocket("EIO=4&transport=websocket")
+        self.assertEqual(ws.status, 101)
+        frames = ws.received()
+        open_sid(frames[0])
+        self.assertEqual(frames[1:], ["1", ("close", 1000)])
+        self.assertEqual(h.disconnects(), ["forced close"])
+        h.assert_clean()
+
+    def test_failed_opening_handshake(self):
+        """
+        If the WebSocket handshake fails after the session was created (here:
+        a malformed permessage-deflate offer), the session ends with
+        "transport close" and nothing is left behind.
+        """
+        h = Harness(self, per_message_deflate=True)
+        ws = h.websocket("EIO=4&transport=websocket",
+                         headers={"Sec-WebSocket-Extensions": "permessage-deflate; bogus=1"})
+        self.assertNotEqual(ws.status, 101)
+        self.assertEqual(len([e for e in h.events if e[0] == "connect"]),
+                         len(h.disconnects()))
+        h.assert_clean()
+
+    def test_per_message_deflate(self):
+        """With per_message_deflate on, an offer is accepted and messages still flow."""
+        h = Harness(self, per_message_deflate=True)
+        ws = h.websocket("EIO=4&transport=websocket",
+                         headers={"Sec-WebSocket-Extensions": "permessage-deflate"})
+        self.assertEqual(ws.status, 101)
+        self.assertIn("permessage-deflate", ws.headers.get("sec-websocket-extensions", [""])[0])
+
+    def test_per_message_deflate_honours_compress_false(self):
+        """
+        With permessage-deflate negotiated, a message prepared with
+        C{compress=False} goes out uncompressed (RSV1 clear, the plain
+        packet), while the default one is compressed (RSV1 set).
+        """
+        from txsocketio.engineio.server import OutgoingMessage
+
+        h = Harness(self, per_message_deflate=True)
+        ws = h.websocket("EIO=4&transport=websocket",
+                         headers={"Sec-WebSocket-Extensions": "permessage-deflate"})
+        import zlib
+
+        [(_, compressed)] = ws.frames
+        opening = zlib.decompressobj(-15).decompress(compressed + b"\x00\x00\xff\xff").decode()
+        socket = h.socket(open_sid(opening))
+        text = "x" * 300
+        socket.send(OutgoingMessage(text))
+        socket.send(OutgoingMessage(text, compress=False))
+        ws._parse()
+        self.assertEqual(ws.rsv1[-2:], [True, False])
+        self.assertLess(len(ws.frames[-2][1]), 100)
+        self.assertEqual(ws.frames[-1][1], b"4" + text.encode())
+
+    def test_per_message_deflate_off(self):
+        """By default no compression extension is negotiated."""
+        h = Harness(self)
+        ws = h.websocket("EIO=4&transport=websocket",
+                         headers={"Sec-WebSocket-Extensions": "permessage-deflate"})
+        self.assertNotIn("sec-websocket-extensions", ws.headers)
+
+    def test_websocket_sid_gets_no_polling(self):
+        """Polling requests on a WebSocket-only session are 400."""
+        h = Harness(self)
+        sid, _ = self.open(h)
+        response = h.poll(sid).result()
+        self.assertEqual((response.code, response.body), (400, BAD_REQUEST))
+
+
+# -- the connection's producer: the first frame, a stalled reader -----------------------
+
+
+def server_frames(data: bytes) -> list[tuple[int, bytes]]:
+    """Parse unmasked server frames (opcode, payload)."""
+    frames = []
+    while len(data) >= 2:
+        n, offset = data[1] & 0x7F, 2
+        if n == 126:
+            n, offset = struct.unpack("!H", data[2:4])[0], 4
+        elif n == 127:
+            n, offset = struct.unpack("!Q", data[2:10])[0], 10
+        frames.append((data[0] & 0x0F, data[offset:offset + n]))
+        data = data[offset + n:]
+    return frames
+
+
+class StringConnection:
+    """One WebSocket connection to the harness's Site over a StringTransport:
+    every write the server makes can be seen before anything is 'sent'."""
+
+    def __init__(self, h: Harness, query: str) -> None:
+        from twisted.internet.address import IPv4Address
+        from twisted.internet.testing import StringTransport
+
+        self.h = h
+        self.protocol = h.site.buildProtocol(IPv4Address("TCP", "10.0.0.2", 40000))
+        self.transport = StringTransport(hostAddress=IPv4Address("TCP", "10.0.0.1", 80),
+                                         peerAddress=IPv4Address("TCP", "10.0.0.2", 40000))
+        self.transport.protocol = self.protocol  # as a TCP transport has (the takeover sets it)
+        self.protocol.makeConnection(self.transport)
+        self.protocol.dataReceived(
+            (f"GET /engine.io/?{query} HTTP/1.1\r\nHost: example.com\r\nUpgrade: websocket\r\n"
+             "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+             "Sec-WebSocket-Version: 13\r\n\r\n").encode("latin-1"))
+
+    def take(self) -> bytes:
+        data = self.transport.value()
+        self.transport.clear()
+        return data
+
+    def drained(self) -> None:
+        """The kernel took everything: Twisted asks its producer for more."""
+        self.transport.producer.resumeProducing()
+
+
+class FirstFrameTests(SynchronousTestCase):
+    """The OPEN packet goes out in a write of its own after the 101 (as Node's server)."""
+
+    def check(self, eio: int) -> None:
+        h = Harness(self, allow_eio3=True)
+        conn = StringConnection(h, f"EIO={eio}&transport=websocket")
+        head = conn.take()
+        self.assertTrue(head.startswith(b"HTTP/1.1 101 "), head)
+        self.assertTrue(head.endswith(b"\r\n\r\n"), "nothing may follow the 101 in its write")
+        [sid] = h.server.sockets
+        self.assertFalse(h.socket(sid).writable)
+        conn.drained()
+        [(opcode, payload)] = server_frames(conn.take())
+        self.assertEqual(opcode, OP_TEXT)
+        self.assertEqual(open_sid(payload.decode()), sid)
+        self.assertTrue(h.socket(sid).writable)
+
+    def test_eio4(self):
+        """EIO=4: the 101 alone, then the OPEN frame once the 101 is written."""
+        self.check(4)
+
+    def test_eio3(self):
+        """EIO=3: the same."""
+        self.check(3)
+
+    def test_messages_before_open_wait(self):
+        """Messages sent before the 101 is out follow the OPEN packet, in order."""
+        h = Harness(self)
+        h.on_connect = lambda socket: socket.send("hello")
+        conn = StringConnection(h, "EIO=4&transport=websocket")
+        self.assertTrue(conn.take().endswith(b"\r\n\r\n"))
+        conn.drained()
+        frames = [p.decode() for _, p in server_frames(conn.take())]
+        self.assertEqual([f[0] for f in frames], ["0", "4"])
+        self.assertEqual(frames[1], "4hello")
+
+
+class StalledReaderTests(SynchronousTestCase):
+    """max_buffered_bytes on a WebSocket whose client stops reading."""
+
+    def open(self, cap: int) -> tuple[Harness, StringConnection, EngineIOSocket]:
+        h = Harness(self, max_buffered_bytes=cap)
+        conn = StringConnection(h, "EIO=4&transport=websocket")
+        conn.drained()
+        conn.take()
+        [sid] = h.server.sockets
+        return h, conn, h.socket(sid)
+
+    def test_paused_queues_then_resumes(self):
+        """While Twisted has paused us (its buffer is full) the socket is not
+        writable (volatile emits are dropped) and messages wait in the session;
+        when it resumes them they are written, in order."""
+        h, conn, socket = self.open(cap=1000)
+        conn.transport.producer.pauseProducing()
+        self.assertFalse(socket.writable)
+        socket.send("a")
+        socket.send_many(["b", OutgoingMessage("c")])
+        self.assertEqual(conn.take(), b"")
+        conn.drained()
+        self.assertEqual([p for _, p in server_frames(conn.take())], [b"4a", b"4b", b"4c"])
+        self.assertTrue(socket.writable)
+
+    def test_cut_off_at_the_cap(self):
+        """Past max_buffered_bytes the client is disconnected ("transport
+        error"), the connection aborted (no close frame can get through) and the
+        queued messages freed; the session is gone once the connection is."""
+        h, conn, socket = self.open(cap=1000)
+        conn.transport.producer.pauseProducing()
+        for _ in range(10):
+            socket.send("x" * 100)
+        self.assertFalse(socket.closed)
+        socket.send("x")
+        self.assertTrue(socket.closed)
+        self.assertEqual(h.disconnects(), ["transport error"])
+        self.assertEqual(socket.session.outbox, [])
+        self.assertEqual(h.server.sockets, {})
+        self.assertTrue(conn.transport.disconnected)  # aborted
+        self.assertEqual(conn.take(), b"")
+        from twisted.internet.error import ConnectionAborted
+        from twisted.python.failure import Failure
+
+        conn.protocol.connectionLost(Failure(ConnectionAborted()))
+        h.assert_clean()
