@@ -10,9 +10,7 @@ import os
 import shutil
 import tempfile
 from pathlib import Path
-
-from hypothesis import given
-from hypothesis import strategies as st
+from typing import Any
 
 from treq.testing import StubTreq
 from twisted.internet.error import ConnectionDone
@@ -26,14 +24,12 @@ from twisted.web.server import Site
 from twisted.web.wsgi import WSGIResource
 
 from txsocketio import SocketIOResource, SocketIOServer
+from txsocketio.staticfiles import StaticFile
 from txsocketio.web import (
     CLIENT_FILES,
     PACKAGE_CLIENT_DIST,
-    ClientFile,
     WSGIRoot,
-    accepts_gzip,
     build_root,
-    etag_matches,
     find_client_dist,
 )
 
@@ -286,13 +282,13 @@ class ClientBundleTests(unittest.TestCase):
     def test_gzip_computed_once(self) -> None:
         """Each file is read and gzipped once, on its first request, not per request."""
         reads: list[str] = []
-        original = ClientFile.read
+        original = StaticFile.read
 
-        def counting(path: Path) -> ClientFile:
+        def counting(path: Path, **kwargs: Any) -> StaticFile:
             reads.append(path.name)
-            return original(path)
+            return original(path, **kwargs)
 
-        self.patch(ClientFile, "read", staticmethod(counting))
+        self.patch(StaticFile, "read", staticmethod(counting))
         resource = SocketIOResource(self.sio)
         self.assertEqual(reads, [])
         for _ in range(3):
@@ -393,30 +389,3 @@ class ClientBundleTests(unittest.TestCase):
         code, body, _ = self.request(resource, "/socket.io/socket.io.min.js?EIO=4&transport=polling")
         self.assertEqual(code, 200)
         self.assertTrue(body.startswith(b'0{"sid":'))
-
-
-class NegotiationTests(unittest.TestCase):
-    """The pure header logic of the client files."""
-
-    def test_accepts_gzip(self) -> None:
-        """gzip (or x-gzip, or *) with q > 0 admits gzip; q=0, absence and junk do not."""
-        for value in (b"gzip", b"GZIP", b"deflate, gzip;q=0.5", b"x-gzip", b"*", b"br, *;q=0.1",
-                      b"gzip ; q=1.0"):
-            self.assertTrue(accepts_gzip(value), value)
-        for value in (None, b"", b"br", b"gzip;q=0", b"gzip;q=0.0, *", b"*;q=0", b"gzip;q=x",
-                      b"identity"):
-            self.assertFalse(accepts_gzip(value), value)
-
-    def test_etag_matches(self) -> None:
-        """If-None-Match matches by weak comparison, in a list, or as *."""
-        tag = b'"abc"'
-        for value in (b'"abc"', b'W/"abc"', b' "x" , W/"abc" ', b"*"):
-            self.assertTrue(etag_matches(value, tag), value)
-        for value in (None, b"", b'"abcd"', b"abc", b'"x", "y"'):
-            self.assertFalse(etag_matches(value, tag), value)
-
-    @given(st.binary(max_size=200))
-    def test_arbitrary_headers(self, value: bytes) -> None:
-        """Any header bytes give a bool, never an exception."""
-        self.assertIsInstance(accepts_gzip(value), bool)
-        self.assertIsInstance(etag_matches(value, b'"abc"'), bool)

@@ -384,7 +384,7 @@ class MetricsResource(Resource):
 
         from prometheus_client.exposition import choose_encoder
 
-        from txsocketio.web import accepts_gzip
+        from txsocketio.staticfiles import accepts_gzip
 
         encoder, content_type = choose_encoder((request.getHeader(b"accept") or b"").decode("latin-1"))
         registry = self.registry

@@ -15,19 +15,16 @@ txsocketio (``txsocketio/client_dist/``), so a pip install needs no npm.
 
 from __future__ import annotations
 
-import gzip
-import hashlib
 import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable
 
-from attrs import frozen
 from twisted.logger import Logger
 from twisted.web.resource import Resource
-from twisted.web.server import NOT_DONE_YET
 from twisted.web.static import File
 
 from txsocketio.engineio.resource import EngineIOResource
+from txsocketio.staticfiles import FileCache, StaticFile, serve
 
 if TYPE_CHECKING:
     from twisted.web.server import Request
@@ -36,8 +33,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "SocketIOResource", "WSGIRoot", "build_root",
-    "ClientBundle", "ClientFile", "find_client_dist", "PACKAGE_CLIENT_DIST", "CLIENT_FILES",
-    "accepts_gzip", "etag_matches",
+    "ClientBundle", "read_client_file", "find_client_dist", "PACKAGE_CLIENT_DIST", "CLIENT_FILES",
 ]
 
 log = Logger(namespace="txsocketio.web")
@@ -81,70 +77,17 @@ def find_client_dist(extra: Iterable[str | os.PathLike[str]] = ()) -> Path | Non
     return None
 
 
-def accepts_gzip(accept_encoding: bytes | None) -> bool:
-    """Whether an ``Accept-Encoding`` header value admits gzip (``q`` > 0)."""
-    if not accept_encoding:
-        return False
-    wildcard: bool | None = None
-    for item in accept_encoding.split(b","):
-        coding, _, params = item.partition(b";")
-        coding = coding.strip().lower()
-        q = 1.0
-        for param in params.split(b";"):
-            key, _, value = param.partition(b"=")
-            if key.strip().lower() == b"q":
-                try:
-                    q = float(value.strip())
-                except ValueError:
-                    q = 0.0
-        if coding in (b"gzip", b"x-gzip"):
-            return q > 0
-        if coding == b"*":
-            wildcard = q > 0
-    return bool(wildcard)
-
-
-def etag_matches(if_none_match: bytes | None, etag: bytes) -> bool:
-    """Whether ``If-None-Match`` names ``etag`` (weak comparison, as RFC 9110
-    asks for this header) or is ``*``."""
-    if not if_none_match:
-        return False
-    if if_none_match.strip() == b"*":
-        return True
-    return any(tag.strip().removeprefix(b"W/") == etag.removeprefix(b"W/")
-               for tag in if_none_match.split(b","))
-
-
-@frozen
-class ClientFile:
-    """One file of the browser client, ready to send: its bytes as they are
-    and gzipped, the strong ETag of each, and its Content-Type."""
-
-    body: bytes
-    gzipped: bytes
-    etag: bytes
-    gzip_etag: bytes
-    content_type: bytes
-
-    @classmethod
-    def read(cls, path: Path) -> "ClientFile":
-        body = path.read_bytes()
-        digest = hashlib.sha256(body).hexdigest()[:32].encode("ascii")
-        kind = b"json" if path.name.endswith(".map") else b"javascript"
-        return cls(
-            body=body,
-            # mtime=0: the same bytes (and ETag) from every process of a cluster.
-            gzipped=gzip.compress(body, compresslevel=9, mtime=0),
-            etag=b'"' + digest + b'"',
-            gzip_etag=b'"' + digest + b'-gzip"',
-            content_type=b"application/" + kind + b"; charset=utf-8",
-        )
+def read_client_file(path: Path, name: str) -> StaticFile:
+    """One file of the browser client, gzipped once (JavaScript or its source map)."""
+    kind = b"json" if name.endswith(".map") else b"javascript"
+    return StaticFile.read(path, content_type=b"application/" + kind + b"; charset=utf-8",
+                           cache_control=CLIENT_CACHE_CONTROL)
 
 
 class ClientBundle:
     """The browser client files of one directory, served like Node's
     ``serveClient``: ETag and ``If-None-Match`` -> 304, ``Cache-Control``,
-    gzip when the client accepts it, HEAD.
+    gzip when the client accepts it, HEAD (see :mod:`txsocketio.staticfiles`).
 
     Each file is read and gzipped once, on its first request, and kept in
     memory (about 1.2 MB for all of them).
@@ -152,43 +95,15 @@ class ClientBundle:
 
     def __init__(self, directory: str | os.PathLike[str]) -> None:
         self.directory = Path(directory)
-        self._files: dict[str, ClientFile | None] = {}
+        self.cache = FileCache(self.directory, read_client_file, "browser client")
 
-    def file(self, name: str) -> ClientFile | None:
+    def file(self, name: str) -> StaticFile | None:
         """The file ``name`` (one of :data:`CLIENT_FILES`), None if missing."""
-        if name not in self._files:
-            path = self.directory / name
-            try:
-                self._files[name] = ClientFile.read(path)
-            except OSError as e:
-                log.warn("cannot serve the browser client file {path}: {error}", path=str(path), error=e)
-                self._files[name] = None
-        return self._files[name]
+        return self.cache.get(name)
 
     def render(self, request: "Request", name: str) -> Any:
         """Answer a GET or HEAD of the file ``name``."""
-        served = self.file(name)
-        if served is None:
-            request.setResponseCode(404)
-            request.setHeader(b"Content-Type", b"text/plain; charset=utf-8")
-            return b"socket.io client file not found\n"
-        use_gzip = accepts_gzip(request.getHeader(b"accept-encoding"))
-        body, etag = (served.gzipped, served.gzip_etag) if use_gzip else (served.body, served.etag)
-        request.setHeader(b"ETag", etag)
-        request.setHeader(b"Cache-Control", CLIENT_CACHE_CONTROL)
-        request.setHeader(b"Vary", b"Accept-Encoding")
-        if etag_matches(request.getHeader(b"if-none-match"), etag):
-            request.setResponseCode(304)
-            # Finished here: returning b"" would make twisted.web add
-            # "Content-Length: 0", which a 304 must not carry.
-            request.write(b"")
-            request.finish()
-            return NOT_DONE_YET
-        request.setHeader(b"Content-Type", served.content_type)
-        if use_gzip:
-            request.setHeader(b"Content-Encoding", b"gzip")
-        request.setHeader(b"Content-Length", b"%d" % len(body))
-        return b"" if request.method == b"HEAD" else body
+        return serve(request, self.file(name), not_found=b"socket.io client file not found\n")
 
 
 class SocketIOResource(EngineIOResource):

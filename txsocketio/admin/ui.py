@@ -23,25 +23,21 @@ never stalls the reactor.
 
 from __future__ import annotations
 
-import gzip
-import hashlib
 import os
 import re
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 
-from attrs import frozen
 from twisted.logger import Logger
 from twisted.web.resource import Resource
-from twisted.web.server import NOT_DONE_YET
 from twisted.web.util import redirectTo
 
-from txsocketio.web import accepts_gzip, etag_matches
+from txsocketio.staticfiles import FileCache, StaticFile, serve
 
 if TYPE_CHECKING:
     from twisted.web.server import Request
 
-__all__ = ["AdminUIResource", "UIFile", "PACKAGE_ADMIN_UI", "admin_ui_files"]
+__all__ = ["AdminUIResource", "read_ui_file", "PACKAGE_ADMIN_UI", "admin_ui_files"]
 
 log = Logger(namespace="txsocketio.admin.ui")
 
@@ -87,33 +83,13 @@ def admin_ui_files(directory: Path) -> frozenset[str]:
     return frozenset(found)
 
 
-@frozen
-class UIFile:
-    """One file of the UI, ready to send: its bytes, gzipped bytes (None when
-    not compressed), the strong ETag of each, Content-Type and Cache-Control."""
-
-    body: bytes
-    gzipped: bytes | None
-    etag: bytes
-    gzip_etag: bytes
-    content_type: bytes
-    cache_control: bytes
-
-    @classmethod
-    def read(cls, path: Path, name: str) -> "UIFile":
-        body = path.read_bytes()
-        suffix = PurePosixPath(name).suffix
-        digest = hashlib.sha256(body).hexdigest()[:32].encode("ascii")
-        compress = suffix in COMPRESSIBLE and len(body) <= GZIP_MAX_SIZE
-        return cls(
-            body=body,
-            # mtime=0: the same bytes (and ETag) from every process of a cluster.
-            gzipped=gzip.compress(body, compresslevel=GZIP_LEVEL, mtime=0) if compress else None,
-            etag=b'"' + digest + b'"',
-            gzip_etag=b'"' + digest + b'-gzip"',
-            content_type=CONTENT_TYPES[suffix],
-            cache_control=CACHE_IMMUTABLE if HASHED_NAME.search(name) else CACHE_REVALIDATE,
-        )
+def read_ui_file(path: Path, name: str) -> StaticFile:
+    """One file of the UI: gzipped when worth it, cached for a year when its name carries a hash."""
+    suffix = PurePosixPath(name).suffix
+    return StaticFile.read(
+        path, content_type=CONTENT_TYPES[suffix],
+        cache_control=CACHE_IMMUTABLE if HASHED_NAME.search(name) else CACHE_REVALIDATE,
+        compress=suffix in COMPRESSIBLE and path.stat().st_size <= GZIP_MAX_SIZE, level=GZIP_LEVEL)
 
 
 class AdminUIResource(Resource):
@@ -135,21 +111,14 @@ class AdminUIResource(Resource):
         self.names = admin_ui_files(self.directory)
         if "index.html" not in self.names:
             raise ValueError(f"{self.directory} has no index.html: not an Admin UI build (ui/dist)")
-        self._files: dict[str, UIFile | None] = {}
+        self.cache = FileCache(self.directory, read_ui_file, "Admin UI")
 
-    def file(self, name: str) -> UIFile | None:
+    def file(self, name: str) -> StaticFile | None:
         """The file ``name`` (a relative path), read on first use; None if it
         is not one of the UI's files or cannot be read."""
         if name not in self.names:
             return None
-        if name not in self._files:
-            path = self.directory / name
-            try:
-                self._files[name] = UIFile.read(path, name)
-            except OSError as e:
-                log.warn("cannot serve the Admin UI file {path}: {error}", path=str(path), error=e)
-                self._files[name] = None
-        return self._files[name]
+        return self.cache.get(name)
 
     def render_GET(self, request: "Request") -> Any:  # noqa: N802 - twisted.web's name
         postpath = request.postpath or []
@@ -162,30 +131,7 @@ class AdminUIResource(Resource):
             name = "/".join(segment.decode("utf-8") for segment in postpath) or "index.html"
         except UnicodeDecodeError:
             name = ""  # never one of the UI's names: 404
-        served = self.file(name)
-        if served is None:
-            request.setResponseCode(404)
-            request.setHeader(b"Content-Type", b"text/plain; charset=utf-8")
-            return b"Admin UI file not found\n"
-        use_gzip = served.gzipped is not None and accepts_gzip(request.getHeader(b"accept-encoding"))
-        body, etag = (served.gzipped, served.gzip_etag) if use_gzip else (served.body, served.etag)
-        assert body is not None
-        request.setHeader(b"ETag", etag)
-        request.setHeader(b"Cache-Control", served.cache_control)
-        request.setHeader(b"X-Content-Type-Options", b"nosniff")
-        if served.gzipped is not None:
-            request.setHeader(b"Vary", b"Accept-Encoding")
-        if etag_matches(request.getHeader(b"if-none-match"), etag):
-            request.setResponseCode(304)
-            # Finished here: returning b"" would make twisted.web add
-            # "Content-Length: 0", which a 304 must not carry.
-            request.write(b"")
-            request.finish()
-            return NOT_DONE_YET
-        request.setHeader(b"Content-Type", served.content_type)
-        if use_gzip:
-            request.setHeader(b"Content-Encoding", b"gzip")
-        request.setHeader(b"Content-Length", b"%d" % len(body))
-        return b"" if request.method == b"HEAD" else body
+        return serve(request, self.file(name), not_found=b"Admin UI file not found\n",
+                     extra_headers=((b"X-Content-Type-Options", b"nosniff"),))
 
     render_HEAD = render_GET  # noqa: N815 - twisted.web's name
