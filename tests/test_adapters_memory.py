@@ -4,12 +4,14 @@ recipients' public C{deliver}, encoding once."""
 
 from __future__ import annotations
 
+import types
 from typing import Any, Callable
 
 from twisted.trial.unittest import SynchronousTestCase
 
 from txsocketio.adapters.base import BroadcastOptions, Flags, room_names
 from txsocketio.adapters.memory import MemoryAdapter
+from txsocketio.observer import NULL_OBSERVER
 from txsocketio.socketio.packet import Packet, PacketType
 
 
@@ -45,6 +47,7 @@ class Namespace:
 
     def __init__(self) -> None:
         self.name = "/n"
+        self.server = types.SimpleNamespace(observer=NULL_OBSERVER)
         self.sockets: dict[str, Recipient] = {}
         self.prepared: list[tuple[Packet, bool]] = []
         self.room_events: list[tuple[Any, ...]] = []

@@ -334,3 +334,108 @@ class LoggingTests(unittest.TestCase):
         self.assertIsNone(application.getComponent(ILogObserver, None))
 
 
+
+
+class ObservabilityOptionsTests(unittest.TestCase):
+    """--metrics, --admin-ui and friends, --admin-serve-ui, --log-format."""
+
+    def parse(self, *argv: str) -> Options:
+        options = Options()
+        options.parseOptions(["--listen", "tcp:0:interface=127.0.0.1", *argv])
+        self.addCleanup(options["sio"].shutdown)
+        return options
+
+    def child(self, service: Any, name: bytes) -> Any:
+        return service.socketio.site.resource.children.get(name)
+
+    def test_admin_ui_needs_an_explicit_auth(self) -> None:
+        """--admin-ui alone refuses to start, with a one-line error under twistd."""
+        e = self.assertRaises(usage.UsageError, Options().parseOptions, ["--admin-ui"])
+        self.assertIn("--admin-ui needs --admin-auth USER:BCRYPT_HASH", str(e))
+        with self.assertRaises(SystemExit) as caught:
+            ServerOptions().parseOptions(["txsocketio", "--admin-ui"])
+        self.assertEqual(len(str(caught.exception).splitlines()), 2)
+        self.assertIn("--admin-auth none", str(caught.exception))
+
+    def test_admin_option_errors(self) -> None:
+        """Admin options without --admin-ui, a password that is not a bcrypt
+        hash, an unknown mode: usage errors saying what to write."""
+        for argv, words in [
+            (["--admin-auth", "none"], "--admin-auth needs --admin-ui"),
+            (["--admin-read-only"], "--admin-read-only needs --admin-ui"),
+            (["--admin-ui", "--admin-auth", "admin:secret"], "bcrypt hash"),
+            (["--admin-ui", "--admin-auth", "nocolon"], "USER:BCRYPT_HASH or none"),
+            (["--admin-ui", "--admin-auth", "none", "--admin-mode", "loud"], "development or production"),
+            (["--metrics", "metrics"], "absolute URL path"),
+            (["--metrics", "/socket.io/"], "already the path of --path"),
+            (["--metrics", "/m", "--admin-serve-ui", "/m/"], "already the path of --metrics"),
+            (["--log-format", "xml"], "text or json"),
+        ]:
+            e = self.assertRaises(usage.UsageError, Options().parseOptions, argv)
+            self.assertIn(words, str(e), argv)
+
+    def test_admin_ui_instruments_the_app(self) -> None:
+        """--admin-ui with a hash, read-only, production: the app's server has
+        the admin namespace and an observer reporting to it."""
+        from tests.test_admin_auth import NODE_HASH
+
+        options = self.parse("--admin-ui", "--admin-auth", f"admin:{NODE_HASH}", "--admin-read-only",
+                             "--admin-mode", "production")
+        makeService(options)
+        sio = options["sio"]
+        self.assertIn("/admin", sio.namespaces)
+        [admin] = sio.observer.observers
+        self.assertEqual((admin.mode, admin.read_only, admin.authenticator.credentials.username),
+                         ("production", True, "admin"))
+
+    def test_metrics_and_admin_page_mounted(self) -> None:
+        """--metrics /metrics mounts the scrape endpoint, --admin-serve-ui the
+        UI's page; the metrics count this app's server."""
+        from twisted.web.test.requesthelper import DummyRequest
+
+        from txsocketio.admin.ui import AdminUIResource
+        from txsocketio.metrics import MetricsResource
+
+        options = self.parse("--metrics", "/metrics", "--admin-serve-ui", "/tools/admin/")
+        service = makeService(options)
+        metrics = self.child(service, b"metrics")
+        self.assertIsInstance(metrics, MetricsResource)
+        self.assertIsInstance(self.child(service, b"tools").children[b"admin"], AdminUIResource)
+        body = metrics.render_GET(DummyRequest([b""]))
+        self.assertIn(b"socketio_connects_total", body)
+        from txsocketio.metrics import PrometheusMetrics
+
+        [observer] = options["sio"].observer.observers
+        self.assertIsInstance(observer, PrometheusMetrics)
+
+    def test_nothing_by_default(self) -> None:
+        """Without these options the server has no observer and no extra child."""
+        options = self.parse()
+        service = makeService(options)
+        self.assertIsNone(self.child(service, b"metrics"))
+        from txsocketio.observer import NULL_OBSERVER
+
+        self.assertIs(options["sio"].observer, NULL_OBSERVER)
+
+    def test_log_format_json(self) -> None:
+        """--log-format json under twistd: JSON lines (with log_text) in the
+        log file, behind the level filter; with --syslog it refuses."""
+        import json
+
+        logfile = os.path.join(tempfile.mkdtemp(), "t.log")
+        config = ServerOptions()
+        config.parseOptions(["--logfile", logfile, "txsocketio", "--log-format", "json",
+                             "--listen", "tcp:0:interface=127.0.0.1"])
+        self.addCleanup(config.subOptions["sio"].shutdown)
+        application = Application("txsocketio")
+        makeService(config.subOptions).setServiceParent(application)
+        observer = application.getComponent(ILogObserver)
+        observer({"log_level": LogLevel.debug, "log_namespace": "t", "log_format": "hidden", "log_time": 0})
+        observer({"log_level": LogLevel.info, "log_namespace": "t", "log_format": "hello {sid}", "sid": "abc",
+                  "log_time": 0})
+        with open(logfile) as f:
+            lines = [json.loads(line) for line in f.read().splitlines()]
+        self.assertEqual([(e["log_text"], e["sid"]) for e in lines], [("hello abc", "abc")])
+        with self.assertRaises(SystemExit) as caught:
+            ServerOptions().parseOptions(["--syslog", "txsocketio", "--log-format", "json"])
+        self.assertIn("not to syslog", str(caught.exception))

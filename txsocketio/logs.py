@@ -32,7 +32,7 @@ from zope.interface import implementer
 
 __all__ = [
     "SID", "NAMESPACE", "REMOTE", "TEXT", "LOG_FORMATS", "log_fields", "remote_address", "json_log_observer",
-    "twistd_log_file", "json_observer_for_twistd",
+    "twistd_log_path", "twistd_log_file", "json_observer_for_twistd",
 ]
 
 #: Event field: the Engine.IO session id.
@@ -101,14 +101,11 @@ def json_log_observer(out: IO[Any]) -> ILogObserver:
     return _WithText(jsonFileLogObserver(out, recordSeparator=""))
 
 
-def twistd_log_file(options: Mapping[str, Any]) -> IO[Any]:
-    """The file twistd would log to, given its options: ``--logfile -`` or
-    ``-n`` without ``--logfile``: stdout; otherwise ``--logfile`` (default
-    ``twistd.log``) as a rotating ``LogFile`` (1 MB per file, as twistd's).
-    ValueError for ``--syslog`` (JSON lines go to a file or stdout) and for
-    a daemon asked to log to stdout."""
-    from twisted.python.logfile import LogFile
-
+def twistd_log_path(options: Mapping[str, Any]) -> str | None:
+    """Where twistd would log, given its options: None for stdout (``--logfile
+    -``, or ``-n`` without ``--logfile``), else the ``--logfile`` path
+    (default ``twistd.log``).  ValueError for ``--syslog`` (JSON lines go to
+    a file or stdout) and for a daemon asked to log to stdout."""
     if options.get("syslog"):
         raise ValueError("--log-format json writes to a file or stdout, not to syslog: drop --syslog")
     name = options.get("logfile") or ""
@@ -116,10 +113,19 @@ def twistd_log_file(options: Mapping[str, Any]) -> IO[Any]:
     if name == "-":
         if not nodaemon:
             raise ValueError("a daemon cannot log to stdout: use --logfile PATH or -n")
-        return sys.stdout
+        return None
     if nodaemon and not name:
-        return sys.stdout
-    return LogFile.fromFullPath(name or "twistd.log")
+        return None
+    return name or "twistd.log"
+
+
+def twistd_log_file(options: Mapping[str, Any]) -> IO[Any]:
+    """The file of :func:`twistd_log_path`: stdout, or a rotating ``LogFile``
+    (1 MB per file, as twistd's)."""
+    from twisted.python.logfile import LogFile
+
+    path = twistd_log_path(options)
+    return sys.stdout if path is None else LogFile.fromFullPath(path)
 
 
 def json_observer_for_twistd(options: Mapping[str, Any]) -> ILogObserver:

@@ -4,13 +4,13 @@
     metrics = PrometheusMetrics()            # needs pip install txsocketio[metrics]
     root.putChild(b"metrics", metrics.resource())
 
-The server layers report what happens through a small observer API
-(:class:`ServerObserver`: ``client_opened``, ``socket_connected``,
-``event_received`` …).  By default a server holds :data:`NULL_OBSERVER`,
-whose methods do nothing: with metrics off no counter exists,
-``prometheus_client`` is not imported, and a hook costs one empty method
-call.  :class:`PrometheusMetrics` implements the same methods on
-``prometheus_client`` counters and gauges.
+The server layers report what happens through the observer seam of
+:mod:`txsocketio.observer` (``client_opened``, ``socket_connected``,
+``event_received`` …).  By default a server holds its null observer: with
+metrics off no counter exists and ``prometheus_client`` is not imported.
+:class:`PrometheusMetrics` is an observer on ``prometheus_client`` counters
+and gauges; ``sio.metrics_resource()`` registers one and returns its scrape
+resource.
 
 Each :class:`PrometheusMetrics` has its own ``CollectorRegistry`` unless one
 is given: two servers in one process then never clash ("Duplicated
@@ -28,10 +28,12 @@ without bound.  Namespaces are the exception: they are the application's
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Final, Protocol
+from typing import TYPE_CHECKING, Any, Final, Sequence
 
 from twisted.logger import Logger
 from twisted.web.resource import Resource
+
+from txsocketio.observer import NULL_OBSERVER, NullObserver, ServerObserver
 
 if TYPE_CHECKING:
     from twisted.web.server import Request
@@ -74,121 +76,6 @@ REDIS_REQUEST_TYPES: Final = (
 )
 
 
-class ServerObserver(Protocol):
-    """What the server layers report.  Every method is cheap and returns
-    None; implementations must never raise into the server."""
-
-    # Engine.IO
-    def client_opened(self, transport: str, protocol: int) -> None:
-        """An Engine.IO session opened (handshake done) on ``transport``."""
-    def client_upgraded(self, protocol: int) -> None:
-        """A session moved from polling to WebSocket."""
-    def client_closed(self, transport: str, protocol: int) -> None:
-        """A session on ``transport`` (its current one) closed."""
-    def handshake_error(self, code: int) -> None:
-        """A handshake or request was refused with Engine.IO error ``code`` (0-5)."""
-
-    # Socket.IO
-    def socket_connected(self, namespace: str) -> None:
-        """A socket connected to ``namespace`` (the CONNECT was accepted)."""
-    def socket_refused(self, reason: str) -> None:
-        """A namespace CONNECT was refused (one of :data:`REFUSAL_REASONS`)."""
-    def socket_disconnected(self, namespace: str, reason: str) -> None:
-        """A connected socket of ``namespace`` went away (Node's reason)."""
-    def namespace_removed(self, namespace: str) -> None:
-        """A (dynamic) namespace was deleted: forget its series."""
-    def event_received(self, nbytes: int) -> None:
-        """An EVENT (or BINARY_EVENT) arrived; ``nbytes``: its encoded size
-        (packet text in UTF-8 plus attachments)."""
-    def event_sent(self, nbytes: int) -> None:
-        """An EVENT of ``nbytes`` was sent to one socket (not a broadcast)."""
-    def broadcast(self, recipients: int, nbytes: int) -> None:
-        """A broadcast EVENT of ``nbytes`` went to ``recipients`` local sockets."""
-    def ack_sent(self) -> None:
-        """The server answered a client's ack request."""
-    def ack_received(self) -> None:
-        """A client answered one of the server's ack requests in time."""
-    def ack_timed_out(self) -> None:
-        """An ack request of the server timed out."""
-
-    # Redis adapter
-    def redis_published(self) -> None:
-        """A PUBLISH succeeded."""
-    def redis_publish_failed(self) -> None:
-        """A PUBLISH failed (error or timeout)."""
-    def redis_reconnected(self) -> None:
-        """A Redis connection came back after being lost."""
-    def redis_request(self, request_type: str) -> None:
-        """A cluster request was sent (a :data:`REDIS_REQUEST_TYPES` name)."""
-    def redis_request_timed_out(self, request_type: str) -> None:
-        """A cluster request got no complete answer in time."""
-
-
-class NullObserver:
-    """The observer of a server without metrics: every method does nothing."""
-
-    def client_opened(self, transport: str, protocol: int) -> None:
-        pass
-
-    def client_upgraded(self, protocol: int) -> None:
-        pass
-
-    def client_closed(self, transport: str, protocol: int) -> None:
-        pass
-
-    def handshake_error(self, code: int) -> None:
-        pass
-
-    def socket_connected(self, namespace: str) -> None:
-        pass
-
-    def socket_refused(self, reason: str) -> None:
-        pass
-
-    def socket_disconnected(self, namespace: str, reason: str) -> None:
-        pass
-
-    def namespace_removed(self, namespace: str) -> None:
-        pass
-
-    def event_received(self, nbytes: int) -> None:
-        pass
-
-    def event_sent(self, nbytes: int) -> None:
-        pass
-
-    def broadcast(self, recipients: int, nbytes: int) -> None:
-        pass
-
-    def ack_sent(self) -> None:
-        pass
-
-    def ack_received(self) -> None:
-        pass
-
-    def ack_timed_out(self) -> None:
-        pass
-
-    def redis_published(self) -> None:
-        pass
-
-    def redis_publish_failed(self) -> None:
-        pass
-
-    def redis_reconnected(self) -> None:
-        pass
-
-    def redis_request(self, request_type: str) -> None:
-        pass
-
-    def redis_request_timed_out(self, request_type: str) -> None:
-        pass
-
-
-#: The default observer of every server.
-NULL_OBSERVER: Final = NullObserver()
-
-
 def _prometheus() -> Any:
     try:
         import prometheus_client
@@ -197,8 +84,8 @@ def _prometheus() -> Any:
     return prometheus_client
 
 
-class PrometheusMetrics:
-    """:class:`ServerObserver` on ``prometheus_client`` metrics.
+class PrometheusMetrics(NullObserver):
+    """A server observer (:mod:`txsocketio.observer`) on ``prometheus_client`` metrics.
 
     ``registry``: where to register (default: a new ``CollectorRegistry`` of
     its own, which also gets the process, platform and GC collectors that
@@ -281,14 +168,14 @@ class PrometheusMetrics:
         if child is not None:
             child.inc()
 
-    def client_upgraded(self, protocol: int) -> None:
+    def client_upgraded(self, sid: str, protocol: int) -> None:
         self._inc_upgrades()
         polling, websocket = self._client("polling", protocol), self._client("websocket", protocol)
         if polling is not None and websocket is not None:
             polling.dec()
             websocket.inc()
 
-    def client_closed(self, transport: str, protocol: int) -> None:
+    def client_closed(self, transport: str, protocol: int, reason: str) -> None:
         child = self._client(transport, protocol)
         if child is not None:
             child.dec()
@@ -297,15 +184,16 @@ class PrometheusMetrics:
         self._handshake_errors.get(code, self._handshake_error_other).inc()
 
     # Socket.IO
-    def socket_connected(self, namespace: str) -> None:
+    def socket_connected(self, socket: Any) -> None:
+        namespace = socket.namespace
         self.sockets.labels(namespace).inc()
         self.connects.labels(namespace).inc()
 
     def socket_refused(self, reason: str) -> None:
         self._refusals.get(reason, self._refusals[OTHER]).inc()
 
-    def socket_disconnected(self, namespace: str, reason: str) -> None:
-        self.sockets.labels(namespace).dec()
+    def socket_disconnected(self, socket: Any, reason: str) -> None:
+        self.sockets.labels(socket.namespace).dec()
         self._disconnects.get(reason, self._disconnects[OTHER]).inc()
 
     def namespace_removed(self, namespace: str) -> None:
@@ -315,11 +203,12 @@ class PrometheusMetrics:
             except KeyError:
                 pass
 
-    def event_received(self, nbytes: int) -> None:
+    def event_received(self, socket: Any, event: str, args: Sequence[Any], nbytes: int) -> None:
         self._inc_events_received()
         self._inc_bytes_received(nbytes)
 
-    def event_sent(self, nbytes: int) -> None:
+    def event_sent(self, socket: Any, event: str, args: Sequence[Any], nbytes: int) -> None:
+        # Once per recipient, broadcasts included.
         self._inc_events_sent()
         self._inc_bytes_sent(nbytes)
 
@@ -327,8 +216,6 @@ class PrometheusMetrics:
         self.broadcasts.inc()
         if recipients > 0:
             self.deliveries.inc(recipients)
-            self._inc_events_sent(recipients)
-            self._inc_bytes_sent(recipients * nbytes)
 
     def ack_sent(self) -> None:
         self.acks_sent.inc()
@@ -388,7 +275,9 @@ class MetricsResource(Resource):
 
         encoder, content_type = choose_encoder((request.getHeader(b"accept") or b"").decode("latin-1"))
         registry = self.registry
-        names = (request.args or {}).get(b"name[]")
+        # Twisted types ``Request.args`` as None (its class default); it is the query's map.
+        args: dict[bytes, list[bytes]] = request.args or {}
+        names = args.get(b"name[]")
         if names:
             registry = registry.restricted_registry([n.decode("utf-8", "replace") for n in names])
         body = encoder(registry)

@@ -23,7 +23,7 @@ may be one service among others.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import TYPE_CHECKING, Any, Mapping, Sequence
 from urllib.parse import parse_qs, urlsplit
 
 from twisted.application.service import MultiService
@@ -32,7 +32,7 @@ from twisted.internet.endpoints import serverFromString
 from twisted.internet.error import CannotListenError
 from twisted.logger import Logger
 from twisted.python.failure import Failure
-from twisted.web.resource import Resource
+from twisted.web.resource import IResource, Resource
 
 from txsocketio.http import HTTPLimits, RefusedRequest, SocketIOSite
 from txsocketio.web import SocketIOResource, build_root
@@ -40,7 +40,7 @@ from txsocketio.web import SocketIOResource, build_root
 if TYPE_CHECKING:
     from txsocketio.socketio.server import SocketIOServer
 
-__all__ = ["SocketIOService", "CannotListen", "with_backlog", "DEFAULT_BACKLOG"]
+__all__ = ["SocketIOService", "CannotListen", "with_backlog", "mount", "DEFAULT_BACKLOG"]
 
 log = Logger(namespace="txsocketio.service")
 
@@ -90,6 +90,22 @@ def with_backlog(description: str, backlog: int = DEFAULT_BACKLOG) -> str:
     return f"{description}:backlog={backlog}"
 
 
+def mount(root: Resource, path: str, resource: Resource) -> None:
+    """Put ``resource`` at ``path`` (``/metrics``, ``/admin/ui``) below ``root``,
+    making the intermediate resources that do not exist yet."""
+    segments = [s.encode("utf-8") for s in path.strip("/").split("/") if s]
+    if not segments:
+        raise ValueError(f"cannot mount a resource at the root ({path!r})")
+    parent = root
+    for segment in segments[:-1]:
+        child = parent.children.get(segment)
+        if child is None:
+            child = Resource()
+            parent.putChild(segment, child)
+        parent = child
+    parent.putChild(segments[-1], resource)
+
+
 class SocketIOService(MultiService):
     """Serve ``sio`` on every endpoint of ``listen`` (strports descriptions).
 
@@ -101,13 +117,16 @@ class SocketIOService(MultiService):
     ``limits`` are the HTTP limits of the
     site (:class:`txsocketio.http.HTTPLimits`); ``access_log`` and
     ``server_header`` go to :class:`~txsocketio.http.SocketIOSite`.
+    ``resources`` maps further URL paths to resources mounted on the root
+    (``{"/metrics": sio.metrics_resource()}``).
     """
 
     def __init__(self, sio: "SocketIOServer", listen: Sequence[str] = ("tcp:8080:interface=127.0.0.1",),
                  *, path: str = "/socket.io/", root: Resource | None = None, static: str | None = None,
-                 wsgi: Resource | None = None, shutdown_timeout: float = 5.0, reactor: Any = None,
+                 wsgi: IResource | None = None, shutdown_timeout: float = 5.0, reactor: Any = None,
                  limits: HTTPLimits | None = None, access_log: Any = None,
-                 server_header: str | bytes | None = "txsocketio") -> None:
+                 server_header: str | bytes | None = "txsocketio",
+                 resources: Mapping[str, Resource] | None = None) -> None:
         super().__init__()
         if reactor is None:
             reactor = sio.reactor
@@ -116,6 +135,8 @@ class SocketIOService(MultiService):
         self.resource = SocketIOResource(sio)
         if root is None:
             root = build_root(self.resource, path, static=static, wsgi=wsgi)
+        for where, resource in (resources or {}).items():
+            mount(root, where, resource)
         self.site = SocketIOSite(root, reactor=reactor, limits=limits, access_log=access_log,
                                  server_header=server_header)
         self.site.limit_path(path, lambda: sio.engine.max_http_buffer_size, on_refused=self._body_refused)

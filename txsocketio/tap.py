@@ -14,7 +14,7 @@ from __future__ import annotations
 import importlib
 import os
 import sys
-from typing import Any
+from typing import Any, cast
 
 from twisted.application.service import MultiService
 from twisted.internet.endpoints import serverFromString
@@ -28,6 +28,7 @@ from twisted.logger import (
 from twisted.python import usage
 
 from txsocketio.engineio.server import TRANSPORTS
+from txsocketio.logs import LOG_FORMATS, json_observer_for_twistd, twistd_log_path
 
 __all__ = ["Options", "makeService", "load_app", "TwistdService", "LOG_LEVELS"]
 
@@ -94,6 +95,8 @@ class Options(usage.Options):
          "Remove a dynamic namespace's child when its last client leaves (Node's cleanupEmptyChildNamespaces)."],
         ["recovery-skip-middlewares", None, "With --recovery-window: a recovered client skips the "
          "connection middlewares (Node's skipMiddlewares)."],
+        ["admin-ui", None, "Serve the Socket.IO Admin UI's namespace (/admin); needs --admin-auth."],
+        ["admin-read-only", None, "The Admin UI can watch but not emit, join, leave or disconnect."],
     ]
     optParameters = [
         ["app", "a", None, "MODULE:ATTR of a SocketIOServer, or of a callable returning one."],
@@ -140,6 +143,14 @@ class Options(usage.Options):
         ["recovery-window", None, None, "Turn connection state recovery on: seconds a disconnected client "
          "may come back and get its id, rooms, data and missed packets (Node's maxDisconnectionDuration).",
          _seconds("recovery-window")],
+        ["metrics", None, None, "URL path of a Prometheus metrics endpoint, e.g. /metrics "
+         "(pip install txsocketio[metrics]). Off by default."],
+        ["admin-auth", None, None, "With --admin-ui: USER:BCRYPT_HASH (make one with "
+         "python -m txsocketio.admin.auth), or none for no authentication."],
+        ["admin-mode", None, None, "With --admin-ui: development (every socket, room and event; the "
+         "default) or production (server statistics only)."],
+        ["admin-serve-ui", None, None, "URL path where the Admin UI's web page is served, e.g. /admin-ui/."],
+        ["log-format", None, "text", "text, or json: one JSON object per line and event (under twistd)."],
     ]
 
     def __init__(self) -> None:
@@ -210,6 +221,7 @@ class Options(usage.Options):
             raise usage.UsageError("--recovery-skip-middlewares needs --recovery-window SECONDS")
         if self["redis-key"] is not None and not self["redis-key"]:
             raise usage.UsageError("--redis-key must not be empty")
+        self._check_observability()
         # Import the application now, so that a mistake is a one-line usage error.
         self["sio"] = load_app(self["app"] or DEMO_APP)
         self["wsgi_app"] = None
@@ -235,6 +247,60 @@ class Options(usage.Options):
             raise usage.UsageError(f"--redis-streams: {e}")
         if self["redis-stream-name"] is not None and not self["redis-stream-name"]:
             raise usage.UsageError("--redis-stream-name must not be empty")
+
+    def _check_observability(self) -> None:
+        """--metrics, --admin-*, --log-format."""
+        paths = {"--path": self["path"]}
+        for option in ("metrics", "admin-serve-ui"):
+            where = self[option]
+            if where is None:
+                continue
+            if not where.startswith("/") or not where.strip("/"):
+                raise usage.UsageError(f"--{option} takes an absolute URL path other than /, e.g. /{option}")
+            for other, taken in paths.items():
+                if where.strip("/") == taken.strip("/"):
+                    raise usage.UsageError(f"--{option} {where} is already the path of {other}")
+            paths[f"--{option}"] = where
+        if self["metrics"] is not None:
+            _require("prometheus_client", "--metrics", "metrics")
+        self["admin_credentials"] = None
+        if self["admin-ui"]:
+            if self["admin-auth"] is None:
+                raise usage.UsageError("--admin-ui needs --admin-auth USER:BCRYPT_HASH (python -m "
+                                       "txsocketio.admin.auth makes one) or --admin-auth none")
+            from txsocketio.admin.auth import parse_admin_auth
+
+            try:
+                self["admin_credentials"] = parse_admin_auth(self["admin-auth"])
+            except ValueError as e:
+                raise usage.UsageError(f"--admin-auth: {e}")
+            if self["admin_credentials"] is not None:
+                _require("bcrypt", "--admin-auth USER:HASH", "admin")
+            mode = self["admin-mode"] or "development"
+            if mode not in ("development", "production"):
+                raise usage.UsageError(f"--admin-mode takes development or production, not {mode!r}")
+            self["admin-mode"] = mode
+        else:
+            given = [o for o in ("admin-auth", "admin-mode") if self[o] is not None]
+            given += ["admin-read-only"] if self["admin-read-only"] else []
+            if given:
+                raise usage.UsageError(f"--{given[0]} needs --admin-ui")
+        if self["log-format"] not in LOG_FORMATS:
+            raise usage.UsageError(f"--log-format takes text or json, not {self['log-format']!r}")
+        from twisted.application.app import ServerOptions
+
+        if self["log-format"] == "json" and isinstance(self.parent, ServerOptions):
+            try:
+                twistd_log_path(self.parent)
+            except ValueError as e:
+                raise usage.UsageError(str(e))
+
+
+def _require(module: str, option: str, extra: str) -> None:
+    try:
+        importlib.import_module(module)
+    except ImportError:
+        raise usage.UsageError(f"{option} needs {module}: pip install 'txsocketio[{extra}]'")
 
 
 def _import(spec: str, option: str) -> Any:
@@ -287,10 +353,12 @@ class TwistdService(MultiService):
     under ``twist`` (``python -m twisted``) its own ``--log-level`` applies.
     """
 
-    def __init__(self, socketio: Any, log_level: str = "info", twistd_options: Any = None) -> None:
+    def __init__(self, socketio: Any, log_level: str = "info", twistd_options: Any = None,
+                 log_format: str = "text") -> None:
         super().__init__()
         self.socketio = socketio
         self.log_level = log_level
+        self.log_format = log_format
         self.twistd_options = twistd_options
         socketio.setServiceParent(self)
 
@@ -303,7 +371,11 @@ class TwistdService(MultiService):
             return
         if parent.getComponent(ILogObserver, None) is not None:
             return
-        parent.setComponent(ILogObserver, level_filter(_twistd_observer(self.twistd_options), self.log_level))
+        if self.log_format == "json":
+            observer = json_observer_for_twistd(self.twistd_options)
+        else:
+            observer = _twistd_observer(self.twistd_options)
+        parent.setComponent(ILogObserver, level_filter(observer, self.log_level))
 
 
 def level_filter(observer: ILogObserver, level: str) -> ILogObserver:
@@ -326,11 +398,12 @@ def _set_autobahn_level(level: str) -> None:
     import txaio
 
     txaio.use_twisted()
-    txaio.set_global_log_level(level)  # type: ignore[attr-defined]
+    txaio.set_global_log_level(level)  # type: ignore[attr-defined]  # bound by use_twisted(), not declared
 
 
 def makeService(options: Options) -> Any:
     from twisted.internet import reactor
+    from twisted.internet.interfaces import IReactorThreads
     from twisted.web.wsgi import WSGIResource
 
     from txsocketio.http import HTTPLimits
@@ -373,14 +446,24 @@ def makeService(options: Options) -> Any:
         sio.configure(**overrides)
     wsgi = None
     if options["wsgi_app"] is not None:
-        wsgi = WSGIResource(reactor, reactor.getThreadPool(), options["wsgi_app"])
+        wsgi = WSGIResource(reactor, cast(IReactorThreads, reactor).getThreadPool(), options["wsgi_app"])
     static = options["static"]
     if static is None and demo and wsgi is None:
         static = os.path.join(os.path.dirname(os.path.abspath(__file__)), "demo", "static")
     limits = HTTPLimits(headers_timeout=options["headers-timeout"], max_header_size=options["max-header-size"],
                         max_request_line=options["max-request-line"])
+    resources: dict[str, Any] = {}
+    if options["metrics"] is not None:
+        resources[options["metrics"]] = sio.metrics_resource()
+    if options["admin-ui"]:
+        sio.instrument(options["admin_credentials"] or False, mode=options["admin-mode"],
+                       read_only=options["admin-read-only"])
+    if options["admin-serve-ui"] is not None:
+        from txsocketio.admin.ui import AdminUIResource
+
+        resources[options["admin-serve-ui"]] = AdminUIResource()
     socketio = SocketIOService(sio, options["listen"], path=options["path"], static=static, wsgi=wsgi,
                                shutdown_timeout=options["shutdown-timeout"], limits=limits,
-                               access_log=options["access-log"], reactor=reactor)
+                               access_log=options["access-log"], reactor=reactor, resources=resources)
     _set_autobahn_level(options["log-level"])
-    return TwistdService(socketio, options["log-level"], options.parent)
+    return TwistdService(socketio, options["log-level"], options.parent, options["log-format"])

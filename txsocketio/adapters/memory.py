@@ -14,6 +14,7 @@ from twisted.internet.defer import Deferred, succeed
 
 from txsocketio.adapters.base import (CREATE_ROOM, DELETE_ROOM, JOIN_ROOM, LEAVE_ROOM, AdapterNamespace,
                                       BroadcastOptions, Recipient)
+from txsocketio.observer import NULL_OBSERVER, message_size
 
 if TYPE_CHECKING:
     from txsocketio.socketio.packet import Packet
@@ -130,21 +131,30 @@ class MemoryAdapter:
     def deliver(self, encoded: list[Any], packet: "Packet", opts: BroadcastOptions) -> None:
         """Hand already-encoded messages to every local socket ``opts`` selects."""
         volatile = opts.flags.volatile
-        for socket in self.local_sockets(opts):
+        recipients = self.local_sockets(opts)
+        for socket in recipients:
             socket.deliver(encoded, packet, volatile)
+        observer = self.nsp.server.observer
+        if observer is not NULL_OBSERVER:
+            observer.broadcast(len(recipients), sum(map(message_size, encoded)))
 
     def broadcast_with_ack(self, packet: "Packet", opts: BroadcastOptions,
                            client_count: Callable[[int], None],
                            ack: Callable[[Any], None]) -> None:
-        if packet.id is None:
-            packet = attrs.evolve(packet, id=self.nsp.next_ack_id())
+        ack_id = packet.id
+        if ack_id is None:
+            ack_id = self.nsp.next_ack_id()
+            packet = attrs.evolve(packet, id=ack_id)
         encoded = self.nsp.prepare(packet, opts.flags.compressed)
         volatile = opts.flags.volatile
         count = 0
         for socket in self.local_sockets(opts):
             count += 1
-            socket.expect_ack(packet.id, ack)
+            socket.expect_ack(ack_id, ack)
             socket.deliver(encoded, packet, volatile)
+        observer = self.nsp.server.observer
+        if observer is not NULL_OBSERVER:
+            observer.broadcast(count, sum(map(message_size, encoded)))
         client_count(count)
 
     # -- server-wide operations (this process is the whole cluster) -------------------

@@ -165,14 +165,17 @@ class RedisAdapter:
         Deferred fires with None all the same.  One warning per outage: the
         first failure is logged, the next ones counted until a publish works."""
         d = self.connection.publish(channel, payload, timeout=self.request_timeout)
+        observer = self.nsp.server.observer
 
         def sent(_: Any) -> None:
+            observer.redis_published()
             if self._failed_publishes:
                 log.info("publishing on {nsp} works again; {n} message(s) reached only this server meanwhile",
                          nsp=self.nsp.name, n=self._failed_publishes)
                 self._failed_publishes = 0
 
         def failed(f: Failure) -> None:
+            observer.redis_publish_failed()
             if not self._failed_publishes:
                 log.warn("{what} on {nsp} reached only this server: {error} (further failures are counted, "
                          "not logged, until Redis is back)", what=what, nsp=self.nsp.name,
@@ -234,7 +237,7 @@ class RedisAdapter:
         # As Node: no way to tell when every answer is in, so forget after the timeout.
         timer = self.reactor.callLater(seconds, self._ack_requests.pop, request_id, None)
         self._ack_requests[request_id] = AckRequest(client_count, ack, timer)
-        self._publish(self.channels.request, message, "a broadcast with acknowledgements")
+        self._request("BROADCAST", message, "a broadcast with acknowledgements")
 
     # -- cluster-wide operations ------------------------------------------------------------
 
@@ -249,6 +252,7 @@ class RedisAdapter:
         """Ask the other servers; fire with ``results`` merged with their answers."""
         timeout = self.request_timeout if timeout is None else timeout
         name = REQUEST_NAMES[kind]
+        observer = self.nsp.server.observer
 
         def unavailable(f: Failure) -> Failure:
             return Failure(ClusterTimeout(f"{name}: cannot count the servers ({f.getErrorMessage()}); "
@@ -261,12 +265,24 @@ class RedisAdapter:
             request_id = wire.new_uid()
             pending = PendingRequest(self.nsp, self._forget_request, kind, request_id, others, results, timeout)
             self._requests[request_id] = pending
+            observer.redis_request(RequestType(kind).name)
+            pending.done.addErrback(self._count_timeout, observer, RequestType(kind).name)
             d = self.connection.publish(self.channels.request, build(request_id), timeout=timeout)
             d.addErrback(lambda f: pending.abort(f"{name}: the request could not be published "
                                                  f"({f.getErrorMessage()})"))
             return pending.done
 
         return self.server_count().addCallbacks(counted, unavailable)
+
+    def _count_timeout(self, failure: Failure, observer: Any, request_type: str) -> Failure:
+        if failure.check(ClusterTimeout) and not self._closed:
+            observer.redis_request_timed_out(request_type)
+        return failure
+
+    def _request(self, request_type: str, payload: bytes, what: str) -> "Deferred[None]":
+        """Publish a request that no answer is awaited for."""
+        self.nsp.server.observer.redis_request(request_type)
+        return self._publish(self.channels.request, payload, what)
 
     def fetch_sockets(self, opts: BroadcastOptions) -> "Deferred[list[Any]]":
         local: list[Any] = list(self.local.local_sockets(opts))
@@ -284,21 +300,20 @@ class RedisAdapter:
         self.local.add_sockets(opts, rooms)
         if opts.flags.local:
             return succeed(None)
-        return self._publish(self.channels.request, wire.remote_join_request(self.uid, opts, rooms), "sockets_join")
+        return self._request("REMOTE_JOIN", wire.remote_join_request(self.uid, opts, rooms), "sockets_join")
 
     def del_sockets(self, opts: BroadcastOptions, rooms: Iterable[str]) -> "Deferred[None]":
         rooms = list(rooms)
         self.local.del_sockets(opts, rooms)
         if opts.flags.local:
             return succeed(None)
-        return self._publish(self.channels.request, wire.remote_leave_request(self.uid, opts, rooms),
-                             "sockets_leave")
+        return self._request("REMOTE_LEAVE", wire.remote_leave_request(self.uid, opts, rooms), "sockets_leave")
 
     def disconnect_sockets(self, opts: BroadcastOptions, close: bool) -> "Deferred[None]":
         self.local.disconnect_sockets(opts, close)
         if opts.flags.local:
             return succeed(None)
-        return self._publish(self.channels.request, wire.remote_disconnect_request(self.uid, opts, close),
+        return self._request("REMOTE_DISCONNECT", wire.remote_disconnect_request(self.uid, opts, close),
                              "disconnect_sockets")
 
     def server_side_emit(self, event: str, args: list[Any], *, timeout: float | None = None,
@@ -308,7 +323,7 @@ class RedisAdapter:
         wire.dump_json(data)  # TypeError now, not after the servers were counted
         if not want_ack:
             payload = wire.server_side_emit_request(self.uid, data)
-            return self._publish(self.channels.request, payload, "server_side_emit").addCallback(lambda _: [])
+            return self._request("SERVER_SIDE_EMIT", payload, "server_side_emit").addCallback(lambda _: [])
         return self._ask(RequestType.SERVER_SIDE_EMIT,
                          lambda rid: wire.server_side_emit_request(self.uid, data, rid), [], timeout)
 

@@ -23,6 +23,7 @@ from twisted.python.failure import Failure
 
 from txsocketio._invoke import invoke
 from txsocketio.errors import ConnectionRefused
+from txsocketio.observer import NULL_OBSERVER, message_size
 from txsocketio.socketio import connection as sio
 from txsocketio.socketio.packet import Packet
 from txsocketio.socketio.recovering import RecoveringSocketExecutor, SessionAwareAdapter, restore_session
@@ -69,12 +70,20 @@ class Client:
         self.sockets: dict[str, Socket] = {}
         self.closed = False
         self._timer: Any = None
+        # Observed connections only: the transport last reported, and the
+        # bytes of the messages of the packet being received.
+        self._transport: str | None = None
+        self._bytes_in = 0
 
     def __repr__(self) -> str:
         return f"<Client {self.eio.sid}>"
 
     def start(self) -> None:
         """Arm the connect timeout; a Socket.IO v4 client (EIO 3) joins ``/`` at once."""
+        observer = self.server.observer
+        if observer is not NULL_OBSERVER:
+            self._transport = self.eio.transport
+            observer.client_opened(self._transport, self.eio.protocol)
         events = self.connection.start(self.server.reactor.seconds())
         self._schedule()
         self._handle(events)
@@ -107,13 +116,38 @@ class Client:
 
     def on_message(self, data: str | bytes) -> None:
         if not self.closed:
+            observer = self.server.observer
+            if observer is not NULL_OBSERVER:
+                self._observed_message(observer, data)
+                return
             self._handle(self.connection.receive(data))
+
+    def _observed_message(self, observer: Any, data: str | bytes) -> None:
+        # Engine.IO's hooks, reported from here until Engine.IO reports them
+        # itself: the message, and an upgrade seen since the last one.
+        self._check_upgrade(observer)
+        nbytes = message_size(data)
+        observer.message_received(nbytes)
+        self._bytes_in += nbytes
+        events = self.connection.receive(data)
+        self._handle(events)
+        if events:
+            self._bytes_in = 0
+
+    def _check_upgrade(self, observer: Any) -> None:
+        transport = self.eio.transport
+        if self._transport is not None and transport != self._transport:
+            self._transport = transport
+            observer.client_upgraded(self.eio.sid, self.eio.protocol)
 
     def _handle(self, events: list[sio.Event]) -> None:
         for event in events:
             if isinstance(event, sio.EventReceived):
                 socket = self.sockets.get(event.namespace)
                 if socket is not None:
+                    observer = self.server.observer
+                    if observer is not NULL_OBSERVER:
+                        observer.event_received(socket, event.event, event.args, self._bytes_in)
                     socket.handle_event(event.event, event.args, event.ack_id)
             elif isinstance(event, sio.AckReceived):
                 socket = self.sockets.get(event.namespace)
@@ -121,7 +155,7 @@ class Client:
                     socket.handle_ack(event.ack_id, event.args)
             elif isinstance(event, sio.ConnectRequested):
                 d = Deferred.fromCoroutine(self._join(event.namespace, event.auth, event.query))
-                d.addErrback(lambda f, n=event.namespace: log.failure("connecting to {nsp} failed", f, nsp=n))
+                d.addErrback(_log_join_failure, event.namespace)
             elif isinstance(event, sio.NamespaceLeft):
                 socket = self.sockets.get(event.namespace)
                 if socket is not None:
@@ -153,6 +187,10 @@ class Client:
         for socket in list(self.sockets.values()):
             socket.handle_close(reason)
         self.sockets.clear()
+        if self._transport is not None:
+            observer = self.server.observer
+            self._check_upgrade(observer)
+            observer.client_closed(self._transport, self.eio.protocol, reason)
 
     # -- the connect flow -------------------------------------------------------------
 
@@ -165,6 +203,7 @@ class Client:
             return
         if nsp is None:
             log.info("connection {sid}: CONNECT to unknown namespace {nsp}", sid=self.eio.sid, nsp=name)
+            self.server.observer.socket_refused("invalid_namespace")
             self.send_packet(self.connection.reject_namespace(name))
             return
         recovery = self.server.config.connection_state_recovery
@@ -233,11 +272,13 @@ class Client:
         self.send_packet(self.connection.accept(socket.nsp.name, socket.id, socket.pid))
         self._schedule()
         log.debug("{socket} connected", socket=socket)
+        self.server.observer.socket_connected(socket)
         socket.connect_completed()
 
     def _refuse(self, socket: Socket, error: BaseException) -> None:
         name = socket.nsp.name
         socket.handle_close("server namespace disconnect")
+        self.server.observer.socket_refused("refused" if isinstance(error, ConnectionRefused) else "error")
         if isinstance(error, ConnectionRefused):
             log.info("refused {socket}: {message}", socket=socket, message=error.message)
         else:
@@ -264,7 +305,12 @@ class Client:
 
     def send_packet(self, packet: Packet) -> None:
         """Encode and send one packet (not for broadcasts: they encode once)."""
-        self.eio.send_many(self.server.config.parser.encode(packet))
+        messages = self.server.config.parser.encode(packet)
+        observer = self.server.observer
+        if observer is not NULL_OBSERVER:
+            for m in messages:
+                observer.message_sent(message_size(m))
+        self.eio.send_many(messages)
 
     def disconnect_all(self, reason: str, engine_reason: str = "forced close") -> None:
         """Tell every namespace of this connection goodbye (DISCONNECT packets),
@@ -280,3 +326,7 @@ class Client:
     def shutdown(self, reason: str = "server shutting down") -> None:
         """The server is going away: goodbye packets, handlers see ``reason``."""
         self.disconnect_all(reason, reason)
+
+
+def _log_join_failure(failure: Failure, namespace: str) -> None:
+    log.failure("connecting to {nsp} failed", failure, nsp=namespace)

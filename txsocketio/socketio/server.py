@@ -11,26 +11,31 @@ server, and hands each Engine.IO connection to a
 from __future__ import annotations
 
 import re
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, overload
 
 from twisted.internet.defer import Deferred, DeferredList
 from twisted.logger import Logger
 
 from txsocketio.adapters.base import Adapter
 from txsocketio.engineio.server import EngineIOServer, EngineIOSocket
-from txsocketio.socketio.broadcast import BroadcastOperator, Broadcasting
+from txsocketio.observer import NULL_OBSERVER, ObserverGroup
+from txsocketio.socketio.broadcast import BroadcastOperator, ServerBroadcasting, ServerOperator
 from txsocketio.socketio.client import Client
 from txsocketio.socketio.config import ServerConfig
-from txsocketio.socketio.namespace import Namespace
-from txsocketio.socketio.namespaces import NamespaceMatcher, ParentNamespace, ServerNamespace
+from txsocketio.socketio.events import HandlerT
+from txsocketio.socketio.namespaces import NamespaceMatcher, NamespaceT, ParentNamespace, ServerNamespace
+from txsocketio.socketio.parser import Parser
 from txsocketio.socketio.threadsafe import ThreadSafeServer
+
+if TYPE_CHECKING:
+    from txsocketio.web import SocketIOResource
 
 __all__ = ["SocketIOServer", "ServerNamespace", "ParentNamespace"]
 
 log = Logger(namespace="txsocketio.socketio")
 
 
-class SocketIOServer(Broadcasting):
+class SocketIOServer(ServerBroadcasting):
     """A Socket.IO server (protocol v5, and v4 with ``allow_eio3``).
 
     Times are in seconds (floats allowed).  Every Engine.IO option is
@@ -74,6 +79,11 @@ class SocketIOServer(Broadcasting):
         self._shutting_down = False
         self._shutdown: Deferred[None] | None = None
         self._threadsafe: ThreadSafeServer | None = None
+        #: what the server reports to (txsocketio.observer): the null observer
+        #: until add_observer(); read by the hooks of the Socket.IO layer
+        self.observer: Any = NULL_OBSERVER
+        self._observers: list[Any] = []
+        self._metrics: Any = None
         self.of("/")
 
     def _make_engine(self, config: ServerConfig) -> EngineIOServer:
@@ -96,7 +106,7 @@ class SocketIOServer(Broadcasting):
         return self.config.adapter
 
     @property
-    def parser(self) -> Any:
+    def parser(self) -> Parser:
         return self.config.parser
 
     def mounted(self) -> None:
@@ -147,6 +157,46 @@ class SocketIOServer(Broadcasting):
             self._threadsafe = ThreadSafeServer(self)
         return self._threadsafe
 
+    # -- observers (metrics, the Admin UI) -------------------------------------------
+
+    def add_observer(self, observer: Any) -> None:
+        """Report what happens to ``observer`` (see :mod:`txsocketio.observer`).
+
+        Register before clients connect: counts of what was open before
+        (sessions, sockets) are not reported to it.
+        """
+        self._observers.append(observer)
+        self.observer = ObserverGroup(self._observers)
+
+    def remove_observer(self, observer: Any) -> None:
+        """Stop reporting to ``observer`` (if it was registered)."""
+        if observer in self._observers:
+            self._observers.remove(observer)
+        self.observer = ObserverGroup(self._observers) if self._observers else NULL_OBSERVER
+
+    def metrics_resource(self, registry: Any = None, *, prefix: str = "") -> Any:
+        """The Prometheus scrape resource of this server (``root.putChild(b"metrics", ...)``).
+
+        The first call registers a :class:`txsocketio.metrics.PrometheusMetrics`
+        observer (on ``registry``, default: a registry of its own) and later
+        calls return a resource on the same one.  Needs
+        ``pip install txsocketio[metrics]``.
+        """
+        if self._metrics is None:
+            from txsocketio.metrics import PrometheusMetrics
+
+            self._metrics = PrometheusMetrics(registry, prefix=prefix)
+            self.add_observer(self._metrics)
+        return self._metrics.resource()
+
+    def instrument(self, auth: Any, *, mode: str = "development", namespace: str = "/admin",
+                   read_only: bool = False, server_id: str | None = None) -> Any:
+        """Serve the Socket.IO Admin UI's namespace (see :mod:`txsocketio.admin.instrument`)."""
+        from txsocketio.admin.instrument import instrument
+
+        return instrument(self, auth=auth, mode=mode, namespace=namespace, read_only=read_only,
+                          server_id=server_id)
+
     # -- namespaces ------------------------------------------------------------------
 
     def of(self, namespace: NamespaceMatcher) -> ServerNamespace:
@@ -193,10 +243,16 @@ class SocketIOServer(Broadcasting):
         one.  Fires when the adapter is closed; :meth:`shutdown` waits for it too."""
         if self._nsps.get(nsp.name) is nsp:
             del self._nsps[nsp.name]
+            self.observer.namespace_removed(nsp.name)
         d = nsp.close_adapter()
         if not d.called:
             self._closing.add(d)
-            d.addBoth(lambda result: (self._closing.discard(d), result)[1])
+
+            def forget(result: object) -> object:
+                self._closing.discard(d)
+                return result
+
+            d.addBoth(forget)
         return d
 
     @property
@@ -231,10 +287,24 @@ class SocketIOServer(Broadcasting):
                 return child
         return None
 
+    @overload
+    def on(self, event: str, handler: None = None,
+           namespace: NamespaceMatcher = "/") -> Callable[[HandlerT], HandlerT]: ...
+
+    @overload
+    def on(self, event: str, handler: HandlerT, namespace: NamespaceMatcher = "/") -> HandlerT: ...
+
     def on(self, event: str, handler: Callable[..., Any] | None = None,
            namespace: NamespaceMatcher = "/") -> Any:
         """Register a handler (see :meth:`ServerNamespace.on`); a decorator too."""
         return self.of(namespace).on(event, handler)
+
+    @overload
+    def on_server_side(self, event: str, handler: None = None,
+                       namespace: NamespaceMatcher = "/") -> Callable[[HandlerT], HandlerT]: ...
+
+    @overload
+    def on_server_side(self, event: str, handler: HandlerT, namespace: NamespaceMatcher = "/") -> HandlerT: ...
 
     def on_server_side(self, event: str, handler: Callable[..., Any] | None = None,
                        namespace: NamespaceMatcher = "/") -> Any:
@@ -242,17 +312,17 @@ class SocketIOServer(Broadcasting):
         :meth:`ServerNamespace.on_server_side`); a decorator too."""
         return self.of(namespace).on_server_side(event, handler)
 
-    def register(self, namespace: NamespaceMatcher, namespace_class: type[Namespace]) -> type[Namespace]:
+    def register(self, namespace: NamespaceMatcher, namespace_class: type[NamespaceT]) -> type[NamespaceT]:
         """Handle ``namespace`` with a :class:`~txsocketio.Namespace` subclass."""
         return self.of(namespace).register(namespace_class)
 
-    def use(self, middleware: Callable[..., Any], namespace: NamespaceMatcher = "/") -> Callable[..., Any]:
+    def use(self, middleware: HandlerT, namespace: NamespaceMatcher = "/") -> HandlerT:
         """Connection middleware on ``namespace`` (see :meth:`ServerNamespace.use`)."""
         return self.of(namespace).use(middleware)
 
     # -- the main namespace's broadcasting (front doors from Broadcasting) ----------------
 
-    def _operator(self) -> BroadcastOperator[Any]:
+    def _operator(self) -> ServerOperator:
         return BroadcastOperator(self.of("/").executor)
 
     def emit(self, event: str, *args: Any, namespace: NamespaceMatcher = "/", to: Any = None,
@@ -277,7 +347,7 @@ class SocketIOServer(Broadcasting):
 
     # -- serving ---------------------------------------------------------------------
 
-    def resource(self) -> Any:
+    def resource(self) -> "SocketIOResource":
         """A ``twisted.web`` resource to mount (usually at ``socket.io``).
 
         Call :meth:`configure` before this, not after.
@@ -305,9 +375,15 @@ class SocketIOServer(Broadcasting):
         """
         if self._shutdown is None:
             self._shutting_down = True
+            self.observer.server_shutdown()
             self._shutdown = _Shutdown(self, timeout).start()
         waiter: Deferred[None] = Deferred()
-        self._shutdown.addBoth(lambda r: (waiter.callback(None), r)[1])
+
+        def release(result: object) -> object:
+            waiter.callback(None)
+            return result
+
+        self._shutdown.addBoth(release)
         return waiter
 
     # -- glue to Engine.IO ---------------------------------------------------------------

@@ -10,7 +10,7 @@ handlers, listeners and per-packet middlewares.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Callable, Mapping
+from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence, overload
 
 import attrs
 from twisted.internet.defer import Deferred, fail
@@ -21,8 +21,9 @@ from txsocketio._invoke import invoke, log_failures
 from txsocketio.adapters.base import BroadcastOptions, Flags
 from txsocketio.engineio.handshake import Handshake
 from txsocketio.errors import AckTimeout, SocketDisconnected
-from txsocketio.socketio.broadcast import BroadcastOperator
-from txsocketio.socketio.events import RESERVED_EVENTS, ack_arguments, check_event_name
+from txsocketio.observer import NULL_OBSERVER, message_size
+from txsocketio.socketio.broadcast import BroadcastOperator, ServerOperator
+from txsocketio.socketio.events import RESERVED_EVENTS, HandlerT, ack_arguments, check_event_name
 from txsocketio.socketio.namespace import method_name
 from txsocketio.socketio.packet import Packet, PacketType
 from txsocketio.socketio.recovering import persist_session
@@ -137,7 +138,7 @@ class Socket:
         self.recovered = False
         # Encoded packets emitted while the middlewares and the connect
         # handler run; None once the socket is connected or gone.
-        self._buffer: list[tuple[list["OutgoingMessage"], Packet, bool]] | None = []
+        self._buffer: list[tuple[Sequence["OutgoingMessage"], Packet, bool]] | None = []
         self._acks: dict[int, _Ack] = {}
         self._listeners: dict[str, list[Callable[..., Any]]] = {}
         self._any: list[Callable[..., Any]] = []
@@ -172,6 +173,11 @@ class Socket:
         return self.client.eio.transport
 
     @property
+    def client_id(self) -> str:
+        """The id of the Engine.IO session (shared by the sockets of one connection)."""
+        return self.client.eio.sid
+
+    @property
     def connecting(self) -> bool:
         """True while the middlewares and the connect handler run."""
         return not self.connected and self._buffer is not None
@@ -191,15 +197,25 @@ class Socket:
     def join(self, *rooms: str) -> None:
         """Join ``rooms`` (ignored once the socket is disconnected)."""
         if not self.disconnected:
+            observer = self.nsp.server.observer
+            before = self.rooms if self.connected and observer is not NULL_OBSERVER else None
             self.nsp.adapter.add_all(self.id, rooms)
+            if before is not None:
+                for room in dict.fromkeys(r for r in rooms if r not in before):
+                    observer.room_joined(self, room)
 
     def leave(self, *rooms: str) -> None:
+        observer = self.nsp.server.observer
+        before = self.rooms if self.connected and observer is not NULL_OBSERVER else None
         for room in rooms:
             self.nsp.adapter.delete(self.id, room)
+        if before is not None:
+            for room in dict.fromkeys(r for r in rooms if r in before):
+                observer.room_left(self, room)
 
     # -- emitting (one operator; see txsocketio.socketio.broadcast) -------------------
 
-    def _operator(self, options: BroadcastOptions = _EVERYONE) -> BroadcastOperator[SocketExecutor]:
+    def _operator(self, options: BroadcastOptions = _EVERYONE) -> ServerOperator:
         return BroadcastOperator(self.executor, options)
 
     def emit(self, event: str, *args: Any) -> None:
@@ -228,31 +244,31 @@ class Socket:
         op = self._operator()
         return (op if timeout is None else op.timeout(timeout)).emit_with_ack(event, *args)
 
-    def timeout(self, seconds: float) -> BroadcastOperator[SocketExecutor]:
+    def timeout(self, seconds: float) -> ServerOperator:
         """A view whose ``emit_with_ack`` fails after ``seconds``."""
         return self._operator().timeout(seconds)
 
     @property
-    def volatile(self) -> BroadcastOperator[SocketExecutor]:
+    def volatile(self) -> ServerOperator:
         """A view whose emits are dropped when the client cannot take them right now."""
         return self._operator().volatile
 
-    def compress(self, flag: bool) -> BroadcastOperator[SocketExecutor]:
+    def compress(self, flag: bool) -> ServerOperator:
         """A view with permessage-deflate on or off for its messages."""
         return self._operator().compress(flag)
 
-    def to(self, *rooms: str) -> BroadcastOperator[SocketExecutor]:
+    def to(self, *rooms: str) -> ServerOperator:
         """Everyone in ``rooms`` except this socket."""
         return self._operator().to(*rooms)
 
     in_ = to
 
-    def except_(self, *rooms: str) -> BroadcastOperator[SocketExecutor]:
+    def except_(self, *rooms: str) -> ServerOperator:
         """Everyone in the namespace except this socket and ``rooms``."""
         return self._operator().except_(*rooms)
 
     @property
-    def broadcast(self) -> BroadcastOperator[SocketExecutor]:
+    def broadcast(self) -> ServerOperator:
         """Everyone in the namespace except this socket."""
         return self._operator(BroadcastOptions(except_=frozenset([self.id])))
 
@@ -286,6 +302,7 @@ class Socket:
 
         def on_timeout() -> None:
             if self._acks.pop(ack_id, None) is not None:
+                self.nsp.server.observer.ack_timed_out()
                 d.errback(AckTimeout(f"no acknowledgement of {event!r} within {timeout} s"))
 
         self._acks[ack_id] = _Ack(on_ack, on_disconnect)
@@ -295,6 +312,12 @@ class Socket:
         return d
 
     # -- listeners ----------------------------------------------------------------
+
+    @overload
+    def on(self, event: str, listener: None = None) -> Callable[[HandlerT], HandlerT]: ...
+
+    @overload
+    def on(self, event: str, listener: HandlerT) -> HandlerT: ...
 
     def on(self, event: str, listener: Callable[..., Any] | None = None) -> Any:
         """Listen to ``event`` on this socket only (Node's ``socket.on``).
@@ -321,7 +344,7 @@ class Socket:
         """The listeners of ``event`` (a copy)."""
         return list(self._listeners.get(event, ()))
 
-    def on_any(self, listener: Callable[..., Any]) -> Callable[..., Any]:
+    def on_any(self, listener: HandlerT) -> HandlerT:
         """Call ``listener(event, *args)`` for every incoming event (before its handler)."""
         self._any.append(listener)
         return listener
@@ -332,7 +355,7 @@ class Socket:
         elif listener in self._any:
             self._any.remove(listener)
 
-    def on_any_outgoing(self, listener: Callable[..., Any]) -> Callable[..., Any]:
+    def on_any_outgoing(self, listener: HandlerT) -> HandlerT:
         """Call ``listener(event, *args)`` for every event sent to this client
         (its own emits and the broadcasts that reach it)."""
         self._any_outgoing.append(listener)
@@ -344,7 +367,7 @@ class Socket:
         elif listener in self._any_outgoing:
             self._any_outgoing.remove(listener)
 
-    def use(self, middleware: Callable[..., Any]) -> Callable[..., Any]:
+    def use(self, middleware: HandlerT) -> HandlerT:
         """Per-packet middleware: ``middleware(event, args)`` before each incoming event.
 
         Middlewares run in the order they were added; ``args`` is the list of
@@ -408,7 +431,7 @@ class Socket:
         """Encode ``packet`` for this client alone and send it (or buffer it while connecting)."""
         self.deliver(self.nsp.prepare(packet, compress), packet, volatile)
 
-    def deliver(self, messages: list["OutgoingMessage"], packet: Packet, volatile: bool = False) -> None:
+    def deliver(self, messages: Sequence["OutgoingMessage"], packet: Packet, volatile: bool = False) -> None:
         """Write already-encoded messages (a broadcast hands every recipient the same list).
 
         While the socket is connecting they wait for the CONNECT reply
@@ -425,7 +448,19 @@ class Socket:
             for listener in list(self._any_outgoing):
                 log_failures(log, listener, *packet.data,
                              what="outgoing catch-all listener failed on {socket}", socket=self)
+        observer = self.nsp.server.observer
+        if observer is not NULL_OBSERVER:
+            self._observe_sent(observer, messages, packet)
         eio.send_many(messages)
+
+    def _observe_sent(self, observer: Any, messages: Sequence["OutgoingMessage"], packet: Packet) -> None:
+        nbytes = 0
+        for m in messages:
+            size = message_size(m)
+            observer.message_sent(size)
+            nbytes += size
+        if packet.type is PacketType.EVENT:
+            observer.event_sent(self, packet.data[0], packet.data[1:], nbytes)
 
     def expect_ack(self, ack_id: int, callback: Callable[[Any], None]) -> None:
         """For broadcasts with acks: ``callback`` gets the client's first ack argument."""
@@ -533,6 +568,7 @@ class Socket:
             packet = self.client.connection.ack(self.nsp.name, ack_id, ack_arguments(result))
             if packet is not None:
                 self.send_packet(packet)
+                self.nsp.server.observer.ack_sent()
         except (TypeError, ValueError):
             log.failure("cannot acknowledge on {socket}: the handler's result is not serialisable",
                         socket=self)
@@ -543,6 +579,7 @@ class Socket:
         if ack is None:
             log.debug("{socket}: ack for unknown id {id}", socket=self, id=ack_id)
             return
+        self.nsp.server.observer.ack_received()
         try:
             ack.on_ack(args)
         except Exception:
@@ -568,6 +605,8 @@ class Socket:
         if self._tasks is not None:
             self._tasks.cancel_all()
         nsp = self.nsp
+        if was_connected:
+            nsp.server.observer.socket_disconnected(self, reason)
         nsp.adapter.del_all(self.id)
         nsp.socket_left(self)
         self.client.socket_left(self)
