@@ -401,6 +401,24 @@ def _set_autobahn_level(level: str) -> None:
     txaio.set_global_log_level(level)  # type: ignore[attr-defined]  # bound by use_twisted(), not declared
 
 
+def _recovery_overrides(options: Options) -> dict[str, Any]:
+    """The streams adapter (--redis-streams) and connection state recovery (--recovery-window)."""
+    overrides: dict[str, Any] = {}
+    if options["redis-streams"] is not None:
+        from txsocketio.adapters.streams import redis_streams_adapter
+
+        streams: dict[str, Any] = {}
+        if options["redis-stream-name"] is not None:
+            streams["stream_name"] = options["redis-stream-name"]
+        if options["redis-max-len"] is not None:
+            streams["max_len"] = options["redis-max-len"]
+        overrides["adapter"] = redis_streams_adapter(options["redis-streams"], **streams)
+    if options["recovery-window"] is not None:
+        overrides["connection_state_recovery"] = {"max_disconnection_duration": options["recovery-window"],
+                                                  "skip_middlewares": bool(options["recovery-skip-middlewares"])}
+    return overrides
+
+
 def makeService(options: Options) -> Any:
     from twisted.internet import reactor
     from twisted.internet.interfaces import IReactorThreads
@@ -430,18 +448,7 @@ def makeService(options: Options) -> Any:
 
         overrides["adapter"] = redis_adapter(options["redis"], key=options["redis-key"] or "socket.io",
                                              request_timeout=options["redis-timeout"] or 5.0)
-    if options["redis-streams"] is not None:
-        from txsocketio.adapters.streams import redis_streams_adapter
-
-        streams: dict[str, Any] = {}
-        if options["redis-stream-name"] is not None:
-            streams["stream_name"] = options["redis-stream-name"]
-        if options["redis-max-len"] is not None:
-            streams["max_len"] = options["redis-max-len"]
-        overrides["adapter"] = redis_streams_adapter(options["redis-streams"], **streams)
-    if options["recovery-window"] is not None:
-        overrides["connection_state_recovery"] = {"max_disconnection_duration": options["recovery-window"],
-                                                  "skip_middlewares": bool(options["recovery-skip-middlewares"])}
+    overrides.update(_recovery_overrides(options))
     if overrides:
         sio.configure(**overrides)
     wsgi = None
