@@ -76,6 +76,18 @@ def _positive_int(name: str) -> Callable[[Any], int]:
     return check
 
 
+def _max_len(value: Any) -> int:
+    return _positive_int("max_len")(value)
+
+
+def _read_count(value: Any) -> int:
+    return _positive_int("read_count")(value)
+
+
+def _block_ms(value: Any) -> int:
+    return _positive_int("block_ms")(value)
+
+
 def _name(value: Any) -> str:
     if not isinstance(value, str) or not value:
         raise ValueError(f"stream names and prefixes are non-empty strings, not {value!r}")
@@ -97,9 +109,9 @@ class StreamsOptions:
 
     stream_name: str = attrs.field(default=sw.DEFAULT_STREAM_NAME, converter=_name)
     channel_prefix: str = attrs.field(default=sw.DEFAULT_CHANNEL_PREFIX, converter=_name)
-    max_len: int = attrs.field(default=sw.DEFAULT_MAX_LEN, converter=_positive_int("max_len"))
-    read_count: int = attrs.field(default=sw.DEFAULT_READ_COUNT, converter=_positive_int("read_count"))
-    block_ms: int = attrs.field(default=sw.DEFAULT_BLOCK_MS, converter=_positive_int("block_ms"))
+    max_len: int = attrs.field(default=sw.DEFAULT_MAX_LEN, converter=_max_len)
+    read_count: int = attrs.field(default=sw.DEFAULT_READ_COUNT, converter=_read_count)
+    block_ms: int = attrs.field(default=sw.DEFAULT_BLOCK_MS, converter=_block_ms)
     session_key_prefix: str = attrs.field(default=sw.DEFAULT_SESSION_KEY_PREFIX, converter=_name)
     only_plaintext: bool = False
     request_timeout: float = attrs.field(default=5.0, converter=_seconds)
@@ -407,7 +419,12 @@ class RedisStreamsAdapter:
                                         error=f.getErrorMessage()))
         # close() waits for these: a shutdown persists every session before the connection goes.
         self._writes.add(d)
-        d.addBoth(lambda r: (self._writes.discard(d), r)[1])
+
+        def written(result: Any) -> Any:
+            self._writes.discard(d)
+            return result
+
+        d.addBoth(written)
 
     def restore_session(self, pid: str, offset: str) -> "Deferred[RestoredSession | None]":
         return Deferred.fromCoroutine(self._restore(pid, offset))
@@ -456,8 +473,8 @@ class RedisStreamsAdapter:
                                                        sw.MessageType.SOCKETS_LEAVE,
                                                        sw.MessageType.DISCONNECT_SOCKETS)
         if op.type == sw.MessageType.BROADCAST and op.request_id is None:
+            assert op.packet is not None and op.opts is not None
             packet = op.packet if op.ack_id is None else attrs.evolve(op.packet, id=op.ack_id)
-            assert packet is not None and op.opts is not None
             self._safely(self.local.broadcast, self._with_offset(packet, op.opts, entry.id), op.opts)
         elif op.type == sw.MessageType.SOCKETS_JOIN:
             self._safely(self.local.add_sockets, op.opts, op.rooms)

@@ -414,7 +414,7 @@ def _rooms(value: Any) -> tuple[str, ...]:
 def read_operation(message: ClusterMessage) -> Operation:
     """What ``message`` asks for (ProtocolError when its data does not fit its type)."""
     kind, data = message.type, message.data or {}
-    base = {"type": kind, "uid": message.uid, "nsp": message.nsp}
+    base: dict[str, Any] = {"type": kind, "uid": message.uid, "nsp": message.nsp}
     if kind == MessageType.BROADCAST:
         raw = data.get("packet")
         packet = attrs.evolve(packet_from_wire(raw), namespace=message.nsp)
@@ -435,10 +435,10 @@ def read_operation(message: ClusterMessage) -> Operation:
             raise ProtocolError("sockets is a list")
         return Operation(**base, request_id=_request_id(data, True), sockets=tuple(sockets))
     if kind == MessageType.SERVER_SIDE_EMIT:
-        packet = data.get("packet")
-        if not isinstance(packet, list) or not packet or not isinstance(packet[0], str):
+        emitted = data.get("packet")
+        if not isinstance(emitted, list) or not emitted or not isinstance(emitted[0], str):
             raise ProtocolError("a server-side emit carries [event, ...args]")
-        return Operation(**base, request_id=_request_id(data, False), data=tuple(packet))
+        return Operation(**base, request_id=_request_id(data, False), data=tuple(emitted))
     if kind in (MessageType.SERVER_SIDE_EMIT_RESPONSE, MessageType.BROADCAST_ACK):
         return Operation(**base, request_id=_request_id(data, True), arg=data.get("packet"))
     if kind == MessageType.BROADCAST_CLIENT_COUNT:

@@ -75,6 +75,14 @@ def _positive(name: str, none_ok: bool) -> Any:
     return check
 
 
+def _max_packets(value: Any) -> int:
+    return _positive("max_packets", False)(value)
+
+
+def _max_sessions(value: Any) -> int | None:
+    return _positive("max_sessions", True)(value)
+
+
 def _bool(value: Any) -> bool:
     if not isinstance(value, bool):
         raise ValueError(f"skip_middlewares must be True or False, not {value!r}")
@@ -92,9 +100,8 @@ class RecoveryOptions:
     max_disconnection_duration: float = attrs.field(default=DEFAULT_MAX_DISCONNECTION_DURATION,
                                                     converter=_window)
     skip_middlewares: bool = attrs.field(default=True, converter=_bool)
-    max_packets: int = attrs.field(default=DEFAULT_MAX_PACKETS,
-                                   converter=_positive("max_packets", False))
-    max_sessions: int | None = attrs.field(default=None, converter=_positive("max_sessions", True))
+    max_packets: int = attrs.field(default=DEFAULT_MAX_PACKETS, converter=_max_packets)
+    max_sessions: int | None = attrs.field(default=None, converter=_max_sessions)
 
 
 def recovery_options(value: Any) -> RecoveryOptions | None:
