@@ -146,6 +146,47 @@ class OptionsTests(_AppDirMixin, unittest.TestCase):
         e = self.assertRaises(usage.UsageError, self.parse, "--parser", "yaml")
         self.assertIn("json or msgpack", str(e))
 
+    def test_recovery_options(self) -> None:
+        """--recovery-window turns connection state recovery on (with
+        --recovery-skip-middlewares, recovered clients skip the middlewares);
+        the flag alone, or a window that is not positive, is a usage error."""
+        name = self.make_app_dir()
+        options = self.parse("--app", f"{name}:factory", "--recovery-window", "30", "--recovery-skip-middlewares",
+                             "--listen", "tcp:0:interface=127.0.0.1")
+        makeService(options)
+        recovery = options["sio"].config.connection_state_recovery
+        self.assertEqual((recovery.max_disconnection_duration, recovery.skip_middlewares), (30.0, True))
+        options = self.parse("--app", f"{name}:factory", "--listen", "tcp:0:interface=127.0.0.1")
+        makeService(options)
+        self.assertIsNone(options["sio"].config.connection_state_recovery)
+        e = self.assertRaises(usage.UsageError, self.parse, "--recovery-skip-middlewares")
+        self.assertIn("needs --recovery-window", str(e))
+        self.assertRaises(usage.UsageError, self.parse, "--recovery-window", "0")
+
+    def test_redis_streams_options(self) -> Any:
+        """--redis-streams URL (with --redis-stream-name, --redis-max-len) gives
+        the app the streams adapter; with --redis, without a URL, or a bad URL:
+        usage errors."""
+        from txsocketio.adapters.streams import RedisStreamsAdapterFactory
+
+        name = self.make_app_dir()
+        options = self.parse("--app", f"{name}:factory", "--redis-streams", "redis://127.0.0.1:1",
+                             "--redis-stream-name", "chat", "--redis-max-len", "500",
+                             "--listen", "tcp:0:interface=127.0.0.1")
+        makeService(options)
+        sio = options["sio"]
+        factory = sio.config.adapter
+        self.assertIsInstance(factory, RedisStreamsAdapterFactory)
+        self.assertEqual((factory.options.stream_name, factory.options.max_len), ("chat", 500))
+        for argv, words in [(["--redis-streams", "redis://a", "--redis", "redis://b"], "choose one"),
+                            (["--redis-max-len", "5"], "need --redis-streams"),
+                            (["--redis-streams", "http://x"], "--redis-streams")]:
+            e = self.assertRaises(usage.UsageError, self.parse, *argv)
+            self.assertIn(words, str(e), argv)
+        from twisted.internet.defer import gatherResults
+
+        return gatherResults([nsp.adapter.close() for nsp in sio.all_namespaces()])
+
     def test_cleanup_empty_child_namespaces_flag(self) -> None:
         """--cleanup-empty-child-namespaces turns Node's cleanupEmptyChildNamespaces on."""
         name = self.make_app_dir()

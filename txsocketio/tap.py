@@ -93,6 +93,8 @@ class Options(usage.Options):
         ["allow-eio3", None, "Also serve Engine.IO v3 / Socket.IO v4 clients (socket.io-client 2.x)."],
         ["cleanup-empty-child-namespaces", None,
          "Remove a dynamic namespace's child when its last client leaves (Node's cleanupEmptyChildNamespaces)."],
+        ["recovery-skip-middlewares", None, "With --recovery-window: a recovered client skips the "
+         "connection middlewares (Node's skipMiddlewares)."],
         ["admin-ui", None, "Serve the Socket.IO Admin UI's namespace (/admin); needs --admin-auth."],
         ["admin-read-only", None, "The Admin UI can watch but not emit, join, leave or disconnect."],
     ]
@@ -131,6 +133,16 @@ class Options(usage.Options):
         ["redis-key", None, None, "Channel prefix of the cluster, Node's 'key' option (default socket.io)."],
         ["redis-timeout", None, None, "Seconds to wait for the other servers and for Redis (default 5).",
          _seconds("redis-timeout")],
+        ["redis-streams", None, None,
+         "Scale out over Redis Streams, wire-compatible with Node's @socket.io/redis-streams-adapter 0.3 "
+         "(a URL as for --redis; Redis >= 6.2): broadcasts survive Redis outages, and with --recovery-window "
+         "clients recover on any server. Replaces the app's adapter; not with --redis."],
+        ["redis-stream-name", None, None, "With --redis-streams: the stream's name (default socket.io)."],
+        ["redis-max-len", None, None, "With --redis-streams: entries the stream keeps, XADD MAXLEN ~ "
+         "(default 10000).", _positive_int],
+        ["recovery-window", None, None, "Turn connection state recovery on: seconds a disconnected client "
+         "may come back and get its id, rooms, data and missed packets (Node's maxDisconnectionDuration).",
+         _seconds("recovery-window")],
         ["metrics", None, None, "URL path of a Prometheus metrics endpoint, e.g. /metrics "
          "(pip install txsocketio[metrics]). Off by default."],
         ["admin-auth", None, None, "With --admin-ui: USER:BCRYPT_HASH (make one with "
@@ -204,6 +216,9 @@ class Options(usage.Options):
                 raise usage.UsageError(f"--redis: {e}")
         elif self["redis-key"] is not None or self["redis-timeout"] is not None:
             raise usage.UsageError("--redis-key and --redis-timeout need --redis URL")
+        self._check_streams()
+        if self["recovery-skip-middlewares"] and self["recovery-window"] is None:
+            raise usage.UsageError("--recovery-skip-middlewares needs --recovery-window SECONDS")
         if self["redis-key"] is not None and not self["redis-key"]:
             raise usage.UsageError("--redis-key must not be empty")
         self._check_observability()
@@ -216,6 +231,22 @@ class Options(usage.Options):
                 raise usage.UsageError(f"--wsgi: {self['wsgi']} is not a WSGI application (not callable)")
             self["wsgi_app"] = app
 
+
+    def _check_streams(self) -> None:
+        if self["redis-streams"] is None:
+            if self["redis-stream-name"] is not None or self["redis-max-len"] is not None:
+                raise usage.UsageError("--redis-stream-name and --redis-max-len need --redis-streams URL")
+            return
+        if self["redis"] is not None:
+            raise usage.UsageError("--redis and --redis-streams are two adapters: choose one")
+        from txsocketio.redisconn import RedisAddress
+
+        try:
+            RedisAddress.parse(self["redis-streams"])
+        except ValueError as e:
+            raise usage.UsageError(f"--redis-streams: {e}")
+        if self["redis-stream-name"] is not None and not self["redis-stream-name"]:
+            raise usage.UsageError("--redis-stream-name must not be empty")
 
     def _check_observability(self) -> None:
         """--metrics, --admin-*, --log-format."""
@@ -370,6 +401,24 @@ def _set_autobahn_level(level: str) -> None:
     txaio.set_global_log_level(level)  # type: ignore[attr-defined]  # bound by use_twisted(), not declared
 
 
+def _recovery_overrides(options: Options) -> dict[str, Any]:
+    """The streams adapter (--redis-streams) and connection state recovery (--recovery-window)."""
+    overrides: dict[str, Any] = {}
+    if options["redis-streams"] is not None:
+        from txsocketio.adapters.streams import redis_streams_adapter
+
+        streams: dict[str, Any] = {}
+        if options["redis-stream-name"] is not None:
+            streams["stream_name"] = options["redis-stream-name"]
+        if options["redis-max-len"] is not None:
+            streams["max_len"] = options["redis-max-len"]
+        overrides["adapter"] = redis_streams_adapter(options["redis-streams"], **streams)
+    if options["recovery-window"] is not None:
+        overrides["connection_state_recovery"] = {"max_disconnection_duration": options["recovery-window"],
+                                                  "skip_middlewares": bool(options["recovery-skip-middlewares"])}
+    return overrides
+
+
 def makeService(options: Options) -> Any:
     from twisted.internet import reactor
     from twisted.internet.interfaces import IReactorThreads
@@ -399,6 +448,7 @@ def makeService(options: Options) -> Any:
 
         overrides["adapter"] = redis_adapter(options["redis"], key=options["redis-key"] or "socket.io",
                                              request_timeout=options["redis-timeout"] or 5.0)
+    overrides.update(_recovery_overrides(options))
     if overrides:
         sio.configure(**overrides)
     wsgi = None

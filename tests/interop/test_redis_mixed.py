@@ -19,6 +19,7 @@ from twisted.web.server import Site
 from tests.support import NODE_DIR, RedisServer, free_port, poll_until, require_node_modules, sleep, spawn
 from txsocketio import SocketIOServer, Socket
 from txsocketio.adapters.redis import RemoteSocket, redis_adapter
+from txsocketio.adapters.streams import redis_streams_adapter
 
 B64_0102 = {"$bin": "AQI="}  # b"\x01\x02"
 
@@ -93,9 +94,15 @@ class JsonLinesProcess(ProcessProtocol):
         return [(m["event"], m["args"]) for m in self.pop("event", name=name)]
 
 
-def make_python_server(url: str, key: str) -> tuple[SocketIOServer, list[tuple[str, Any]]]:
-    """The txsocketio side of the cluster, mirroring node_redis_server.js."""
-    sio = SocketIOServer(adapter=redis_adapter(url, key=key, request_timeout=2.0))
+def make_python_server(url: str, key: str, kind: str = "pubsub") -> tuple[SocketIOServer, list[tuple[str, Any]]]:
+    """The txsocketio side of the cluster, mirroring node_redis_server.js
+    (``kind``: "pubsub", the Redis adapter; "streams", the streams adapter
+    with ``key`` as stream name and channel prefix)."""
+    if kind == "streams":
+        adapter: Any = redis_streams_adapter(url, stream_name=key, channel_prefix=key, request_timeout=2.0)
+    else:
+        adapter = redis_adapter(url, key=key, request_timeout=2.0)
+    sio = SocketIOServer(adapter=adapter)
     server_events: list[tuple[str, Any]] = []
 
     @sio.on("connect")
@@ -118,15 +125,22 @@ def make_python_server(url: str, key: str) -> tuple[SocketIOServer, list[tuple[s
 
 class MixedClusterTests(unittest.TestCase):
     timeout = 60
+    #: the adapter of both servers: "pubsub" or "streams"
+    adapter_kind = "pubsub"
+    #: how Node's server-side handler sees b"\x01\x02" sent by server_side_emit
+    #: (the pub/sub adapter's requests are JSON: a Buffer's toJSON form)
+    node_sees_bytes: Any = {"type": "Buffer", "data": [1, 2]}
 
     async def setUp(self) -> None:
         require_node_modules("socket.io", "@socket.io/redis-adapter", "redis", "sioc4")
+        if self.adapter_kind == "streams":
+            require_node_modules("@socket.io/redis-streams-adapter")
         self.redis = RedisServer()
         self.addCleanup(self.redis.stop)
         await self.redis.start()
         key = "mixed" + uuid.uuid4().hex[:8]
 
-        self.sio, self.server_events = make_python_server(self.redis.url, key)
+        self.sio, self.server_events = make_python_server(self.redis.url, key, self.adapter_kind)
         root = Resource()
         root.putChild(b"socket.io", self.sio.resource())
         listening = reactor.listenTCP(0, Site(root), interface="127.0.0.1")
@@ -137,7 +151,7 @@ class MixedClusterTests(unittest.TestCase):
         node_port = free_port()
         self.node = JsonLinesProcess("node_redis_server.js")
         spawn(["node", "node_redis_server.js", "--port", str(node_port), "--redis-port", str(self.redis.port),
-               "--key", key, "--timeout", "2000"], cwd=NODE_DIR, protocol=self.node)
+               "--key", key, "--timeout", "2000", "--adapter", self.adapter_kind], cwd=NODE_DIR, protocol=self.node)
         self.addCleanup(self.node.stop)
         self.node_url = f"http://127.0.0.1:{node_port}"
         await poll_until(lambda: self.node.pop("listening") or self.node.exited, 15,
@@ -148,7 +162,7 @@ class MixedClusterTests(unittest.TestCase):
         spawn(["node", "cluster_clients.js"], cwd=NODE_DIR, protocol=self.clients)
         self.addCleanup(self.clients.stop)
 
-        await self.sio.of("/").adapter.wait_ready()
+        await self.sio.of("/").adapter.wait_ready()  # type: ignore[attr-defined]
         for _ in range(200):
             if await self.sio.of("/").server_count() == 2:
                 break
@@ -250,8 +264,7 @@ class MixedClusterTests(unittest.TestCase):
         self.assertEqual(await self.sio.server_side_emit("reload", "conf", b"\x01\x02"), [])
         await poll_until(lambda: self.node.messages, 5)
         self.assertEqual(self.node.pop("server-side"),
-                         [{"type": "server-side", "event": "reload",
-                           "args": ["conf", {"type": "Buffer", "data": [1, 2]}]}])
+                         [{"type": "server-side", "event": "reload", "args": ["conf", self.node_sees_bytes]}])
         self.assertEqual(await self.sio.server_side_emit("ask", 7, want_ack=True), ["node:7"])
 
         await self.node.command("serverSideEmit", event="reload", args=["x", {"n": 1}])
@@ -289,6 +302,45 @@ class MixedClusterTests(unittest.TestCase):
             await sleep(0.02)
         self.assertEqual(rooms, expected)
         self.assertEqual(sorted(await self.sio.of("/").all_rooms()), expected)
+
+        await self.node.command("socketsLeave", rooms=["n-room"])
+        await poll_until(lambda: "n-room" not in local_a.rooms, 5)
+        await self.node.command("disconnectSockets", to=[a])
+        await poll_until(lambda: self.clients.pop("disconnect", name="A"), 5)
+        await self.sio.disconnect_sockets()
+        await poll_until(lambda: self.clients.pop("disconnect", name="B"), 5)
+
+
+class MixedStreamsClusterTests(MixedClusterTests):
+    """The same cluster on the streams adapters: Node's
+    @socket.io/redis-streams-adapter 0.3.1 and txsocketio's RedisStreamsAdapter."""
+
+    adapter_kind = "streams"
+    #: the streams adapter's pub/sub messages are MessagePack: a real Buffer
+    node_sees_bytes = B64_0102
+
+    async def test_rooms_join_leave_disconnect(self) -> None:
+        """sockets_join / sockets_leave / disconnect_sockets both ways, through
+        the stream; all_rooms here sees both servers' rooms (Node's streams
+        adapter has no allRooms at all)."""
+        a = await self.connect("A", self.py_url)
+        b = await self.connect("B", self.node_url)
+        await self.sio.sockets_join("everyone")
+        await self.node.command("socketsJoin", rooms=["n-room"], to=[a])
+        local_a = self.sio.of("/").sockets[a]
+        await poll_until(lambda: "n-room" in local_a.rooms, 5)
+        self.assertIn("everyone", local_a.rooms)
+
+        async def node_rooms() -> list[str]:
+            found = (await self.node.command("fetchSockets", to=[b]))["sockets"]
+            return found[0]["rooms"] if found else []
+
+        for _ in range(100):
+            if "everyone" in await node_rooms():
+                break
+            await sleep(0.02)
+        self.assertEqual(await node_rooms(), sorted([b, "everyone"]))
+        self.assertEqual(sorted(await self.sio.of("/").all_rooms()), sorted([a, b, "everyone", "n-room"]))
 
         await self.node.command("socketsLeave", rooms=["n-room"])
         await poll_until(lambda: "n-room" not in local_a.rooms, 5)

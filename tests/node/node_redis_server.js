@@ -39,7 +39,7 @@ const { createAdapter } = require("@socket.io/redis-adapter");
 const { createClient } = require("redis");
 
 function parseArgs(argv) {
-  const opts = { port: 0, redisPort: 0, key: "socket.io", timeout: 2000 };
+  const opts = { port: 0, redisPort: 0, key: "socket.io", timeout: 2000, adapter: "pubsub" };
   for (let i = 0; i < argv.length; i += 2) {
     const [arg, value] = [argv[i], argv[i + 1]];
     if (value === undefined) throw new Error(`${arg} needs a value`);
@@ -47,6 +47,7 @@ function parseArgs(argv) {
     else if (arg === "--redis-port") opts.redisPort = Number(value);
     else if (arg === "--key") opts.key = value;
     else if (arg === "--timeout") opts.timeout = Number(value);
+    else if (arg === "--adapter") opts.adapter = value;
     else throw new Error(`unknown argument ${arg}`);
   }
   if (!opts.port || !opts.redisPort) throw new Error("--port and --redis-port are required");
@@ -73,9 +74,12 @@ async function main() {
   await Promise.all([pubClient.connect(), subClient.connect()]);
 
   const httpServer = http.createServer();
-  const io = new Server(httpServer, {
-    adapter: createAdapter(pubClient, subClient, { key: opts.key, requestsTimeout: opts.timeout }),
-  });
+  // --adapter streams: @socket.io/redis-streams-adapter 0.3, the key as stream name and channel prefix.
+  const adapter = opts.adapter === "streams"
+    ? require("@socket.io/redis-streams-adapter").createAdapter(pubClient,
+      { streamName: opts.key, channelPrefix: opts.key })
+    : createAdapter(pubClient, subClient, { key: opts.key, requestsTimeout: opts.timeout });
+  const io = new Server(httpServer, { adapter });
 
   io.on("connection", (socket) => {
     socket.data = { name: (socket.handshake.auth || {}).name, server: "node" };

@@ -26,6 +26,8 @@ from txsocketio.errors import ConnectionRefused
 from txsocketio.observer import NULL_OBSERVER, message_size
 from txsocketio.socketio import connection as sio
 from txsocketio.socketio.packet import Packet
+from txsocketio.socketio.recovering import RecoveringSocketExecutor, SessionAwareAdapter, restore_session
+from txsocketio.socketio.recovery import RestoredSession
 from txsocketio.socketio.socket import Socket, SocketHandshake
 
 if TYPE_CHECKING:
@@ -193,8 +195,9 @@ class Client:
     # -- the connect flow -------------------------------------------------------------
 
     async def _join(self, name: str, auth: dict[str, Any], query: str | None) -> None:
-        """Admit the client to ``name``: find the namespace, make the socket,
-        run the middlewares, the class and the connect handler, then reply."""
+        """Admit the client to ``name``: find the namespace, make the socket
+        (a recovered one when the auth asks back a session that is still
+        kept), run the middlewares, the class and the connect handler, then reply."""
         nsp = await self.server.find_namespace(name, auth, lambda: self.closed)
         if self.closed:
             return
@@ -203,19 +206,23 @@ class Client:
             self.server.observer.socket_refused("invalid_namespace")
             self.send_packet(self.connection.reject_namespace(name))
             return
-        socket = self._new_socket(nsp, auth, query)
+        recovery = self.server.config.connection_state_recovery
+        session = None
+        if recovery is not None and self.connection.rules.eio == 4:
+            session = await restore_session(nsp.adapter, auth)
+            if self.closed:
+                return
+        socket = self._new_socket(nsp, auth, query, session)
         try:
-            for middleware in nsp.middlewares:
-                if self.closed:
-                    break
-                result = invoke(middleware, socket)
-                if isinstance(result, Deferred):
-                    await result
+            if session is None or not recovery.skip_middlewares:  # type: ignore[union-attr]
+                await self._run_middlewares(nsp, socket)
             if self.closed or socket.disconnected:
                 self.connection.abandon(name)
                 socket.handle_close("transport close")
                 return
             nsp.admit(socket)
+            if session is not None:
+                socket.join(*session.rooms)
             self.sockets[name] = socket
             cls = nsp.namespace_class
             if cls is not None:
@@ -226,22 +233,43 @@ class Client:
         except Exception as e:
             self._refuse(socket, e)
             return
-        self._complete(socket)
+        self._complete(socket, session.missed_packets if session is not None else ())
 
-    def _new_socket(self, nsp: "ServerNamespace", auth: dict[str, Any], query: str | None) -> Socket:
+    async def _run_middlewares(self, nsp: "ServerNamespace", socket: Socket) -> None:
+        for middleware in nsp.middlewares:
+            if self.closed:
+                break
+            result = invoke(middleware, socket)
+            if isinstance(result, Deferred):
+                await result
+
+    def _new_socket(self, nsp: "ServerNamespace", auth: dict[str, Any], query: str | None,
+                    session: RestoredSession | None = None) -> Socket:
         base = self.eio.handshake
         handshake = SocketHandshake(
             headers=base.headers, query=self.connection.rules.handshake_query(base.query, query),
             address=base.address, time=base.time, issued=base.issued, url=base.url, secure=base.secure,
             xdomain=base.xdomain, auth=auth, environ=base.environ,
         )
-        return Socket(nsp, self, self.connection.socket_id(nsp.name), handshake)
+        if session is not None:
+            socket = Socket(nsp, self, session.sid, handshake)
+            socket.pid, socket.data, socket.recovered = session.pid, session.data, True
+        else:
+            socket = Socket(nsp, self, self.connection.socket_id(nsp.name), handshake)
+            if self.server.config.connection_state_recovery is not None and self.connection.rules.eio == 4:
+                socket.pid = sio.new_socket_id()
+        if socket.pid is not None and isinstance(nsp.adapter, SessionAwareAdapter):
+            # Only where emits are recorded: through a plain adapter it would cost and bring nothing.
+            socket.executor = RecoveringSocketExecutor(socket.executor)  # type: ignore[assignment]
+        return socket
 
-    def _complete(self, socket: Socket) -> None:
+    def _complete(self, socket: Socket, missed: Sequence[Packet] = ()) -> None:
         if self.closed or socket.disconnected:
             socket.handle_close("transport close")
             return
-        self.send_packet(self.connection.accept(socket.nsp.name, socket.id))
+        for packet in missed:  # before the CONNECT reply, as Node sends them
+            self.send_packet(packet)
+        self.send_packet(self.connection.accept(socket.nsp.name, socket.id, socket.pid))
         self._schedule()
         log.debug("{socket} connected", socket=socket)
         self.server.observer.socket_connected(socket)

@@ -19,6 +19,7 @@ from txsocketio.adapters.memory import MemoryAdapter
 from txsocketio.engineio.server import EngineIOServer
 from txsocketio.socketio.packet import DEFAULT_MAX_JSON_DEPTH
 from txsocketio.socketio.parser import JSON_PARSER, Parser
+from txsocketio.socketio.recovering import RecoveringMemoryAdapter, RecoveryOptions, recovery_options
 
 if TYPE_CHECKING:
     from txsocketio.adapters.base import Adapter
@@ -27,7 +28,7 @@ __all__ = ["ServerConfig", "SOCKETIO_OPTIONS", "engineio_option_names"]
 
 #: Options of the Socket.IO layer (the rest go to Engine.IO).
 SOCKETIO_OPTIONS = ("connect_timeout", "max_attachments", "max_json_depth", "adapter", "parser",
-                    "cleanup_empty_child_namespaces")
+                    "cleanup_empty_child_namespaces", "connection_state_recovery")
 
 
 def engineio_option_names() -> frozenset[str]:
@@ -108,8 +109,11 @@ class ServerConfig:
     one by default), ``parser`` (:mod:`txsocketio.socketio.parser`; JSON by
     default), ``cleanup_empty_child_namespaces`` (False: a child of a dynamic
     namespace is removed, its adapter closed, when its last socket leaves;
-    Node's ``cleanupEmptyChildNamespaces``) and ``engine``, the Engine.IO
-    options as given.
+    Node's ``cleanupEmptyChildNamespaces``), ``connection_state_recovery``
+    (``None``: off; see :class:`~txsocketio.socketio.recovering.RecoveryOptions`)
+    and ``engine``, the Engine.IO options as given.  With recovery on, the
+    default in-memory adapter is the recovering one (as Node picks
+    ``SessionAwareAdapter``).
     """
 
     connect_timeout: float = attrs.field(default=45.0, converter=_connect_timeout)
@@ -120,6 +124,14 @@ class ServerConfig:
     cleanup_empty_child_namespaces: bool = attrs.field(
         default=False, converter=_cleanup_empty_child_namespaces)
     engine: Mapping[str, Any] = attrs.field(factory=dict, converter=_frozen_mapping)
+    connection_state_recovery: RecoveryOptions | None = attrs.field(default=None, converter=recovery_options)
+
+    def __attrs_post_init__(self) -> None:
+        # The default adapter follows the recovery option both ways.
+        if self.connection_state_recovery is not None and self.adapter is MemoryAdapter:
+            object.__setattr__(self, "adapter", RecoveringMemoryAdapter)
+        elif self.connection_state_recovery is None and self.adapter is RecoveringMemoryAdapter:
+            object.__setattr__(self, "adapter", MemoryAdapter)
 
     @classmethod
     def of(cls, **options: Any) -> "ServerConfig":

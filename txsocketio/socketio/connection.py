@@ -123,9 +123,12 @@ class Rules:
             return {**base, **dict(parse_qsl(query, keep_blank_values=True))}
         return base
 
-    def connect_reply(self, namespace: str, socket_id: str) -> Packet:
+    def connect_reply(self, namespace: str, socket_id: str, pid: str | None = None) -> Packet:
+        """v4: no payload; v5: ``{"sid"}``, plus ``"pid"`` with connection state recovery."""
         if self.eio == 3:
             return Packet(PacketType.CONNECT, namespace)
+        if pid is not None:
+            return Packet(PacketType.CONNECT, namespace, {"sid": socket_id, "pid": pid})
         return Packet(PacketType.CONNECT, namespace, {"sid": socket_id})
 
     def connect_error(self, namespace: str, message: str, data: Any = None) -> Packet:
@@ -314,13 +317,14 @@ class Connection:
     def connected_namespaces(self) -> list[str]:
         return [n for n, s in self.namespaces.items() if s is NamespaceState.CONNECTED]
 
-    def accept(self, namespace: str, socket_id: str) -> Packet:
-        """The namespace admitted the client: the CONNECT reply to send."""
+    def accept(self, namespace: str, socket_id: str, pid: str | None = None) -> Packet:
+        """The namespace admitted the client: the CONNECT reply to send
+        (with the recovery session's ``pid`` when there is one)."""
         if self.namespaces.get(namespace) is not NamespaceState.CONNECTING:
             raise ValueError(f"{namespace!r} is not connecting")
         self.namespaces[namespace] = NamespaceState.CONNECTED
         self._deadline = None
-        return self.rules.connect_reply(namespace, socket_id)
+        return self.rules.connect_reply(namespace, socket_id, pid)
 
     def refuse(self, namespace: str, message: str, data: Any = None) -> Packet:
         """The namespace refused the client: the CONNECT_ERROR to send."""

@@ -49,7 +49,10 @@ class SocketIOServer(ServerBroadcasting):
     :mod:`txsocketio.socketio.parser`; JSON by default),
     ``cleanup_empty_child_namespaces`` (False; with True a child of a dynamic
     namespace is removed when its last socket leaves, as Node's
-    ``cleanupEmptyChildNamespaces``).  They make one
+    ``cleanupEmptyChildNamespaces``), ``connection_state_recovery``
+    (``None``, off, by default; e.g. ``{"max_disconnection_duration": 120,
+    "skip_middlewares": True}``, see
+    :class:`~txsocketio.socketio.recovering.RecoveryOptions`).  They make one
     :class:`~txsocketio.socketio.config.ServerConfig` (:attr:`config`);
     change them later with :meth:`configure`.
 
@@ -136,11 +139,12 @@ class SocketIOServer(ServerBroadcasting):
             config = self.config.evolve(**options)
         except TypeError as e:
             raise TypeError(f"configure() got {e}") from None
-        if "adapter" in options and self.clients:
+        new_adapter = "adapter" in options or config.adapter is not self.config.adapter
+        if new_adapter and self.clients:
             raise RuntimeError("the adapter can only be changed while no client is connected")
         engine = self._make_engine(config) if config.engine != self.config.engine else self.engine
         self.config, self.engine = config, engine
-        if "adapter" in options:
+        if new_adapter:
             for nsp in self.all_namespaces():
                 nsp.close_adapter()
                 nsp.start_adapter()

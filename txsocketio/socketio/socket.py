@@ -26,6 +26,7 @@ from txsocketio.socketio.broadcast import BroadcastOperator, ServerOperator
 from txsocketio.socketio.events import RESERVED_EVENTS, HandlerT, ack_arguments, check_event_name
 from txsocketio.socketio.namespace import method_name
 from txsocketio.socketio.packet import Packet, PacketType
+from txsocketio.socketio.recovering import persist_session
 from txsocketio.socketio.tasks import ConnectionTasks
 
 if TYPE_CHECKING:
@@ -131,6 +132,10 @@ class Socket:
         self.connected = False
         #: the class-based handler instance, when the namespace has one
         self.instance: "Namespace | None" = None
+        #: the private session id of connection state recovery (None when it is off)
+        self.pid: str | None = None
+        #: True when this socket got back the id, rooms, data and missed packets of a lost one
+        self.recovered = False
         # Encoded packets emitted while the middlewares and the connect
         # handler run; None once the socket is connected or gone.
         self._buffer: list[tuple[Sequence["OutgoingMessage"], Packet, bool]] | None = []
@@ -593,6 +598,8 @@ class Socket:
             return
         if was_connected:
             self.nsp.run_lifecycle(self, "disconnecting", reason)
+        if was_connected and self.pid is not None:
+            persist_session(self, reason)
         self.connected = False
         self._buffer = None
         if self._tasks is not None:
