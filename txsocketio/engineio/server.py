@@ -21,6 +21,7 @@ from twisted.logger import Logger
 
 from txsocketio.engineio.cors import AllowedOrigins, CorsPolicy
 from txsocketio.engineio.handshake import Handshake
+from txsocketio.engineio.hooks import ConnectionErrorHook, EngineHooks, HeadersHook
 from txsocketio.engineio.message import OutgoingMessage
 from txsocketio.engineio.session import Session, SessionConfig
 from txsocketio.engineio.socket import EngineIOSocket
@@ -44,7 +45,11 @@ class EngineIOServer:
     Times are in seconds (floats allowed); the handshake advertises them in
     integer milliseconds.  Callbacks: ``on_connect(socket)``,
     ``on_message(socket, data)`` (``str`` or ``bytes``),
-    ``on_disconnect(socket, reason)``.  Mount :meth:`resource` in a
+    ``on_disconnect(socket, reason)``, ``on_upgrade(socket)`` (the session
+    has just moved to WebSocket).  ``on_hooks``: the
+    :class:`~txsocketio.engineio.hooks.EngineHooks` to use (a server that
+    replaces its Engine.IO server keeps its hooks that way); see
+    :meth:`on_headers`, :meth:`on_initial_headers`, :meth:`on_connection_error`.  Mount :meth:`resource` in a
     ``twisted.web`` tree.
 
     ``max_buffered_bytes`` (10 MB) caps what one client may have queued and
@@ -76,19 +81,13 @@ class EngineIOServer:
         on_connect: Callable[[EngineIOSocket], Any] | None = None,
         on_message: Callable[[EngineIOSocket, str | bytes], Any] | None = None,
         on_disconnect: Callable[[EngineIOSocket, str], Any] | None = None,
+        on_upgrade: Callable[[EngineIOSocket], Any] | None = None,
+        on_hooks: EngineHooks | None = None,
     ) -> None:
         self.reactor: Any = reactor
         transports = tuple(transports)
-        unknown = [t for t in transports if t not in TRANSPORTS]
-        if unknown or not transports:
-            raise ValueError(f"transports must be a non-empty subset of {TRANSPORTS}, not {transports!r}")
-        for name, value in (("ping_interval", ping_interval), ("ping_timeout", ping_timeout),
-                            ("upgrade_timeout", upgrade_timeout)):
-            if not value > 0:
-                raise ValueError(f"{name} must be a positive number of seconds, not {value!r}")
-        if isinstance(max_buffered_bytes, bool) or not isinstance(max_buffered_bytes, int) \
-                or max_buffered_bytes <= 0:
-            raise ValueError(f"max_buffered_bytes must be a positive int, not {max_buffered_bytes!r}")
+        _check_options(transports, max_buffered_bytes, ping_interval=ping_interval,
+                       ping_timeout=ping_timeout, upgrade_timeout=upgrade_timeout)
         self.config = SessionConfig(
             ping_interval=float(ping_interval),
             ping_timeout=float(ping_timeout),
@@ -108,6 +107,9 @@ class EngineIOServer:
         self.on_connect = on_connect
         self.on_message = on_message
         self.on_disconnect = on_disconnect
+        self.on_upgrade = on_upgrade
+        #: the Engine.IO hooks (headers, connection errors): txsocketio.engineio.hooks
+        self.hooks = on_hooks if on_hooks is not None else EngineHooks()
         #: sid -> socket, for every session not yet closed
         self.sockets: dict[str, EngineIOSocket] = {}
         # Closed sessions whose WebSocket is still saying goodbye.
@@ -164,6 +166,23 @@ class EngineIOServer:
             socket.abort()
         self._fire_idle()
 
+    # -- hooks (Node's io.engine events) --------------------------------------------
+
+    def on_initial_headers(self, fn: HeadersHook) -> HeadersHook:
+        """``fn(headers, request)`` adds headers to each handshake response
+        (the polling 200, the 101 of a WebSocket-only session)."""
+        return self.hooks.on_initial_headers(fn)
+
+    def on_headers(self, fn: HeadersHook) -> HeadersHook:
+        """``fn(headers, request)`` adds headers to every polling response and
+        every WebSocket 101."""
+        return self.hooks.on_headers(fn)
+
+    def on_connection_error(self, fn: ConnectionErrorHook) -> ConnectionErrorHook:
+        """``fn(error)`` is told of every request refused with an Engine.IO
+        error code (a :class:`~txsocketio.engineio.hooks.ConnectionErrorEvent`)."""
+        return self.hooks.on_connection_error(fn)
+
     # -- used by the transports and sockets ----------------------------------------
 
     def upgrades_for(self, transport: str) -> list[str]:
@@ -212,6 +231,14 @@ class EngineIOServer:
             except Exception:
                 log.failure("on_message callback failed for session {sid}", sid=socket.sid)
 
+    def deliver_upgrade(self, socket: EngineIOSocket) -> None:
+        """Tell the application a session has just moved to WebSocket."""
+        if self.on_upgrade is not None:
+            try:
+                self.on_upgrade(socket)
+            except Exception:
+                log.failure("on_upgrade callback failed for session {sid}", sid=socket.sid)
+
     def deliver_disconnect(self, socket: EngineIOSocket, reason: str) -> None:
         """Tell the application a session ended."""
         if self.on_disconnect is not None:
@@ -253,6 +280,19 @@ class EngineIOServer:
         if c.get("samesite"):
             parts.append(f"SameSite={c['samesite']}")
         return "; ".join(parts)
+
+
+def _check_options(transports: tuple[str, ...], max_buffered_bytes: Any, **times: Any) -> None:
+    """ValueError for an option no server can run with."""
+    unknown = [t for t in transports if t not in TRANSPORTS]
+    if unknown or not transports:
+        raise ValueError(f"transports must be a non-empty subset of {TRANSPORTS}, not {transports!r}")
+    for name, value in times.items():
+        if not value > 0:
+            raise ValueError(f"{name} must be a positive number of seconds, not {value!r}")
+    if isinstance(max_buffered_bytes, bool) or not isinstance(max_buffered_bytes, int) \
+            or max_buffered_bytes <= 0:
+        raise ValueError(f"max_buffered_bytes must be a positive int, not {max_buffered_bytes!r}")
 
 
 def _cookie_settings(cookie: bool | str | dict[str, Any] | None) -> dict[str, Any] | None:

@@ -230,7 +230,9 @@ class EngineIOSocket:
                 if old is not None:
                     old.release(Packet(PacketType.NOOP))
                     old.close()
-                log.debug("session {sid} upgraded to websocket", sid=self.sid)
+                log.debug("session {sid} upgraded to websocket", sid=self.sid,
+                          remote=self.handshake.remote)
+                self.server.deliver_upgrade(self)
         self._step()
 
     def _drop_probe(self, why: str) -> None:

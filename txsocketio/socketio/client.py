@@ -121,9 +121,6 @@ class Client:
             self._handle(self.connection.receive(data))
 
     def _observed_message(self, observer: Any, data: str | bytes) -> None:
-        # Engine.IO's hooks, reported from here until Engine.IO reports them
-        # itself: the message, and an upgrade seen since the last one.
-        self._check_upgrade(observer)
         nbytes = message_size(data)
         observer.message_received(nbytes)
         self._bytes_in += nbytes
@@ -132,11 +129,11 @@ class Client:
         if events:
             self._bytes_in = 0
 
-    def _check_upgrade(self, observer: Any) -> None:
-        transport = self.eio.transport
-        if self._transport is not None and transport != self._transport:
-            self._transport = transport
-            observer.client_upgraded(self.eio.sid, self.eio.protocol)
+    def on_upgrade(self) -> None:
+        """The Engine.IO session has just moved to WebSocket."""
+        if self._transport is not None:  # observed since it opened
+            self._transport = self.eio.transport
+            self.server.observer.client_upgraded(self.eio.sid, self.eio.protocol)
 
     def _handle(self, events: list[sio.Event]) -> None:
         for event in events:
@@ -186,9 +183,7 @@ class Client:
             socket.handle_close(reason)
         self.sockets.clear()
         if self._transport is not None:
-            observer = self.server.observer
-            self._check_upgrade(observer)
-            observer.client_closed(self._transport, self.eio.protocol, reason)
+            self.server.observer.client_closed(self._transport, self.eio.protocol, reason)
 
     # -- the connect flow -------------------------------------------------------------
 
