@@ -79,7 +79,8 @@ class EngineIOResource(Resource):
         server = self._eio
         origin = _header(request, b"origin")
         if not server.cors.allows(origin, _header(request, b"host"), bool(request.isSecure())):
-            log.info("refused request from origin {origin!r} (not in cors_allowed_origins)", origin=origin)
+            log.info("refused request from origin {origin!r} (not in cors_allowed_origins)", origin=origin,
+                     remote=remote_address(request.getClientAddress()))
             return self._error(request, FORBIDDEN, status=403, cors=False,
                                context={"name": "CORS", "origin": origin})
         method = request.method
@@ -244,11 +245,10 @@ class EngineIOResource(Resource):
                cors: bool = True, context: dict[str, Any] | None = None) -> bytes:
         """Answer with an Engine.IO error; the connection-error hooks are told."""
         code, message = error
-        remote = remote_address(request.getClientAddress())
         if code != FORBIDDEN[0] or status != 403:
             log.info("{status} {message} for {method} {uri}", status=status, message=message,
                      method=request.method.decode("latin-1"), uri=request.uri.decode("latin-1"),
-                     remote=remote, **({"sid": context["sid"]} if context and "sid" in context else {}))
+                     remote=remote_address(request.getClientAddress()), **({"sid": context["sid"]} if context and "sid" in context else {}))
         self._eio.hooks.connection_error(request, code, message, context or {})
         if cors:
             self._cors(request)

@@ -204,12 +204,13 @@ class EngineIOServer:
         socket = EngineIOSocket(self, session, handshake, b64=b64)
         self.sockets[sid] = socket
         log.debug("session {sid} opened over {transport} (EIO={version})",
-                  sid=sid, transport=transport, version=version)
+                  sid=sid, transport=transport, version=version, remote=handshake.remote)
         if self.on_connect is not None:
             try:
                 self.on_connect(socket)
             except Exception:
-                log.failure("on_connect callback failed for session {sid}", sid=sid)
+                log.failure("on_connect callback failed for session {sid}", sid=sid,
+                            remote=handshake.remote)
         if carrier is not None:
             socket.attach(carrier(socket))
         else:
@@ -229,7 +230,8 @@ class EngineIOServer:
             try:
                 self.on_message(socket, data)
             except Exception:
-                log.failure("on_message callback failed for session {sid}", sid=socket.sid)
+                log.failure("on_message callback failed for session {sid}", sid=socket.sid,
+                            remote=socket.handshake.remote)
 
     def deliver_upgrade(self, socket: EngineIOSocket) -> None:
         """Tell the application a session has just moved to WebSocket."""
@@ -237,7 +239,8 @@ class EngineIOServer:
             try:
                 self.on_upgrade(socket)
             except Exception:
-                log.failure("on_upgrade callback failed for session {sid}", sid=socket.sid)
+                log.failure("on_upgrade callback failed for session {sid}", sid=socket.sid,
+                            remote=socket.handshake.remote)
 
     def deliver_disconnect(self, socket: EngineIOSocket, reason: str) -> None:
         """Tell the application a session ended."""
@@ -245,7 +248,8 @@ class EngineIOServer:
             try:
                 self.on_disconnect(socket, reason)
             except Exception:
-                log.failure("on_disconnect callback failed for session {sid}", sid=socket.sid)
+                log.failure("on_disconnect callback failed for session {sid}", sid=socket.sid,
+                            remote=socket.handshake.remote)
 
     def session_closed(self, socket: EngineIOSocket) -> None:
         """``socket``'s session is over: its sid is unknown from now on."""

@@ -218,7 +218,8 @@ class EngineIOWebSocketProtocol(FramingProtocol):
         if carrier is not None:
             if self.failed_by_server:
                 log.info("session {sid}: WebSocket failed ({code}); closing",
-                         sid=carrier.socket.sid, code=self.localCloseCode)
+                         sid=carrier.socket.sid, code=self.localCloseCode,
+                         remote=carrier.socket.handshake.remote)
             carrier.socket.lost(carrier, failed_by_server=self.failed_by_server)
 
 

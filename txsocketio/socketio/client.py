@@ -23,6 +23,7 @@ from twisted.python.failure import Failure
 
 from txsocketio._invoke import invoke
 from txsocketio.errors import ConnectionRefused
+from txsocketio.logs import log_fields
 from txsocketio.observer import NULL_OBSERVER, message_size
 from txsocketio.socketio import connection as sio
 from txsocketio.socketio.packet import Packet
@@ -75,6 +76,11 @@ class Client:
 
     def __repr__(self) -> str:
         return f"<Client {self.eio.sid}>"
+
+    def log_fields(self, namespace: str | None = None) -> dict[str, str]:
+        """The fields of a log line about this connection (:mod:`txsocketio.logs`)."""
+        return log_fields(sid=self.eio.sid, namespace=namespace,
+                          remote=getattr(self.eio.handshake, "remote", None))
 
     def start(self) -> None:
         """Arm the connect timeout; a Socket.IO v4 client (EIO 3) joins ``/`` at once."""
@@ -150,17 +156,18 @@ class Client:
                     socket.handle_ack(event.ack_id, event.args)
             elif isinstance(event, sio.ConnectRequested):
                 d = Deferred.fromCoroutine(self._join(event.namespace, event.auth, event.query))
-                d.addErrback(lambda f, n=event.namespace: log.failure("connecting to {nsp} failed", f, nsp=n))
+                d.addErrback(lambda f, n=event.namespace: log.failure("connecting to {nsp} failed", f, nsp=n,
+                                                                     **self.log_fields(n)))
             elif isinstance(event, sio.NamespaceLeft):
                 socket = self.sockets.get(event.namespace)
                 if socket is not None:
                     socket.handle_close("client namespace disconnect")
             elif isinstance(event, sio.ConnectIgnored):
-                log.info("connection {sid}: second CONNECT to {nsp}; ignored", sid=self.eio.sid,
-                         nsp=event.namespace)
+                log.info("connection {sid}: second CONNECT to {nsp}; ignored", nsp=event.namespace,
+                         **self.log_fields(event.namespace))
             elif isinstance(event, sio.ProtocolViolated):
-                log.info("connection {sid}: protocol error ({problem}); closing", sid=self.eio.sid,
-                         problem=event.problem)
+                log.info("connection {sid}: protocol error ({problem}); closing", problem=event.problem,
+                         **self.log_fields())
                 if event.refusal is not None:
                     self.send_packet(event.refusal)
                 self.on_close("parse error")
@@ -168,7 +175,7 @@ class Client:
             elif isinstance(event, sio.ConnectTimedOut):
                 if not self.closed:
                     log.info("connection {sid}: no namespace joined within connect_timeout; closing",
-                             sid=self.eio.sid)
+                             **self.log_fields())
                     self.eio.close("forced close")
 
     def on_close(self, reason: str) -> None:
@@ -194,7 +201,7 @@ class Client:
         if self.closed:
             return
         if nsp is None:
-            log.info("connection {sid}: CONNECT to unknown namespace {nsp}", sid=self.eio.sid, nsp=name)
+            log.info("connection {sid}: CONNECT to unknown namespace {nsp}", nsp=name, **self.log_fields(name))
             self.server.observer.socket_refused("invalid_namespace")
             self.send_packet(self.connection.reject_namespace(name))
             return
@@ -238,7 +245,7 @@ class Client:
             return
         self.send_packet(self.connection.accept(socket.nsp.name, socket.id))
         self._schedule()
-        log.debug("{socket} connected", socket=socket)
+        log.debug("{socket} connected", socket=socket, namespace=socket.namespace)
         self.server.observer.socket_connected(socket)
         socket.connect_completed()
 
@@ -247,10 +254,12 @@ class Client:
         socket.handle_close("server namespace disconnect")
         self.server.observer.socket_refused("refused" if isinstance(error, ConnectionRefused) else "error")
         if isinstance(error, ConnectionRefused):
-            log.info("refused {socket}: {message}", socket=socket, message=error.message)
+            log.info("refused {socket}: {message}", socket=socket, message=error.message,
+                     **self.log_fields(name))
         else:
             log.failure("connect handler or middleware of {nsp} raised; refusing the client",
-                        failure=Failure(error, type(error), error.__traceback__), nsp=name)
+                        failure=Failure(error, type(error), error.__traceback__), nsp=name,
+                        **self.log_fields(name))
             error = ConnectionRefused("Internal server error")
         self.connection.abandon(name)
         if self.closed:
@@ -258,7 +267,8 @@ class Client:
         try:
             self.send_packet(self.connection.refuse(name, error.message, error.data))
         except (TypeError, ValueError):
-            log.failure("the data of {error!r} cannot be serialised; refusing without it", error=error)
+            log.failure("the data of {error!r} cannot be serialised; refusing without it", error=error,
+                        **self.log_fields(name))
             self.send_packet(self.connection.refuse(name, error.message))
 
     # -- to Engine.IO ---------------------------------------------------------------
