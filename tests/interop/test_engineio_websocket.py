@@ -88,3 +88,21 @@ class HeadersHookTests(unittest.TestCase):
         self.assertEqual(got["headers"].get("x-initial"), "first")
         self.assertEqual(got["headers"].get("x-served-by"), "hooks-test")
         self.assertTrue(got["headers"].get("set-cookie", [""])[0].startswith("io="), got)
+
+    async def test_upgrade_101(self):
+        """The 101 of an upgrade from polling carries the headers, not the
+        initial headers (it opens no session)."""
+        import treq
+        from twisted.internet import reactor
+        from twisted.web.client import HTTPConnectionPool
+
+        http = self.url.replace("ws://", "http://")
+        pool = HTTPConnectionPool(reactor, persistent=False)
+        response = await treq.get(f"{http}?EIO=4&transport=polling", pool=pool)
+        self.assertEqual(response.code, 200)
+        self.assertEqual(response.headers.getRawHeaders(b"x-initial"), [b"first"])
+        sid = json.loads((await response.text())[1:])["sid"]
+        got = await self.headers(f"EIO=4&transport=websocket&sid={sid}")
+        self.assertEqual(got["status"], 101)
+        self.assertEqual(got["headers"].get("x-served-by"), "hooks-test")
+        self.assertNotIn("x-initial", got["headers"])
