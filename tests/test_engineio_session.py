@@ -14,6 +14,7 @@ from twisted.trial.unittest import SynchronousTestCase
 
 from txsocketio.engineio.packet import Packet, PacketType
 from txsocketio.engineio.session import (
+    BUFFER_HARD_FACTOR,
     MessageReceived,
     Session,
     SessionClosed,
@@ -219,8 +220,8 @@ class ReceiveTests(SynchronousTestCase):
     def test_send_queues(self):
         """send() queues packets in order; take_outbox() empties the queue."""
         session = polling()
-        session.send(Packet(PacketType.MESSAGE, "a"))
-        session.send(Packet(PacketType.MESSAGE, b"b"))
+        session.send(Packet(PacketType.MESSAGE, "a"), 0.0)
+        session.send(Packet(PacketType.MESSAGE, b"b"), 0.0)
         self.assertEqual(session.take_outbox(), [Packet(PacketType.MESSAGE, "a"),
                                                  Packet(PacketType.MESSAGE, b"b")])
         self.assertEqual(session.take_outbox(), [])
@@ -585,7 +586,7 @@ class CloseTests(SynchronousTestCase):
         for the peer after what was already queued, and moves to CLOSING.
         """
         session = polling()
-        session.send(Packet(PacketType.MESSAGE, "last"))
+        session.send(Packet(PacketType.MESSAGE, "last"), 0.0)
         self.assertEqual(close(session, "forced close", 5.0), [SessionClosed("forced close")])
         self.assertIs(session.state, SessionState.CLOSING)
         self.assertFalse(session.is_open)
@@ -596,7 +597,7 @@ class CloseTests(SynchronousTestCase):
         """While CLOSING, send() and receive() do nothing."""
         session = polling()
         close(session, "forced close", 5.0)
-        session.send(Packet(PacketType.MESSAGE, "x"))
+        session.send(Packet(PacketType.MESSAGE, "x"), 0.0)
         self.assertEqual(receive(session, Packet(PacketType.MESSAGE, "y"), 6.0), [])
         self.assertEqual(receive(session, PONG, 6.0), [])
         self.assertEqual(session.outbox, [CLOSE])
@@ -656,7 +657,7 @@ class CloseTests(SynchronousTestCase):
         self.assertEqual(violation(session), [])
         self.assertEqual(receive(session, Packet(PacketType.MESSAGE, "x"), 2.0), [])
         self.assertEqual(timer(session, 1000.0), ([], False))
-        session.send(Packet(PacketType.MESSAGE, "x"))
+        session.send(Packet(PacketType.MESSAGE, "x"), 0.0)
         self.assertEqual(session.outbox, [])
         self.assertIsNone(session.next_deadline())
         self.assertEqual(session.close_reason, "transport close")
@@ -722,6 +723,7 @@ _operations = st.lists(
 _configs = st.builds(
     SessionConfig,
     max_buffered_bytes=st.integers(min_value=1, max_value=20),
+    buffer_drain_timeout=st.floats(min_value=0.001, max_value=30.0),
     ping_interval=st.floats(min_value=0.001, max_value=30.0),
     ping_timeout=st.floats(min_value=0.001, max_value=30.0),
     upgrade_timeout=st.floats(min_value=0.001, max_value=30.0),
@@ -765,7 +767,7 @@ class RandomOperationsTests(SynchronousTestCase):
                 elif name == "poll_ended":
                     session.poll_ended(now)
                 elif name == "send":
-                    session.send(packet)
+                    session.send(packet, now)
                 elif name == "close":
                     events = close(session, "forced close", now)
                 elif name == "transport_lost":
@@ -852,31 +854,59 @@ class PollingRulesTests(SynchronousTestCase):
 
 
 class BufferCapTests(SynchronousTestCase):
-    """max_buffered_bytes: a client that does not read is cut off."""
+    """max_buffered_bytes: a client that does not read is cut off; one that
+    catches up within buffer_drain_timeout is not."""
 
-    def test_cap(self):
-        """Messages may queue up to max_buffered_bytes; past it the session
-        closes ("transport error") and the queue is dropped at once."""
-        session = polling(config=SessionConfig(max_buffered_bytes=10))
-        session.send(Packet(PacketType.MESSAGE, "x" * 6))
-        session.send(Packet(PacketType.MESSAGE, b"y" * 4))
+    def test_over_the_cap_must_drain_in_time(self):
+        """Past max_buffered_bytes the client has buffer_drain_timeout seconds
+        to take its messages; when the time is up the session closes
+        ("transport error") and the queue is dropped at once."""
+        session = polling(config=SessionConfig(max_buffered_bytes=10, buffer_drain_timeout=5.0))
+        session.send(Packet(PacketType.MESSAGE, "x" * 6), 1.0)
+        session.send(Packet(PacketType.MESSAGE, b"y" * 4), 1.0)
+        session.send(Packet(PacketType.MESSAGE, "z"), 1.0)
         self.assertTrue(session.is_open)
-        session.send(Packet(PacketType.MESSAGE, "z"))
+        self.assertEqual(session.next_deadline(), 6.0)
+        session.handle_timer(5.9)
+        self.assertTrue(session.is_open)
+        session.handle_timer(6.0)
         self.assertEqual(drain(session), [SessionClosed("transport error")])
         self.assertEqual(session.outbox, [])
         self.assertEqual(session.state, SessionState.CLOSED)
+
+    def test_a_burst_that_drains_in_time(self):
+        """A burst over the cap that the client takes before the deadline
+        (a reader that keeps up) changes nothing: the deadline goes with it."""
+        session = polling(config=SessionConfig(max_buffered_bytes=10, buffer_drain_timeout=5.0))
+        for _ in range(5):
+            session.send(Packet(PacketType.MESSAGE, "x" * 8), 1.0)
+        session.take_outbox()
+        session.handle_timer(6.0)
+        self.assertTrue(session.is_open)
+        self.assertNotEqual(session.next_deadline(), 6.0)
+
+    def test_hard_cap(self):
+        """BUFFER_HARD_FACTOR times max_buffered_bytes is never allowed to wait,
+        however briefly: the session closes at once."""
+        session = polling(config=SessionConfig(max_buffered_bytes=10))
+        session.send(Packet(PacketType.MESSAGE, "x" * 10 * BUFFER_HARD_FACTOR), 0.0)
+        self.assertTrue(session.is_open)
+        session.send(Packet(PacketType.MESSAGE, "x"), 0.0)
+        self.assertEqual(drain(session), [SessionClosed("transport error")])
+        self.assertEqual(session.outbox, [])
 
     def test_taking_the_outbox_resets_the_count(self):
         """What has been written no longer counts."""
         session = polling(config=SessionConfig(max_buffered_bytes=10))
         for _ in range(5):
-            session.send(Packet(PacketType.MESSAGE, "x" * 8))
+            session.send(Packet(PacketType.MESSAGE, "x" * 8), 0.0)
             session.take_outbox()
         self.assertTrue(session.is_open)
 
     def test_default(self):
-        """The default cap is 10 MB."""
-        self.assertEqual(SessionConfig().max_buffered_bytes, 10_000_000)
+        """The default cap is 10 MB, with 5 s to drain a burst over it."""
+        self.assertEqual((SessionConfig().max_buffered_bytes, SessionConfig().buffer_drain_timeout),
+                         (10_000_000, 5.0))
 
 
 class ProbeTests(SynchronousTestCase):

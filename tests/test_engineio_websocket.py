@@ -638,6 +638,30 @@ class FirstFrameTests(SynchronousTestCase):
         self.assertEqual(frames[1], "4hello")
 
 
+class BurstTests(SynchronousTestCase):
+    """A burst larger than max_buffered_bytes to a reader that keeps up."""
+
+    def test_burst_over_the_cap_is_delivered(self):
+        """One handler's burst may pass max_buffered_bytes while Twisted's
+        buffer is full: a client that reads it before buffer_drain_timeout
+        gets all of it, in order, and stays connected."""
+        h = Harness(self, max_buffered_bytes=1000)
+        conn = StringConnection(h, "EIO=4&transport=websocket")
+        conn.drained()
+        conn.take()
+        [sid] = h.server.sockets
+        socket = h.socket(sid)
+        conn.transport.producer.pauseProducing()
+        for i in range(30):
+            socket.send(f"{i:03d}" + "x" * 97)
+        h.clock.advance(1)
+        conn.drained()
+        frames = [p for _, p in server_frames(conn.take())]
+        self.assertEqual([f[1:4] for f in frames], [b"%03d" % i for i in range(30)])
+        h.clock.advance(10)
+        self.assertFalse(socket.closed)
+
+
 class StalledReaderTests(SynchronousTestCase):
     """max_buffered_bytes on a WebSocket whose client stops reading."""
 
@@ -664,15 +688,19 @@ class StalledReaderTests(SynchronousTestCase):
         self.assertTrue(socket.writable)
 
     def test_cut_off_at_the_cap(self):
-        """Past max_buffered_bytes the client is disconnected ("transport
-        error"), the connection aborted (no close frame can get through) and the
-        queued messages freed; the session is gone once the connection is."""
+        """Past max_buffered_bytes a client that does not catch up within
+        buffer_drain_timeout is disconnected ("transport error"), the
+        connection aborted (no close frame can get through) and the queued
+        messages freed; the session is gone once the connection is."""
         h, conn, socket = self.open(cap=1000)
         conn.transport.producer.pauseProducing()
         for _ in range(10):
             socket.send("x" * 100)
-        self.assertFalse(socket.closed)
         socket.send("x")
+        self.assertFalse(socket.closed)
+        h.clock.advance(4.9)
+        self.assertFalse(socket.closed)
+        h.clock.advance(0.1)
         self.assertTrue(socket.closed)
         self.assertEqual(h.disconnects(), ["transport error"])
         self.assertEqual(socket.session.outbox, [])

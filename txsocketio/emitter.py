@@ -32,7 +32,7 @@ is published.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Callable, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Callable, Generic, NoReturn, TypeVar
 
 from txsocketio.adapters.base import BroadcastOptions
 from txsocketio.adapters.redis_wire import (
@@ -105,10 +105,10 @@ class EmitterExecutor(Generic[R]):
             raise _argument_error(f"event {event!r}", args, pack, e) from None
         return self.publish(self.channels.for_broadcast(opts), payload)
 
-    def emit_with_ack(self, opts: BroadcastOptions, event: str, args: tuple[Any, ...]) -> R:
+    def emit_with_ack(self, opts: BroadcastOptions, event: str, args: tuple[Any, ...]) -> NoReturn:
         raise TypeError("the emitter does not support acknowledgements (as Node's emitter)")
 
-    def fetch_sockets(self, opts: BroadcastOptions) -> R:
+    def fetch_sockets(self, opts: BroadcastOptions) -> NoReturn:
         raise TypeError("the emitter cannot fetch sockets: it waits for no answer (as Node's emitter)")
 
     def sockets_join(self, opts: BroadcastOptions, rooms: frozenset[str]) -> R:
@@ -125,7 +125,7 @@ class EmitterExecutor(Generic[R]):
 EmitterOperator = BroadcastOperator
 
 
-class _EmitterBase(FrontDoors, Generic[R]):
+class _EmitterBase(FrontDoors[R, NoReturn, NoReturn, R]):
     """What :class:`Emitter` and :class:`BlockingEmitter` share: everything
     but the Redis client."""
 
@@ -153,7 +153,7 @@ class _EmitterBase(FrontDoors, Generic[R]):
         """The same emitter for another namespace (``"/chat"`` or ``"chat"``)."""
         return self._derive(nsp)
 
-    def _operator(self) -> BroadcastOperator[EmitterExecutor[R]]:
+    def _operator(self) -> BroadcastOperator[R, NoReturn, NoReturn, R]:
         return BroadcastOperator(EmitterExecutor(self._publish, Channels(self.key, self.nsp)))
 
     def server_side_emit(self, event: str, *args: Any) -> R:

@@ -30,9 +30,10 @@ Other paths keep ``twisted.web``'s body handling unless
 from __future__ import annotations
 
 from io import BytesIO
-from typing import Any, Callable, Iterable, Mapping, Sequence, TextIO
+from typing import Any, Callable, Iterable, Mapping, Sequence, TextIO, cast
 
 import attr
+from twisted.internet.interfaces import IConsumer
 from twisted.internet.protocol import connectionDone
 from twisted.logger import Logger
 from twisted.python.failure import Failure
@@ -296,7 +297,8 @@ class LimitedChannel(http.HTTPChannel):
         request = self.requests[-1]
         if not getattr(request, "body_too_large", False):
             return False
-        if self.transport is None or self.transport.disconnecting:
+        # ``disconnecting`` is on every Twisted transport, not on ITransport.
+        if self.transport is None or getattr(self.transport, "disconnecting", False):
             return True
         method, target = _split_request_line(self._request_line or b"")
         log.info("{method} {path}: chunked body over the limit of {limit} bytes: 413",
@@ -349,7 +351,8 @@ class LimitedChannel(http.HTTPChannel):
             self.loseConnection()
             return
         try:
-            self.transport.unregisterProducer()
+            # The transport is the consumer this channel registered with (as in HTTPChannel).
+            cast(IConsumer, self.transport).unregisterProducer()
         except RuntimeError:
             pass
         half_close()
@@ -396,6 +399,7 @@ class SocketIOSite(server.Site):
     given, must subclass :class:`Request`.
     """
 
+    # Twisted types ``protocol`` as its HTTP/2-negotiating wrapper's factory; ours is a plain HTTPChannel.
     protocol = LimitedChannel  # type: ignore[assignment]
     requestFactory = Request
     noisy = False  # no "Starting factory" lines
@@ -429,7 +433,7 @@ class SocketIOSite(server.Site):
         segments = tuple(s.encode("utf-8") for s in path.strip("/").split("/") if s)
         if not segments:
             raise ValueError("limit_path needs a path below /, e.g. /socket.io/")
-        size = max_body_size if callable(max_body_size) else (lambda: int(max_body_size))  # type: ignore[arg-type]
+        size = max_body_size if callable(max_body_size) else (lambda: int(max_body_size))
         self._rules.append(_BodyRule(segments, size, on_refused))
 
     def body_limit_for(self, target: bytes) -> tuple[int | None, _BodyRule | None]:

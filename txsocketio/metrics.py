@@ -277,7 +277,9 @@ class MetricsResource(Resource):
 
         encoder, content_type = choose_encoder((request.getHeader(b"accept") or b"").decode("latin-1"))
         registry = self.registry
-        names = (request.args or {}).get(b"name[]")
+        # Twisted types ``Request.args`` as None (its class default); it is the query's map.
+        args: dict[bytes, list[bytes]] = request.args or {}
+        names = args.get(b"name[]")
         if names:
             registry = registry.restricted_registry([n.decode("utf-8", "replace") for n in names])
         body = encoder(registry)

@@ -298,13 +298,15 @@ class RedisConnection:
         elif a.path is not None:
             endpoint = UNIXClientEndpoint(self.reactor, a.path, timeout=self.connect_timeout)
         else:
-            endpoint = HostnameEndpoint(self.reactor, a.host, a.port, timeout=self.connect_timeout)
+            host = a.host
+            assert host is not None, "an address has a host unless it names Sentinels or a UNIX path"
+            endpoint = HostnameEndpoint(self.reactor, host, a.port, timeout=self.connect_timeout)
             if a.tls:
                 options = self.tls_options
                 if options is None:
                     from twisted.internet.ssl import optionsForClientTLS
 
-                    options = optionsForClientTLS(a.host)
+                    options = optionsForClientTLS(host)
                 endpoint = wrapClientTLS(options, endpoint)
         return WatchedEndpoint(endpoint, self)
 
@@ -664,7 +666,12 @@ class RedisConnection:
             self._closed = True
             self._closing = self._close()
         waiter: Deferred[None] = Deferred()
-        self._closing.addBoth(lambda r: (waiter.callback(None), r)[1])
+
+        def release(result: object) -> object:
+            waiter.callback(None)
+            return result
+
+        self._closing.addBoth(release)
         return waiter
 
     def _close(self) -> "Deferred[None]":

@@ -32,7 +32,7 @@ from twisted.internet.endpoints import serverFromString
 from twisted.internet.error import CannotListenError
 from twisted.logger import Logger
 from twisted.python.failure import Failure
-from twisted.web.resource import Resource
+from twisted.web.resource import IResource, Resource
 
 from txsocketio.http import HTTPLimits, RefusedRequest, SocketIOSite
 from txsocketio.web import SocketIOResource, build_root
@@ -123,7 +123,7 @@ class SocketIOService(MultiService):
 
     def __init__(self, sio: "SocketIOServer", listen: Sequence[str] = ("tcp:8080:interface=127.0.0.1",),
                  *, path: str = "/socket.io/", root: Resource | None = None, static: str | None = None,
-                 wsgi: Resource | None = None, shutdown_timeout: float = 5.0, reactor: Any = None,
+                 wsgi: IResource | None = None, shutdown_timeout: float = 5.0, reactor: Any = None,
                  limits: HTTPLimits | None = None, access_log: Any = None,
                  server_header: str | bytes | None = "txsocketio",
                  resources: Mapping[str, Resource] | None = None) -> None:

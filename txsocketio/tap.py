@@ -14,7 +14,7 @@ from __future__ import annotations
 import importlib
 import os
 import sys
-from typing import Any
+from typing import Any, cast
 
 from twisted.application.service import MultiService
 from twisted.internet.endpoints import serverFromString
@@ -367,11 +367,12 @@ def _set_autobahn_level(level: str) -> None:
     import txaio
 
     txaio.use_twisted()
-    txaio.set_global_log_level(level)  # type: ignore[attr-defined]
+    txaio.set_global_log_level(level)  # type: ignore[attr-defined]  # bound by use_twisted(), not declared
 
 
 def makeService(options: Options) -> Any:
     from twisted.internet import reactor
+    from twisted.internet.interfaces import IReactorThreads
     from twisted.web.wsgi import WSGIResource
 
     from txsocketio.http import HTTPLimits
@@ -402,7 +403,7 @@ def makeService(options: Options) -> Any:
         sio.configure(**overrides)
     wsgi = None
     if options["wsgi_app"] is not None:
-        wsgi = WSGIResource(reactor, reactor.getThreadPool(), options["wsgi_app"])
+        wsgi = WSGIResource(reactor, cast(IReactorThreads, reactor).getThreadPool(), options["wsgi_app"])
     static = options["static"]
     if static is None and demo and wsgi is None:
         static = os.path.join(os.path.dirname(os.path.abspath(__file__)), "demo", "static")

@@ -148,6 +148,8 @@ class _ConnectionView:
     module docstring).
     """
 
+    _client: "TestClient"
+
     def __init__(self, client: "TestClient") -> None:
         object.__setattr__(self, "_client", client)
 
@@ -569,9 +571,12 @@ class TestClient:
         result = invoke(handler, *args)
         if packet.id is not None:
             if isinstance(result, Deferred):
-                result.addCallback(lambda r, i=packet.id: self._ack(nsp, i, r))
+                result.addCallback(self._ack_result, nsp, packet.id)
             else:
                 self._ack(nsp, packet.id, result)
+
+    def _ack_result(self, result: Any, nsp: str, ack_id: int) -> None:
+        self._ack(nsp, ack_id, result)
 
     def _ack(self, nsp: str, ack_id: int, result: Any) -> None:
         self._send(Packet(PacketType.ACK, nsp, ack_arguments(result), id=ack_id))

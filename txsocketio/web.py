@@ -17,10 +17,10 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterable
+from typing import TYPE_CHECKING, Any, Iterable, Mapping
 
 from twisted.logger import Logger
-from twisted.web.resource import Resource
+from twisted.web.resource import IResource, Resource
 from twisted.web.static import File
 
 from txsocketio.engineio.resource import EngineIOResource
@@ -142,16 +142,18 @@ class WSGIRoot(Resource):
     (Django, Flask…), on one port.
     """
 
-    def __init__(self, wsgi: Resource, children: dict[bytes, Resource]) -> None:
+    def __init__(self, wsgi: IResource, children: Mapping[bytes, IResource]) -> None:
         super().__init__()
         self.wsgi = wsgi
         for name, child in children.items():
             self.putChild(name, child)
 
-    def getChild(self, path: bytes, request: "Request") -> Resource:
+    def getChild(self, path: bytes, request: "Request") -> IResource:
         # Not one of ours: give the WSGI application the whole path back.
-        request.prepath.pop()
-        request.postpath.insert(0, path)
+        prepath, postpath = request.prepath, request.postpath
+        assert prepath is not None and postpath is not None, "set by Site before traversal"
+        prepath.pop()
+        postpath.insert(0, path)
         return self.wsgi
 
     def render(self, request: "Request") -> Any:
@@ -159,7 +161,7 @@ class WSGIRoot(Resource):
 
 
 def build_root(sio_resource: Resource, path: str = "/socket.io/", *, static: str | None = None,
-               wsgi: Resource | None = None) -> Resource:
+               wsgi: IResource | None = None) -> Resource:
     """The root resource of a site serving ``sio_resource`` at ``path``.
 
     ``static`` is a directory of files served at ``/`` (at ``/static/`` when a

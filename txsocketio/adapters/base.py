@@ -121,6 +121,16 @@ class Flags(Mapping[str, Any]):
 _NO_FLAGS = Flags()
 
 
+def _frozen_names(names: Iterable[str]) -> frozenset[str]:
+    # A named converter: mypy's attrs plugin types it (``converter=frozenset`` is generic).
+    return frozenset(names)
+
+
+def _flags(value: "Flags | Mapping[str, Any] | None") -> Flags:
+    # A named converter: mypy's attrs plugin does not read a classmethod.
+    return Flags.of(value)
+
+
 def room_names(rooms: Iterable[Any]) -> frozenset[str]:
     """Rooms as ``to()`` takes them: names, or lists/tuples/sets of names."""
     out: set[str] = set()
@@ -138,9 +148,9 @@ class BroadcastOptions:
     the sockets in ``except_``, with ``flags``.  Immutable; the chaining
     methods return new records."""
 
-    rooms: frozenset[str] = attrs.field(default=frozenset(), converter=frozenset)
-    except_: frozenset[str] = attrs.field(default=frozenset(), converter=frozenset)
-    flags: Flags = attrs.field(default=_NO_FLAGS, converter=Flags.of)
+    rooms: frozenset[str] = attrs.field(default=frozenset(), converter=_frozen_names)
+    except_: frozenset[str] = attrs.field(default=frozenset(), converter=_frozen_names)
+    flags: Flags = attrs.field(default=_NO_FLAGS, converter=_flags)
 
     def to(self, rooms: Iterable[Any]) -> "BroadcastOptions":
         return attrs.evolve(self, rooms=self.rooms | room_names(rooms))
@@ -183,10 +193,17 @@ class Recipient(Protocol):
 class AdapterNamespace(Protocol):
     """What an adapter may use of its namespace (a ``ServerNamespace``)."""
 
-    name: str
-    reactor: "IReactorTime"
-    server: Any
-    server_side_handlers: Mapping[str, Callable[..., Any]]
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def reactor(self) -> "IReactorTime": ...
+
+    @property
+    def server(self) -> Any: ...
+
+    @property
+    def server_side_handlers(self) -> Mapping[str, Callable[..., Any]]: ...
 
     @property
     def sockets(self) -> Mapping[str, Recipient]: ...

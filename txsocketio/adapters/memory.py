@@ -141,14 +141,16 @@ class MemoryAdapter:
     def broadcast_with_ack(self, packet: "Packet", opts: BroadcastOptions,
                            client_count: Callable[[int], None],
                            ack: Callable[[Any], None]) -> None:
-        if packet.id is None:
-            packet = attrs.evolve(packet, id=self.nsp.next_ack_id())
+        ack_id = packet.id
+        if ack_id is None:
+            ack_id = self.nsp.next_ack_id()
+            packet = attrs.evolve(packet, id=ack_id)
         encoded = self.nsp.prepare(packet, opts.flags.compressed)
         volatile = opts.flags.volatile
         count = 0
         for socket in self.local_sockets(opts):
             count += 1
-            socket.expect_ack(packet.id, ack)
+            socket.expect_ack(ack_id, ack)
             socket.deliver(encoded, packet, volatile)
         observer = self.nsp.server.observer
         if observer is not NULL_OBSERVER:

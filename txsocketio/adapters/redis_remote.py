@@ -13,7 +13,7 @@ from twisted.logger import Logger
 from txsocketio.adapters import redis_wire as wire
 from txsocketio.adapters.base import BroadcastOptions, Recipient
 from txsocketio.errors import ClusterTimeout, ProtocolError, SocketDisconnected
-from txsocketio.socketio.broadcast import BroadcastOperator
+from txsocketio.socketio.broadcast import BroadcastOperator, ServerOperator
 from txsocketio.socketio.events import check_event_name
 from txsocketio.socketio.socket import SocketHandshake
 
@@ -85,7 +85,7 @@ class RemoteSocket:
     def namespace(self) -> str:
         return self.nsp.name
 
-    def _operator(self) -> BroadcastOperator[Any]:
+    def _operator(self) -> ServerOperator:
         return BroadcastOperator(self.nsp.executor, BroadcastOptions(rooms=frozenset([self.id])))
 
     def emit(self, event: str, *args: Any) -> None:
@@ -125,7 +125,7 @@ class RemoteSocket:
 # Pending requests
 # --------------------------------------------------------------------------
 
-REQUEST_NAMES = {RequestType.REMOTE_FETCH: "fetchSockets", RequestType.ALL_ROOMS: "allRooms",
+REQUEST_NAMES: dict[int, str] = {RequestType.REMOTE_FETCH: "fetchSockets", RequestType.ALL_ROOMS: "allRooms",
           RequestType.SERVER_SIDE_EMIT: "serverSideEmit"}
 
 

@@ -23,6 +23,8 @@ from typing import Any
 from autobahn.twisted.websocket import WebSocketServerFactory, WebSocketServerProtocol
 from autobahn.websocket.protocol import PreparedMessage
 from twisted.internet.error import AlreadyCalled, AlreadyCancelled
+from twisted.internet.protocol import connectionDone
+from twisted.python.failure import Failure
 
 __all__ = ["FramingProtocol", "use_reactor"]
 
@@ -77,6 +79,7 @@ class FramingProtocol(WebSocketServerProtocol):
             if self.send_queue:
                 self.sendData(message.payloadHybi)
             else:
+                assert self.transport is not None  # the connection is open
                 self.transport.write(message.payloadHybi)
             return True
         self._send_compressed(message.payload, message.binary)
@@ -86,7 +89,8 @@ class FramingProtocol(WebSocketServerProtocol):
         # ``maxMessagePayloadSize`` is our limit for what the client sends
         # (Node's ``maxHttpBufferSize``); autobahn also applies it to outgoing
         # messages, which Node does not, so it is lifted while sending.
-        limit, self.maxMessagePayloadSize = self.maxMessagePayloadSize, 0
+        limit: int = self.maxMessagePayloadSize  # type: ignore[has-type]  # set by autobahn at connect
+        self.maxMessagePayloadSize = 0
         try:
             self.sendMessage(payload, is_binary)
         finally:
@@ -96,9 +100,9 @@ class FramingProtocol(WebSocketServerProtocol):
         # As autobahn's, without firing its "message" observers through txaio.
         if not self.failedByMe:
             self._onMessage(b"".join(self.message_data), self.message_is_binary)
-        self.message_data = None
+        self.message_data = None  # type: ignore[assignment]  # autobahn's own idle value
 
-    def connectionLost(self, reason: Any) -> None:
+    def connectionLost(self, reason: Failure = connectionDone) -> None:
         super().connectionLost(reason)
         # Autobahn does not cancel its closing-handshake timeout when the
         # connection goes first (it happens when it fails a connection twice,

@@ -68,7 +68,7 @@ class _Drained:
     def __init__(self, channel: Any, then: Any) -> None:
         self._then = then
         self._channel = channel
-        self._transport = channel.transport
+        self._transport: Any = channel.transport
         #: False when the connection cannot tell (then the response counts as written)
         self.watching = True
         try:
@@ -92,8 +92,9 @@ class _Drained:
         self._done()
 
     def _restore(self) -> None:
-        if getattr(self._channel, "transport", None) is self._transport:
-            self._transport.registerProducer(self._channel, True)
+        current: Any = getattr(self._channel, "transport", None)
+        if current is not None and current is self._transport:
+            current.registerProducer(self._channel, True)
 
     def stopProducing(self) -> None:
         self._done()  # the connection went away
@@ -208,6 +209,7 @@ def handle_post(request: "Request", socket: "EngineIOSocket", transport: Polling
                 jsonp: bool) -> int:
     """A POST of packets: the HTTP status to answer (200 ``ok``, 413, or 400)."""
     content = request.content
+    assert content is not None  # twisted.web has read the body by now
     content.seek(0, 2)
     size = content.tell()
     if not socket.post_received(size):

@@ -53,7 +53,9 @@ class EngineIOServer:
     ``twisted.web`` tree.
 
     ``max_buffered_bytes`` (10 MB) caps what one client may have queued and
-    not yet read; past it the client is disconnected (``"transport error"``).
+    not yet read: past it the client must catch up within
+    ``buffer_drain_timeout`` seconds (5), and may never fall ten times as far
+    behind; otherwise it is disconnected (``"transport error"``).
     """
 
     #: seconds a polling client without a pending GET has, in a shutdown, to fetch its goodbye
@@ -68,6 +70,7 @@ class EngineIOServer:
         upgrade_timeout: float = 10.0,
         max_http_buffer_size: int = 1_000_000,
         max_buffered_bytes: int = 10_000_000,
+        buffer_drain_timeout: float = 5.0,
         transports: Sequence[str] = TRANSPORTS,
         allow_upgrades: bool = True,
         allow_eio3: bool = False,
@@ -87,13 +90,15 @@ class EngineIOServer:
         self.reactor: Any = reactor
         transports = tuple(transports)
         _check_options(transports, max_buffered_bytes, ping_interval=ping_interval,
-                       ping_timeout=ping_timeout, upgrade_timeout=upgrade_timeout)
+                       ping_timeout=ping_timeout, upgrade_timeout=upgrade_timeout,
+                       buffer_drain_timeout=buffer_drain_timeout)
         self.config = SessionConfig(
             ping_interval=float(ping_interval),
             ping_timeout=float(ping_timeout),
             upgrade_timeout=float(upgrade_timeout),
             max_payload=int(max_http_buffer_size),
             max_buffered_bytes=max_buffered_bytes,
+            buffer_drain_timeout=float(buffer_drain_timeout),
         )
         self.transports = transports
         self.allow_upgrades = allow_upgrades

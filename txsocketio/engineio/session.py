@@ -45,11 +45,13 @@ aioquic's ``next_event()``.  Besides :class:`MessageReceived` and
 
 Limits.  A POST larger than ``max_payload`` (:meth:`Session.post_received`),
 a second long-poll while one is pending (:meth:`Session.poll_started`), and
-more than ``max_buffered_bytes`` of messages waiting for a slow client
-(:meth:`Session.send`: no GET pending, or a WebSocket the client does not
-read fast enough) all close the session
-with ``"transport error"``, as Node names a failing transport; the queue is
-dropped at once so the memory is freed.
+messages waiting for a slow client (:meth:`Session.send`: no GET pending, or
+a WebSocket the client does not read fast enough) beyond
+``max_buffered_bytes`` for longer than ``buffer_drain_timeout`` (a reader that
+keeps up drains a burst within it; a stalled one does not), or beyond
+``BUFFER_HARD_FACTOR`` times ``max_buffered_bytes`` at any moment, all close
+the session with ``"transport error"``, as Node names a failing transport;
+the queue is dropped at once so the memory is freed.
 """
 
 from __future__ import annotations
@@ -82,8 +84,11 @@ class SessionConfig:
     ping_timeout: float = 20.0
     upgrade_timeout: float = 10.0
     max_payload: int = 1_000_000
-    #: outgoing bytes a connection may have waiting for a slow reader
+    #: outgoing bytes a connection may have waiting for a slow reader for up
+    #: to ``buffer_drain_timeout`` seconds (never more than
+    #: ``BUFFER_HARD_FACTOR`` times as many)
     max_buffered_bytes: int = 10_000_000
+    buffer_drain_timeout: float = 5.0
 
 
 class SessionState(enum.Enum):
@@ -154,6 +159,7 @@ class Session:
         self.outbox: list[Packet] = []
         self._events: list[Event] = []
         self._queued_bytes = 0
+        self._drain_deadline: float | None = None
         self._upgrades = list(upgrades)
         self._poll_pending = False
         self._last_poll_end = now
@@ -189,23 +195,31 @@ class Session:
 
     # -- outgoing -------------------------------------------------------------
 
-    def send(self, packet: Packet) -> None:
+    def send(self, packet: Packet, now: float) -> None:
         """Queue a packet for the peer; ignored once the session is closing.
 
-        Past ``max_buffered_bytes`` of queued messages the session closes
-        (``"transport error"``) and the queue is dropped.
+        Past ``max_buffered_bytes`` of queued messages the client has
+        ``buffer_drain_timeout`` seconds to take them (a burst from one
+        handler is fine for a reader that keeps up); past
+        ``BUFFER_HARD_FACTOR`` times that, or when the time is up, the
+        session closes (``"transport error"``) and the queue is dropped.
         """
         if self.state is not SessionState.OPEN:
             return
         self.outbox.append(packet)
         self._queued_bytes += len(packet.data)
-        if self._queued_bytes > self.config.max_buffered_bytes:
-            self._closed("transport error")
+        limit = self.config.max_buffered_bytes
+        if self._queued_bytes > limit:
+            if self._queued_bytes > BUFFER_HARD_FACTOR * limit:
+                self._closed("transport error")
+            elif self._drain_deadline is None:
+                self._drain_deadline = now + self.config.buffer_drain_timeout
 
     def take_outbox(self) -> list[Packet]:
         """Everything queued, in order; the queue is left empty."""
         out, self.outbox = self.outbox, []
         self._queued_bytes = 0
+        self._drain_deadline = None
         return out
 
     def next_event(self) -> Event | None:
@@ -404,6 +418,7 @@ class Session:
         self.state = SessionState.CLOSED
         self.outbox = []
         self._queued_bytes = 0
+        self._drain_deadline = None
         # An upgrade cannot outlive the session: a late ``2probe`` or ``5``
         # on the probe socket is then a protocol error, not an answer.
         if self.upgrading:
@@ -420,7 +435,8 @@ class Session:
             return self._closing_deadline
         # Written out rather than min() over a list: this runs after every packet.
         best = self._ping_due
-        for candidate in (self._pong_due, self._client_silence_deadline, self._upgrade_deadline):
+        for candidate in (self._pong_due, self._client_silence_deadline, self._upgrade_deadline,
+                          self._drain_deadline):
             if candidate is not None and (best is None or candidate < best):
                 best = candidate
         if self.transport == "polling" and not self._poll_pending:
@@ -441,7 +457,9 @@ class Session:
         if self._upgrade_deadline is not None and now >= self._upgrade_deadline:
             self.upgrade_failed()
             self._events.append(UpgradeExpired())
-        if self._pong_due is not None and now >= self._pong_due:
+        if self._drain_deadline is not None and now >= self._drain_deadline:
+            self._closed("transport error")  # the client did not take its messages in time
+        elif self._pong_due is not None and now >= self._pong_due:
             self._closed("ping timeout")
         elif self._client_silence_deadline is not None and now >= self._client_silence_deadline:
             self._closed("ping timeout")
@@ -456,6 +474,10 @@ class Session:
             self._pong_due = now + self.config.ping_timeout
             self.outbox.append(Packet(PacketType.PING))
 
+
+#: How many times ``max_buffered_bytes`` may wait, however briefly, before the
+#: session is closed: the bound on what one client can pin.
+BUFFER_HARD_FACTOR = 10
 
 # Frozen, so shared: poll_release runs after every packet.
 _NOOP = Packet(PacketType.NOOP)

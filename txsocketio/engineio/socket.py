@@ -105,8 +105,9 @@ class EngineIOSocket:
         if transport is not None and transport.writable:
             transport.write(session.take_outbox() + items if session.outbox else items)
             return
+        now = self._now()
         for item in items:
-            session.send(item.packet if isinstance(item, OutgoingMessage) else item)
+            session.send(item.packet if isinstance(item, OutgoingMessage) else item, now)
         self._step()
 
     def close(self, reason: str = "forced close", *, linger: float | None = None) -> None:

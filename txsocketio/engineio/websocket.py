@@ -233,7 +233,8 @@ class _PlannedFactory:
         self._plan = plan
 
     def buildProtocol(self, addr: Any) -> EngineIOWebSocketProtocol:
-        protocol: EngineIOWebSocketProtocol = self._factory.buildProtocol(addr)
+        protocol = self._factory.buildProtocol(addr)
+        assert isinstance(protocol, EngineIOWebSocketProtocol)  # the factory's protocol class
         protocol.plan = self._plan
         protocol.eio_server = self._server
         return protocol

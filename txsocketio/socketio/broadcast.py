@@ -33,37 +33,46 @@ if TYPE_CHECKING:
     from txsocketio.socketio.server import ParentNamespace, ServerNamespace
 
 __all__ = ["BroadcastOperator", "Executor", "FrontDoors", "Broadcasting", "NamespaceExecutor", "FanOutExecutor",
-           "NEEDS_TIMEOUT"]
+           "ServerOperator", "ServerExecutor", "ServerBroadcasting", "NEEDS_TIMEOUT"]
 
 NEEDS_TIMEOUT = ("a broadcast with acknowledgements needs a timeout: "
                  "use .timeout(seconds).emit_with_ack(...)")
 
-E = TypeVar("E", bound="Executor")
+# What an executor's actions return; an operator (and a front door) returns the same.
+EmitT = TypeVar("EmitT", covariant=True)    #: emit() and send()
+AckT = TypeVar("AckT", covariant=True)      #: emit_with_ack()
+FetchT = TypeVar("FetchT", covariant=True)  #: fetch_sockets()
+DoneT = TypeVar("DoneT", covariant=True)    #: sockets_join(), sockets_leave(), disconnect_sockets()
 
 
-class Executor(Protocol):
-    """What carries out a selection; each method gets the selection first."""
+class Executor(Protocol[EmitT, AckT, FetchT, DoneT]):
+    """What carries out a selection; each method gets the selection first.
 
-    def emit(self, opts: BroadcastOptions, event: str, args: tuple[Any, ...]) -> Any: ...
+    Its type parameters are what its actions return (a server's: ``None``
+    for emits and Deferreds for the rest; the thread-safe facade's: Futures),
+    and an operator's methods return the same."""
 
-    def emit_with_ack(self, opts: BroadcastOptions, event: str, args: tuple[Any, ...]) -> Any: ...
+    def emit(self, opts: BroadcastOptions, event: str, args: tuple[Any, ...]) -> EmitT: ...
 
-    def fetch_sockets(self, opts: BroadcastOptions) -> Any: ...
+    def emit_with_ack(self, opts: BroadcastOptions, event: str, args: tuple[Any, ...]) -> AckT: ...
 
-    def sockets_join(self, opts: BroadcastOptions, rooms: frozenset[str]) -> Any: ...
+    def fetch_sockets(self, opts: BroadcastOptions) -> FetchT: ...
 
-    def sockets_leave(self, opts: BroadcastOptions, rooms: frozenset[str]) -> Any: ...
+    def sockets_join(self, opts: BroadcastOptions, rooms: frozenset[str]) -> DoneT: ...
 
-    def disconnect_sockets(self, opts: BroadcastOptions, close: bool) -> Any: ...
+    def sockets_leave(self, opts: BroadcastOptions, rooms: frozenset[str]) -> DoneT: ...
+
+    def disconnect_sockets(self, opts: BroadcastOptions, close: bool) -> DoneT: ...
 
 
-class BroadcastOperator(Generic[E]):
+class BroadcastOperator(Generic[EmitT, AckT, FetchT, DoneT]):
     """A selection of sockets and what to do with them; every chaining call
     returns a new operator (the first is unchanged)."""
 
     __slots__ = ("executor", "options")
 
-    def __init__(self, executor: E, options: BroadcastOptions = BroadcastOptions()) -> None:
+    def __init__(self, executor: Executor[EmitT, AckT, FetchT, DoneT],
+                 options: BroadcastOptions = BroadcastOptions()) -> None:
         self.executor = executor
         self.options = options
 
@@ -72,43 +81,43 @@ class BroadcastOperator(Generic[E]):
         return (f"<BroadcastOperator {self.executor!r} to={sorted(o.rooms)} except={sorted(o.except_)} "
                 f"flags={dict(o.flags)}>")
 
-    def _with(self, options: BroadcastOptions) -> "BroadcastOperator[E]":
+    def _with(self, options: BroadcastOptions) -> "BroadcastOperator[EmitT, AckT, FetchT, DoneT]":
         return type(self)(self.executor, options)
 
     # -- selection ------------------------------------------------------------------
 
-    def to(self, *rooms: Any) -> "BroadcastOperator[E]":
+    def to(self, *rooms: Any) -> "BroadcastOperator[EmitT, AckT, FetchT, DoneT]":
         """Add rooms (names, or lists of names) to the selection (a socket in
         several is reached once)."""
         return self._with(self.options.to(rooms))
 
     in_ = to
 
-    def except_(self, *rooms: Any) -> "BroadcastOperator[E]":
+    def except_(self, *rooms: Any) -> "BroadcastOperator[EmitT, AckT, FetchT, DoneT]":
         """Leave out the sockets in these rooms (socket ids are rooms too)."""
         return self._with(self.options.excluding(rooms))
 
     @property
-    def volatile(self) -> "BroadcastOperator[E]":
+    def volatile(self) -> "BroadcastOperator[EmitT, AckT, FetchT, DoneT]":
         """Drop the message for clients that cannot take it right now."""
         return self._with(self.options.with_flags(volatile=True))
 
     @property
-    def local(self) -> "BroadcastOperator[E]":
+    def local(self) -> "BroadcastOperator[EmitT, AckT, FetchT, DoneT]":
         """Only this process's clients, even with a cluster adapter."""
         return self._with(self.options.with_flags(local=True))
 
-    def compress(self, flag: bool) -> "BroadcastOperator[E]":
+    def compress(self, flag: bool) -> "BroadcastOperator[EmitT, AckT, FetchT, DoneT]":
         """``False``: no permessage-deflate for these messages."""
         return self._with(self.options.with_flags(compress=bool(flag)))
 
-    def timeout(self, seconds: float) -> "BroadcastOperator[E]":
+    def timeout(self, seconds: float) -> "BroadcastOperator[EmitT, AckT, FetchT, DoneT]":
         """How long :meth:`emit_with_ack` waits for the clients' answers."""
         return self._with(self.options.with_flags(timeout=seconds))
 
     # -- actions ----------------------------------------------------------------------
 
-    def emit(self, event: str, *args: Any) -> Any:
+    def emit(self, event: str, *args: Any) -> EmitT:
         """Send an event to every selected socket.
 
         The packet is encoded once and the same messages go to every
@@ -119,11 +128,11 @@ class BroadcastOperator(Generic[E]):
         check_event_name(event)
         return self.executor.emit(self.options, event, args)
 
-    def send(self, *args: Any) -> Any:
+    def send(self, *args: Any) -> EmitT:
         """Emit a ``message`` event."""
         return self.emit("message", *args)
 
-    def emit_with_ack(self, event: str, *args: Any) -> Any:
+    def emit_with_ack(self, event: str, *args: Any) -> AckT:
         """Emit and collect one answer per client (its first ack argument).
 
         Needs :meth:`timeout`.  Fires with the list of answers once every
@@ -135,83 +144,94 @@ class BroadcastOperator(Generic[E]):
         check_event_name(event)
         return self.executor.emit_with_ack(self.options, event, args)
 
-    def fetch_sockets(self) -> Any:
+    def fetch_sockets(self) -> FetchT:
         """The selected sockets (remote ones too, with a cluster adapter)."""
         return self.executor.fetch_sockets(self.options)
 
-    def sockets_join(self, *rooms: Any) -> Any:
+    def sockets_join(self, *rooms: Any) -> DoneT:
         """Make the selected sockets join ``rooms``."""
         return self.executor.sockets_join(self.options, room_names(rooms))
 
-    def sockets_leave(self, *rooms: Any) -> Any:
+    def sockets_leave(self, *rooms: Any) -> DoneT:
         """Make the selected sockets leave ``rooms``."""
         return self.executor.sockets_leave(self.options, room_names(rooms))
 
-    def disconnect_sockets(self, close: bool = False) -> Any:
+    def disconnect_sockets(self, close: bool = False) -> DoneT:
         """Disconnect the selected sockets (``close`` ends their whole connection)."""
         return self.executor.disconnect_sockets(self.options, close)
 
 
-class FrontDoors:
+#: What a server's executors do: emits return nothing, the rest Deferreds
+#: (fetch_sockets: of local ``Socket``s, and ``RemoteSocket``s with a cluster adapter).
+ServerExecutor = Executor[None, Deferred[list[Any]], Deferred[list[Any]], Deferred[None]]
+#: The operator of a server, its namespaces and its sockets.
+ServerOperator = BroadcastOperator[None, Deferred[list[Any]], Deferred[list[Any]], Deferred[None]]
+
+
+class FrontDoors(Generic[EmitT, AckT, FetchT, DoneT]):
     """The front doors of the operator for a class that has one
     (``_operator()`` starts a selection of everyone): the part of the API
     that needs no answer from the clients (all the Redis emitter offers)."""
 
-    def _operator(self) -> BroadcastOperator[Any]:
+    def _operator(self) -> BroadcastOperator[EmitT, AckT, FetchT, DoneT]:
         raise NotImplementedError
 
-    def to(self, *rooms: Any) -> BroadcastOperator[Any]:
+    def to(self, *rooms: Any) -> BroadcastOperator[EmitT, AckT, FetchT, DoneT]:
         """The sockets in ``rooms`` (chain ``except_``, ``volatile``…, then ``emit``)."""
         return self._operator().to(*rooms)
 
-    def in_(self, *rooms: Any) -> BroadcastOperator[Any]:
+    def in_(self, *rooms: Any) -> BroadcastOperator[EmitT, AckT, FetchT, DoneT]:
         return self._operator().to(*rooms)
 
-    def except_(self, *rooms: Any) -> BroadcastOperator[Any]:
+    def except_(self, *rooms: Any) -> BroadcastOperator[EmitT, AckT, FetchT, DoneT]:
         return self._operator().except_(*rooms)
 
     @property
-    def volatile(self) -> BroadcastOperator[Any]:
+    def volatile(self) -> BroadcastOperator[EmitT, AckT, FetchT, DoneT]:
         return self._operator().volatile
 
-    def compress(self, flag: bool) -> BroadcastOperator[Any]:
+    def compress(self, flag: bool) -> BroadcastOperator[EmitT, AckT, FetchT, DoneT]:
         return self._operator().compress(flag)
 
-    def emit(self, event: str, *args: Any) -> Any:
+    def emit(self, event: str, *args: Any) -> EmitT:
         """Send an event to everyone (see :meth:`BroadcastOperator.emit`)."""
         return self._operator().emit(event, *args)
 
-    def send(self, *args: Any) -> Any:
+    def send(self, *args: Any) -> EmitT:
         return self._operator().send(*args)
 
-    def sockets_join(self, *rooms: Any) -> Any:
+    def sockets_join(self, *rooms: Any) -> DoneT:
         """Make every socket join ``rooms``."""
         return self._operator().sockets_join(*rooms)
 
-    def sockets_leave(self, *rooms: Any) -> Any:
+    def sockets_leave(self, *rooms: Any) -> DoneT:
         return self._operator().sockets_leave(*rooms)
 
-    def disconnect_sockets(self, close: bool = False) -> Any:
+    def disconnect_sockets(self, close: bool = False) -> DoneT:
         return self._operator().disconnect_sockets(close)
 
 
-class Broadcasting(FrontDoors):
+class Broadcasting(FrontDoors[EmitT, AckT, FetchT, DoneT]):
     """Every front door of the operator (namespaces, the server, the thread-safe facade)."""
 
     @property
-    def local(self) -> BroadcastOperator[Any]:
+    def local(self) -> BroadcastOperator[EmitT, AckT, FetchT, DoneT]:
         return self._operator().local
 
-    def timeout(self, seconds: float) -> BroadcastOperator[Any]:
+    def timeout(self, seconds: float) -> BroadcastOperator[EmitT, AckT, FetchT, DoneT]:
         return self._operator().timeout(seconds)
 
-    def emit_with_ack(self, event: str, *args: Any) -> Any:
+    def emit_with_ack(self, event: str, *args: Any) -> AckT:
         """Broadcast with acknowledgements; needs :meth:`timeout` first
         (``x.timeout(5).emit_with_ack(...)``), see :meth:`BroadcastOperator.emit_with_ack`."""
         return self._operator().emit_with_ack(event, *args)
 
-    def fetch_sockets(self) -> Any:
+    def fetch_sockets(self) -> FetchT:
         return self._operator().fetch_sockets()
+
+
+#: The front doors of a server and its namespaces.
+ServerBroadcasting = Broadcasting[None, Deferred[list[Any]], Deferred[list[Any]], Deferred[None]]
 
 
 class NamespaceExecutor:
@@ -234,8 +254,9 @@ class NamespaceExecutor:
         if seconds is None:
             raise ValueError(NEEDS_TIMEOUT)
         nsp = self.nsp
-        packet = Packet(PacketType.EVENT, nsp.name, [event, *args], id=nsp.next_ack_id())
-        collection = _AckCollection(nsp, packet.id, seconds)
+        ack_id = nsp.next_ack_id()
+        packet = Packet(PacketType.EVENT, nsp.name, [event, *args], id=ack_id)
+        collection = _AckCollection(nsp, ack_id, seconds)
         try:
             nsp.adapter.broadcast_with_ack(packet, opts, collection.client_count, collection.ack)
         except BaseException:
@@ -272,7 +293,7 @@ class FanOutExecutor:
     def __repr__(self) -> str:
         return f"<on every child of {self.parent.name}>"
 
-    def _children(self) -> list[NamespaceExecutor]:
+    def _children(self) -> list[ServerExecutor]:
         return [child.executor for child in list(self.parent.children.values())]
 
     def _validate(self, event: str, args: tuple[Any, ...]) -> None:

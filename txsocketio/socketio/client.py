@@ -156,8 +156,7 @@ class Client:
                     socket.handle_ack(event.ack_id, event.args)
             elif isinstance(event, sio.ConnectRequested):
                 d = Deferred.fromCoroutine(self._join(event.namespace, event.auth, event.query))
-                d.addErrback(lambda f, n=event.namespace: log.failure("connecting to {nsp} failed", f, nsp=n,
-                                                                     **self.log_fields(n)))
+                d.addErrback(_log_join_failure, event.namespace, self)
             elif isinstance(event, sio.NamespaceLeft):
                 socket = self.sockets.get(event.namespace)
                 if socket is not None:
@@ -303,3 +302,7 @@ class Client:
     def shutdown(self, reason: str = "server shutting down") -> None:
         """The server is going away: goodbye packets, handlers see ``reason``."""
         self.disconnect_all(reason, reason)
+
+
+def _log_join_failure(failure: Failure, namespace: str, client: Client) -> None:
+    log.failure("connecting to {nsp} failed", failure, nsp=namespace, **client.log_fields(namespace))

@@ -88,6 +88,11 @@ def _flag(name: str) -> Callable[[Any], bool]:
     return convert
 
 
+def _cleanup_empty_child_namespaces(value: Any) -> bool:
+    # A named function: mypy's attrs plugin does not read a converter built by a call.
+    return _flag("cleanup_empty_child_namespaces")(value)
+
+
 def _frozen_mapping(value: Mapping[str, Any]) -> Mapping[str, Any]:
     return MappingProxyType(dict(value))
 
@@ -113,7 +118,7 @@ class ServerConfig:
     adapter: Callable[[Any], "Adapter"] = attrs.field(default=None, converter=_adapter)
     parser: Parser = attrs.field(default=None, converter=_parser)
     cleanup_empty_child_namespaces: bool = attrs.field(
-        default=False, converter=_flag("cleanup_empty_child_namespaces"))
+        default=False, converter=_cleanup_empty_child_namespaces)
     engine: Mapping[str, Any] = attrs.field(factory=dict, converter=_frozen_mapping)
 
     @classmethod

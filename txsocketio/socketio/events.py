@@ -8,9 +8,12 @@ importing each other.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable, TypeVar
 
-__all__ = ["RESERVED_EVENTS", "check_event_name", "ack_arguments"]
+__all__ = ["RESERVED_EVENTS", "check_event_name", "ack_arguments", "HandlerT"]
+
+#: A handler or listener, for registering methods that return it unchanged (decorators).
+HandlerT = TypeVar("HandlerT", bound=Callable[..., Any])
 
 #: Event names an application may not emit (they mean something to the clients).
 RESERVED_EVENTS = frozenset(

@@ -39,7 +39,7 @@ if TYPE_CHECKING:
     from twisted.internet.interfaces import IDelayedCall
     from twisted.internet.task import LoopingCall
 
-    from txsocketio.socketio.broadcast import BroadcastOperator
+    from txsocketio.socketio.broadcast import ServerOperator
     from txsocketio.socketio.socket import Socket, SocketHandshake
 
 __all__ = ["Namespace", "method_name"]
@@ -102,15 +102,15 @@ class Namespace:
     def leave(self, *rooms: str) -> None:
         self.socket.leave(*rooms)
 
-    def to(self, *rooms: str) -> "BroadcastOperator":
+    def to(self, *rooms: str) -> "ServerOperator":
         """Everyone in ``rooms`` but this client."""
         return self.socket.to(*rooms)
 
-    def except_(self, *rooms: str) -> "BroadcastOperator":
+    def except_(self, *rooms: str) -> "ServerOperator":
         return self.socket.except_(*rooms)
 
     @property
-    def broadcast(self) -> "BroadcastOperator":
+    def broadcast(self) -> "ServerOperator":
         """Everyone in the namespace but this client."""
         return self.socket.broadcast
 

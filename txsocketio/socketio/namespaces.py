@@ -13,7 +13,7 @@ from __future__ import annotations
 import inspect
 import re
 from collections import ChainMap
-from typing import TYPE_CHECKING, Any, Callable, MutableMapping, Pattern, Union
+from typing import TYPE_CHECKING, Any, Callable, MutableMapping, Pattern, TypeVar, Union, overload
 
 from twisted.internet.defer import Deferred, maybeDeferred
 from twisted.logger import Logger
@@ -21,7 +21,9 @@ from twisted.logger import Logger
 from txsocketio._invoke import invoke, log_failures
 from txsocketio.adapters.base import ROOM_EVENTS, Adapter
 from txsocketio.engineio.server import OutgoingMessage
-from txsocketio.socketio.broadcast import BroadcastOperator, Broadcasting, FanOutExecutor, NamespaceExecutor
+from txsocketio.socketio.broadcast import (BroadcastOperator, FanOutExecutor, NamespaceExecutor, ServerBroadcasting,
+                                           ServerExecutor, ServerOperator)
+from txsocketio.socketio.events import HandlerT
 from txsocketio.socketio.namespace import Namespace
 from txsocketio.socketio.packet import Packet
 
@@ -34,6 +36,8 @@ __all__ = ["ServerNamespace", "ParentNamespace", "NamespaceMatcher"]
 log = Logger(namespace="txsocketio.socketio")
 
 NamespaceMatcher = Union[str, Pattern[str], Callable[..., Any]]
+
+NamespaceT = TypeVar("NamespaceT", bound=Namespace)
 
 
 def _positional_capacity(fn: Callable[..., Any]) -> int:
@@ -78,7 +82,7 @@ def _registrar(table: MutableMapping[str, Callable[..., Any]], event: str, handl
     return register(handler) if handler is not None else register
 
 
-class ServerNamespace(Broadcasting):
+class ServerNamespace(ServerBroadcasting):
     """A namespace on the server: ``sio.of("/chat")``.
 
     Holds the handlers (function style, ``on``; class style, ``register``),
@@ -101,7 +105,7 @@ class ServerNamespace(Broadcasting):
         self.server_side_handlers: MutableMapping[str, Callable[..., Any]] = (
             ChainMap({}, parent.server_side_handlers) if parent is not None else {})
         #: what carries out this namespace's broadcasts
-        self.executor: Any = NamespaceExecutor(self)
+        self.executor: ServerExecutor = NamespaceExecutor(self)
         #: sockets whose middlewares or connect handler still run (Node's ``_preConnectSockets``)
         self.connecting: dict[str, Socket] = {}
         self._room_listeners: dict[str, list[Callable[..., Any]]] = {}
@@ -136,6 +140,12 @@ class ServerNamespace(Broadcasting):
 
     # -- registration ------------------------------------------------------------------
 
+    @overload
+    def on(self, event: str, handler: None = None) -> Callable[[HandlerT], HandlerT]: ...
+
+    @overload
+    def on(self, event: str, handler: HandlerT) -> HandlerT: ...
+
     def on(self, event: str, handler: Callable[..., Any] | None = None) -> Any:
         """Register ``handler`` for ``event``; usable as a decorator.
 
@@ -147,6 +157,12 @@ class ServerNamespace(Broadcasting):
         that has no handler of its own.
         """
         return _registrar(self.handlers, event, handler, "handler")
+
+    @overload
+    def on_server_side(self, event: str, handler: None = None) -> Callable[[HandlerT], HandlerT]: ...
+
+    @overload
+    def on_server_side(self, event: str, handler: HandlerT) -> HandlerT: ...
 
     def on_server_side(self, event: str, handler: Callable[..., Any] | None = None) -> Any:
         """Handle ``event`` when another server of the cluster sends it with
@@ -160,14 +176,14 @@ class ServerNamespace(Broadcasting):
         """
         return _registrar(self.server_side_handlers, event, handler, "server-side handler")
 
-    def register(self, namespace_class: type[Namespace]) -> type[Namespace]:
+    def register(self, namespace_class: type[NamespaceT]) -> type[NamespaceT]:
         """Handle this namespace with a class: one instance per connection."""
         if not (isinstance(namespace_class, type) and issubclass(namespace_class, Namespace)):
             raise TypeError("register() takes a subclass of txsocketio.Namespace")
         self._class = namespace_class
         return namespace_class
 
-    def use(self, middleware: Callable[..., Any]) -> Callable[..., Any]:
+    def use(self, middleware: HandlerT) -> HandlerT:
         """Connection middleware: ``middleware(socket)`` before a client is admitted.
 
         Middlewares run in the order they were added, each after the previous
@@ -224,6 +240,12 @@ class ServerNamespace(Broadcasting):
             parent.remove_child(self)
 
     # -- room events (Node's adapter events) ---------------------------------------------
+
+    @overload
+    def on_room_event(self, event: str, listener: None = None) -> Callable[[HandlerT], HandlerT]: ...
+
+    @overload
+    def on_room_event(self, event: str, listener: HandlerT) -> HandlerT: ...
 
     def on_room_event(self, event: str, listener: Callable[..., Any] | None = None) -> Any:
         """Listen to the rooms of this namespace changing; usable as a decorator.
@@ -341,7 +363,7 @@ class ServerNamespace(Broadcasting):
 
     # -- broadcasting (the front doors come from Broadcasting) ---------------------------
 
-    def _operator(self) -> BroadcastOperator[Any]:
+    def _operator(self) -> ServerOperator:
         return BroadcastOperator(self.executor)
 
     def all_rooms(self) -> "Deferred[set[str]]":
@@ -379,8 +401,8 @@ class ParentNamespace(ServerNamespace):
     def matches(self, name: str, auth: dict[str, Any]) -> Any:
         """True/False, or a Deferred of it."""
         matcher = self.matcher
-        if matcher == "*":
-            return True
+        if isinstance(matcher, str):  # "*": any other name is a plain namespace
+            return matcher == "*"
         if isinstance(matcher, re.Pattern):
             return matcher.fullmatch(name) is not None
         return invoke(matcher, name, auth)

@@ -43,9 +43,9 @@ from __future__ import annotations
 import enum
 import itertools
 import json
+import json.decoder
 import re
 import uuid
-from json.decoder import scanstring as _scanstring
 from json.encoder import encode_basestring as _encode_basestring
 from types import ModuleType
 from typing import Any, Callable, Final, Union
@@ -53,6 +53,9 @@ from typing import Any, Callable, Final, Union
 import attrs
 
 from txsocketio.errors import ProtocolError
+
+#: CPython's string scanner (the C one when available); typeshed does not declare it.
+_scanstring: Callable[[str, int], tuple[str, int]] = getattr(json.decoder, "scanstring")
 
 _orjson: ModuleType | None
 try:
@@ -406,7 +409,7 @@ def _write_exact(data: Any, buffers: list[bytes] | None) -> str:
         # Move on to the next value of the innermost open container.
         while stack:
             frame = stack[-1]
-            item = next(frame[0], _DONE)
+            item: Any = next(frame[0], _DONE)
             if item is _DONE:
                 write(frame[1])
                 active.discard(frame[3])
@@ -804,7 +807,7 @@ def _parse_iterative(text: str) -> Any:
         else:
             container[top[1]] = done
             expect = ", or }"
-    if _BLANKS.match(text, position).end() != len(text):  # type: ignore[union-attr]
+    if _BLANKS.match(text, position).end() != len(text):  # type: ignore[union-attr]  # x* always matches
         raise ProtocolError(f"bad JSON payload: extra data at {position}")
     return result
 
@@ -1026,7 +1029,7 @@ class Decoder:
                     query = rest
 
         ack = None
-        end = _DIGITS.match(text, position).end()  # type: ignore[union-attr]
+        end = _DIGITS.match(text, position).end()  # type: ignore[union-attr]  # x* always matches
         if end > position:
             if end - position > _MAX_ACK_ID_DIGITS:
                 raise ProtocolError(f"ack id of {end - position} digits")

@@ -11,7 +11,7 @@ server, and hands each Engine.IO connection to a
 from __future__ import annotations
 
 import re
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, overload
 
 from twisted.internet.defer import Deferred, DeferredList
 from twisted.logger import Logger
@@ -20,19 +20,23 @@ from txsocketio.adapters.base import Adapter
 from txsocketio.engineio.hooks import ConnectionErrorEvent, EngineHooks
 from txsocketio.engineio.server import EngineIOServer, EngineIOSocket
 from txsocketio.observer import NULL_OBSERVER, ObserverGroup
-from txsocketio.socketio.broadcast import BroadcastOperator, Broadcasting
+from txsocketio.socketio.broadcast import BroadcastOperator, ServerBroadcasting, ServerOperator
 from txsocketio.socketio.client import Client
 from txsocketio.socketio.config import ServerConfig
-from txsocketio.socketio.namespace import Namespace
-from txsocketio.socketio.namespaces import NamespaceMatcher, ParentNamespace, ServerNamespace
+from txsocketio.socketio.events import HandlerT
+from txsocketio.socketio.namespaces import NamespaceMatcher, NamespaceT, ParentNamespace, ServerNamespace
+from txsocketio.socketio.parser import Parser
 from txsocketio.socketio.threadsafe import ThreadSafeServer
+
+if TYPE_CHECKING:
+    from txsocketio.web import SocketIOResource
 
 __all__ = ["SocketIOServer", "ServerNamespace", "ParentNamespace"]
 
 log = Logger(namespace="txsocketio.socketio")
 
 
-class SocketIOServer(Broadcasting):
+class SocketIOServer(ServerBroadcasting):
     """A Socket.IO server (protocol v5, and v4 with ``allow_eio3``).
 
     Times are in seconds (floats allowed).  Every Engine.IO option is
@@ -105,7 +109,7 @@ class SocketIOServer(Broadcasting):
         return self.config.adapter
 
     @property
-    def parser(self) -> Any:
+    def parser(self) -> Parser:
         return self.config.parser
 
     def mounted(self) -> None:
@@ -245,7 +249,12 @@ class SocketIOServer(Broadcasting):
         d = nsp.close_adapter()
         if not d.called:
             self._closing.add(d)
-            d.addBoth(lambda result: (self._closing.discard(d), result)[1])
+
+            def forget(result: object) -> object:
+                self._closing.discard(d)
+                return result
+
+            d.addBoth(forget)
         return d
 
     @property
@@ -280,10 +289,24 @@ class SocketIOServer(Broadcasting):
                 return child
         return None
 
+    @overload
+    def on(self, event: str, handler: None = None,
+           namespace: NamespaceMatcher = "/") -> Callable[[HandlerT], HandlerT]: ...
+
+    @overload
+    def on(self, event: str, handler: HandlerT, namespace: NamespaceMatcher = "/") -> HandlerT: ...
+
     def on(self, event: str, handler: Callable[..., Any] | None = None,
            namespace: NamespaceMatcher = "/") -> Any:
         """Register a handler (see :meth:`ServerNamespace.on`); a decorator too."""
         return self.of(namespace).on(event, handler)
+
+    @overload
+    def on_server_side(self, event: str, handler: None = None,
+                       namespace: NamespaceMatcher = "/") -> Callable[[HandlerT], HandlerT]: ...
+
+    @overload
+    def on_server_side(self, event: str, handler: HandlerT, namespace: NamespaceMatcher = "/") -> HandlerT: ...
 
     def on_server_side(self, event: str, handler: Callable[..., Any] | None = None,
                        namespace: NamespaceMatcher = "/") -> Any:
@@ -291,17 +314,17 @@ class SocketIOServer(Broadcasting):
         :meth:`ServerNamespace.on_server_side`); a decorator too."""
         return self.of(namespace).on_server_side(event, handler)
 
-    def register(self, namespace: NamespaceMatcher, namespace_class: type[Namespace]) -> type[Namespace]:
+    def register(self, namespace: NamespaceMatcher, namespace_class: type[NamespaceT]) -> type[NamespaceT]:
         """Handle ``namespace`` with a :class:`~txsocketio.Namespace` subclass."""
         return self.of(namespace).register(namespace_class)
 
-    def use(self, middleware: Callable[..., Any], namespace: NamespaceMatcher = "/") -> Callable[..., Any]:
+    def use(self, middleware: HandlerT, namespace: NamespaceMatcher = "/") -> HandlerT:
         """Connection middleware on ``namespace`` (see :meth:`ServerNamespace.use`)."""
         return self.of(namespace).use(middleware)
 
     # -- the main namespace's broadcasting (front doors from Broadcasting) ----------------
 
-    def _operator(self) -> BroadcastOperator[Any]:
+    def _operator(self) -> ServerOperator:
         return BroadcastOperator(self.of("/").executor)
 
     def emit(self, event: str, *args: Any, namespace: NamespaceMatcher = "/", to: Any = None,
@@ -326,7 +349,7 @@ class SocketIOServer(Broadcasting):
 
     # -- serving ---------------------------------------------------------------------
 
-    def resource(self) -> Any:
+    def resource(self) -> "SocketIOResource":
         """A ``twisted.web`` resource to mount (usually at ``socket.io``).
 
         Call :meth:`configure` before this, not after.
@@ -357,7 +380,12 @@ class SocketIOServer(Broadcasting):
             self.observer.server_shutdown()
             self._shutdown = _Shutdown(self, timeout).start()
         waiter: Deferred[None] = Deferred()
-        self._shutdown.addBoth(lambda r: (waiter.callback(None), r)[1])
+
+        def release(result: object) -> object:
+            waiter.callback(None)
+            return result
+
+        self._shutdown.addBoth(release)
         return waiter
 
     # -- glue to Engine.IO ---------------------------------------------------------------

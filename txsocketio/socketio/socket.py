@@ -10,7 +10,7 @@ handlers, listeners and per-packet middlewares.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Callable, Mapping
+from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence, overload
 
 import attrs
 from twisted.internet.defer import Deferred, fail
@@ -22,8 +22,8 @@ from txsocketio.adapters.base import BroadcastOptions, Flags
 from txsocketio.engineio.handshake import Handshake
 from txsocketio.errors import AckTimeout, SocketDisconnected
 from txsocketio.observer import NULL_OBSERVER, message_size
-from txsocketio.socketio.broadcast import BroadcastOperator
-from txsocketio.socketio.events import RESERVED_EVENTS, ack_arguments, check_event_name
+from txsocketio.socketio.broadcast import BroadcastOperator, ServerOperator
+from txsocketio.socketio.events import RESERVED_EVENTS, HandlerT, ack_arguments, check_event_name
 from txsocketio.socketio.namespace import method_name
 from txsocketio.socketio.packet import Packet, PacketType
 from txsocketio.socketio.tasks import ConnectionTasks
@@ -133,7 +133,7 @@ class Socket:
         self.instance: "Namespace | None" = None
         # Encoded packets emitted while the middlewares and the connect
         # handler run; None once the socket is connected or gone.
-        self._buffer: list[tuple[list["OutgoingMessage"], Packet, bool]] | None = []
+        self._buffer: list[tuple[Sequence["OutgoingMessage"], Packet, bool]] | None = []
         self._acks: dict[int, _Ack] = {}
         self._listeners: dict[str, list[Callable[..., Any]]] = {}
         self._any: list[Callable[..., Any]] = []
@@ -210,7 +210,7 @@ class Socket:
 
     # -- emitting (one operator; see txsocketio.socketio.broadcast) -------------------
 
-    def _operator(self, options: BroadcastOptions = _EVERYONE) -> BroadcastOperator[SocketExecutor]:
+    def _operator(self, options: BroadcastOptions = _EVERYONE) -> ServerOperator:
         return BroadcastOperator(self.executor, options)
 
     def emit(self, event: str, *args: Any) -> None:
@@ -239,31 +239,31 @@ class Socket:
         op = self._operator()
         return (op if timeout is None else op.timeout(timeout)).emit_with_ack(event, *args)
 
-    def timeout(self, seconds: float) -> BroadcastOperator[SocketExecutor]:
+    def timeout(self, seconds: float) -> ServerOperator:
         """A view whose ``emit_with_ack`` fails after ``seconds``."""
         return self._operator().timeout(seconds)
 
     @property
-    def volatile(self) -> BroadcastOperator[SocketExecutor]:
+    def volatile(self) -> ServerOperator:
         """A view whose emits are dropped when the client cannot take them right now."""
         return self._operator().volatile
 
-    def compress(self, flag: bool) -> BroadcastOperator[SocketExecutor]:
+    def compress(self, flag: bool) -> ServerOperator:
         """A view with permessage-deflate on or off for its messages."""
         return self._operator().compress(flag)
 
-    def to(self, *rooms: str) -> BroadcastOperator[SocketExecutor]:
+    def to(self, *rooms: str) -> ServerOperator:
         """Everyone in ``rooms`` except this socket."""
         return self._operator().to(*rooms)
 
     in_ = to
 
-    def except_(self, *rooms: str) -> BroadcastOperator[SocketExecutor]:
+    def except_(self, *rooms: str) -> ServerOperator:
         """Everyone in the namespace except this socket and ``rooms``."""
         return self._operator().except_(*rooms)
 
     @property
-    def broadcast(self) -> BroadcastOperator[SocketExecutor]:
+    def broadcast(self) -> ServerOperator:
         """Everyone in the namespace except this socket."""
         return self._operator(BroadcastOptions(except_=frozenset([self.id])))
 
@@ -308,6 +308,12 @@ class Socket:
 
     # -- listeners ----------------------------------------------------------------
 
+    @overload
+    def on(self, event: str, listener: None = None) -> Callable[[HandlerT], HandlerT]: ...
+
+    @overload
+    def on(self, event: str, listener: HandlerT) -> HandlerT: ...
+
     def on(self, event: str, listener: Callable[..., Any] | None = None) -> Any:
         """Listen to ``event`` on this socket only (Node's ``socket.on``).
 
@@ -333,7 +339,7 @@ class Socket:
         """The listeners of ``event`` (a copy)."""
         return list(self._listeners.get(event, ()))
 
-    def on_any(self, listener: Callable[..., Any]) -> Callable[..., Any]:
+    def on_any(self, listener: HandlerT) -> HandlerT:
         """Call ``listener(event, *args)`` for every incoming event (before its handler)."""
         self._any.append(listener)
         return listener
@@ -344,7 +350,7 @@ class Socket:
         elif listener in self._any:
             self._any.remove(listener)
 
-    def on_any_outgoing(self, listener: Callable[..., Any]) -> Callable[..., Any]:
+    def on_any_outgoing(self, listener: HandlerT) -> HandlerT:
         """Call ``listener(event, *args)`` for every event sent to this client
         (its own emits and the broadcasts that reach it)."""
         self._any_outgoing.append(listener)
@@ -356,7 +362,7 @@ class Socket:
         elif listener in self._any_outgoing:
             self._any_outgoing.remove(listener)
 
-    def use(self, middleware: Callable[..., Any]) -> Callable[..., Any]:
+    def use(self, middleware: HandlerT) -> HandlerT:
         """Per-packet middleware: ``middleware(event, args)`` before each incoming event.
 
         Middlewares run in the order they were added; ``args`` is the list of
@@ -420,7 +426,7 @@ class Socket:
         """Encode ``packet`` for this client alone and send it (or buffer it while connecting)."""
         self.deliver(self.nsp.prepare(packet, compress), packet, volatile)
 
-    def deliver(self, messages: list["OutgoingMessage"], packet: Packet, volatile: bool = False) -> None:
+    def deliver(self, messages: Sequence["OutgoingMessage"], packet: Packet, volatile: bool = False) -> None:
         """Write already-encoded messages (a broadcast hands every recipient the same list).
 
         While the socket is connecting they wait for the CONNECT reply
@@ -442,7 +448,7 @@ class Socket:
             self._observe_sent(observer, messages, packet)
         eio.send_many(messages)
 
-    def _observe_sent(self, observer: Any, messages: list["OutgoingMessage"], packet: Packet) -> None:
+    def _observe_sent(self, observer: Any, messages: Sequence["OutgoingMessage"], packet: Packet) -> None:
         nbytes = 0
         for m in messages:
             size = message_size(m)

@@ -147,7 +147,7 @@ class ThreadExecutor:
         return self.facade.call_async(lambda: self._target().disconnect_sockets(opts, close))
 
 
-class ThreadSafeServer(Broadcasting):
+class ThreadSafeServer(Broadcasting[None, "Future[list[Any]]", "Future[list[ThreadSafeSocket]]", "Future[None]"]):
     """``sio.threadsafe``: the broadcasting API of the server, usable from any
     thread (the one :class:`~txsocketio.socketio.broadcast.BroadcastOperator`
     with a :class:`ThreadExecutor`), plus :meth:`of`, :meth:`call` and
@@ -161,7 +161,8 @@ class ThreadSafeServer(Broadcasting):
         self.namespace = _normalise(namespace)
         self.call_timeout = call_timeout
 
-    def _operator(self) -> BroadcastOperator[ThreadExecutor]:
+    def _operator(self) -> BroadcastOperator[None, "Future[list[Any]]", "Future[list[ThreadSafeSocket]]",
+                                             "Future[None]"]:
         return BroadcastOperator(ThreadExecutor(self, self.namespace))
 
     def of(self, namespace: str) -> "ThreadSafeServer":

@@ -1,0 +1,1 @@
+"""An application written from the documentation's examples, checked with mypy --strict."""
