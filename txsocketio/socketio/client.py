@@ -77,7 +77,7 @@ class Client:
     def __repr__(self) -> str:
         return f"<Client {self.eio.sid}>"
 
-    def log_fields(self, namespace: str | None = None) -> dict[str, str]:
+    def log_fields(self, namespace: str | None = None) -> dict[str, Any]:
         """The fields of a log line about this connection (:mod:`txsocketio.logs`)."""
         return log_fields(sid=self.eio.sid, namespace=namespace,
                           remote=getattr(self.eio.handshake, "remote", None))
