@@ -8,8 +8,13 @@ import struct
 import zlib
 from typing import Any
 
+from autobahn.twisted.websocket import WebSocketServerFactory
 from twisted.internet.defer import succeed
+from twisted.internet.task import Clock
+from twisted.internet.testing import StringTransport
 from twisted.trial.unittest import SynchronousTestCase
+
+from txsocketio.engineio._autobahn import FramingProtocol, PushBudget, configured_protocol, use_reactor
 
 from txsocketio.engineio.server import EngineIOSocket, OutgoingMessage
 from txsocketio.engineio.session import SessionState
@@ -687,6 +692,38 @@ class StalledReaderTests(SynchronousTestCase):
         self.assertEqual([p for _, p in server_frames(conn.take())], [b"4a", b"4b", b"4c"])
         self.assertTrue(socket.writable)
 
+    def test_queued_broadcast_shares_one_frame(self):
+        """A message sent to several paused readers waits as one shared
+        frame: when each resumes, its transport is given that same bytes
+        object (no copy per recipient), in order with the other messages."""
+        h = Harness(self, max_buffered_bytes=100_000)
+        conns = [StringConnection(h, "EIO=4&transport=websocket") for _ in range(2)]
+        written: list[list[bytes]] = []
+        for conn in conns:
+            conn.drained()
+            conn.take()
+            log: list[bytes] = []
+            written.append(log)
+            real = conn.transport.write
+
+            def write(data: bytes, real: Any = real, log: list[bytes] = log) -> None:
+                log.append(data)
+                real(data)
+
+            conn.transport.write = write  # type: ignore[method-assign]
+            conn.transport.producer.pauseProducing()
+        sockets = [h.socket(sid) for sid in h.server.sockets]
+        message = OutgoingMessage("tick" * 1000)
+        for socket in sockets:
+            socket.send_many(["a", message])
+        for conn in conns:
+            self.assertEqual(conn.take(), b"")
+            conn.drained()
+            self.assertEqual([p[:5] for _, p in server_frames(conn.take())], [b"4a", b"4tick"])
+        [first_a, first_tick], [second_a, second_tick] = written
+        self.assertIs(first_tick, second_tick)
+        self.assertIs(first_tick, message.prepared(4).payloadHybi)
+
     def test_cut_off_at_the_cap(self):
         """Past max_buffered_bytes a client that does not catch up within
         buffer_drain_timeout is disconnected ("transport error"), the
@@ -712,3 +749,70 @@ class StalledReaderTests(SynchronousTestCase):
 
         conn.protocol.connectionLost(Failure(ConnectionAborted()))
         h.assert_clean()
+
+
+class _PushableTransport(StringTransport):
+    """A transport with the reactor's C{doWrite}, counting its calls."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.pushes = 0
+
+    def doWrite(self) -> None:
+        self.pushes += 1
+
+
+class AutobahnSeamTests(SynchronousTestCase):
+    """L{txsocketio.engineio._autobahn}: options on the class, pushes per turn."""
+
+    def _protocol(self, transport: StringTransport, **extra: Any) -> Any:
+        factory = WebSocketServerFactory(url=None)
+        use_reactor(factory, Clock())  # its handshake timer, off the global reactor
+        accept = lambda offers: None  # noqa: E731
+        factory.setProtocolOptions(maxMessagePayloadSize=123, perMessageCompressionAccept=accept)
+        cls = configured_protocol(factory, FramingProtocol, **extra)
+        protocol = cls()
+        protocol.factory = factory
+        protocol.makeConnection(transport)
+        return protocol, accept
+
+    def test_options_on_the_class(self):
+        """
+        A protocol of C{configured_protocol} reads the factory's options
+        through its class (a callback option stays a plain function) and
+        holds no per-connection copy of them.
+        """
+        protocol, accept = self._protocol(StringTransport())
+        self.assertEqual(protocol.maxMessagePayloadSize, 123)
+        self.assertIs(protocol.perMessageCompressionAccept, accept)
+        self.assertNotIn("maxMessagePayloadSize", vars(protocol))
+        self.assertNotIn("perMessageCompressionAccept", vars(protocol))
+
+    def test_budget_per_turn(self):
+        """
+        A L{PushBudget} grants C{per_turn} pushes, then none until the
+        reactor's next turn refills it.
+        """
+        clock = Clock()
+        budget = PushBudget(clock, 2)
+        self.assertEqual([budget.take() for _ in range(3)], [True, True, False])
+        clock.advance(0)
+        self.assertTrue(budget.take())
+
+    def test_push_within_budget(self):
+        """
+        C{push} calls the connection's C{doWrite} while the turn's budget
+        lasts, and not on a transport that is disconnecting or lacks one.
+        """
+        clock = Clock()
+        transport = _PushableTransport()
+        protocol, _ = self._protocol(transport, push_budget=PushBudget(clock, 2))
+        for _ in range(3):
+            protocol.push()
+        self.assertEqual(transport.pushes, 2)
+        clock.advance(0)
+        transport.disconnecting = True
+        protocol.push()
+        self.assertEqual(transport.pushes, 2)
+        plain, _ = self._protocol(StringTransport(), push_budget=PushBudget(clock, 2))
+        plain.push()  # no doWrite: nothing to do, nothing raised

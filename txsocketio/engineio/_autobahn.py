@@ -1,7 +1,7 @@
 # -*- test-case-name: tests.test_engineio_websocket -*-
 """The Autobahn internals txsocketio depends on, kept in one place.
 
-Autobahn does the WebSocket framing.  Its public API misses four things we
+Autobahn does the WebSocket framing.  Its public API misses a few things we
 need, so this module uses its internals, and says why next to each:
 
 * its handshake timers run on txaio's *global* reactor: :func:`use_reactor`
@@ -11,14 +11,24 @@ need, so this module uses its internals, and says why next to each:
   prepared frames itself;
 * its ``onMessageEnd`` fires txaio observers per message (a Deferred each);
 * it does not cancel its closing-handshake timer when the connection goes
-  first.
+  first;
+* per connection it copies ~40 options from the factory onto the protocol
+  instance and ``pformat``\s them all for a debug line (about a sixth of the
+  CPU of a connect): :func:`configured_protocol` puts the options on a class
+  instead, so nothing is copied or formatted;
+* Twisted's ``transport.write`` only buffers until the reactor regains
+  control: :meth:`FramingProtocol.push` writes the first frames of a turn
+  through the connection's ``doWrite`` at once;
+* its ``dataReceived`` formats debug-log arguments (``hltype``/``hlval``) on
+  every read, even with debug off: :class:`FramingProtocol` skips that line.
 
 Everything else in :mod:`txsocketio.engineio.websocket` uses public API.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from types import FunctionType
+from typing import Any, TypeVar, cast
 
 from autobahn.twisted.websocket import WebSocketServerFactory, WebSocketServerProtocol
 from autobahn.websocket.protocol import PreparedMessage
@@ -26,7 +36,7 @@ from twisted.internet.error import AlreadyCalled, AlreadyCancelled
 from twisted.internet.protocol import connectionDone
 from twisted.python.failure import Failure
 
-__all__ = ["FramingProtocol", "use_reactor"]
+__all__ = ["FramingProtocol", "PushBudget", "configured_protocol", "use_reactor"]
 
 
 class _ReactorTimer:
@@ -44,6 +54,55 @@ def use_reactor(factory: WebSocketServerFactory, reactor: Any) -> None:
     factory._batched_timer = _ReactorTimer(reactor)
 
 
+_P = TypeVar("_P", bound=WebSocketServerProtocol)
+
+
+def configured_protocol(factory: WebSocketServerFactory, base: type[_P], **extra: Any) -> type[_P]:
+    """A subclass of ``base`` carrying ``factory``'s options as class attributes.
+
+    Autobahn's ``_connectionMade`` copies each name of ``CONFIG_ATTRS`` the
+    instance lacks from the factory, then ``pformat``\s the whole list for a
+    debug line; options already on the class are what it documents as set on
+    the protocol.  With ``CONFIG_ATTRS`` empty it copies and formats nothing,
+    and every instance reads the same values through its class (less memory
+    per connection).  ``extra``: more class attributes.  Call it after the
+    last ``setProtocolOptions``.
+    """
+    options = {name: getattr(factory, name) for name in base.CONFIG_ATTRS}
+    for name, value in options.items():
+        if isinstance(value, FunctionType):  # a callback option: not a method
+            options[name] = staticmethod(value)
+    namespace = {**options, **extra, "CONFIG_ATTRS": (), "__module__": base.__module__,
+                 "__doc__": base.__doc__}
+    return cast("type[_P]", type(base.__name__, (base,), namespace))
+
+
+class PushBudget:
+    """How many connections may still be pushed (:meth:`FramingProtocol.push`)
+    in this turn of the reactor: the first writes of a turn leave at once, so
+    the first recipients of a large fan-out get their bytes while the loop
+    runs, and the rest are written in one ``send`` per socket as before."""
+
+    def __init__(self, reactor: Any, per_turn: int) -> None:
+        self._reactor = reactor
+        self._per_turn = per_turn
+        self._left = per_turn
+
+    def take(self) -> bool:
+        """True (and one fewer left) while this turn's budget lasts."""
+        left = self._left
+        if left <= 0:
+            return False
+        if left == self._per_turn:
+            # Refilled when the reactor regains control (its next turn).
+            self._reactor.callLater(0, self._refill)
+        self._left = left - 1
+        return True
+
+    def _refill(self) -> None:
+        self._left = self._per_turn
+
+
 class FramingProtocol(WebSocketServerProtocol):
     """Autobahn's server protocol with the sending and cleanup fixes above."""
 
@@ -56,6 +115,26 @@ class FramingProtocol(WebSocketServerProtocol):
     def failed_by_server(self) -> bool:
         """Autobahn failed the connection because of the peer (1002/1007/1009)."""
         return bool(self.failedByMe)
+
+    #: the server's :class:`PushBudget`; None: writes wait for the reactor
+    push_budget: "PushBudget | None" = None
+
+    def push(self) -> None:
+        """Hand what this connection has buffered to the kernel now.
+
+        Twisted's ``transport.write`` only buffers; the bytes leave when the
+        reactor next polls, i.e. after the whole handler (a broadcast loop to
+        thousands of sockets) has run.  Within the budget of the reactor turn
+        this calls the connection's ``doWrite`` (``IWriteDescriptor``) at
+        once, as the reactor would; beyond it, writes stay batched.
+        """
+        transport = self.transport
+        budget = self.push_budget
+        do_write = getattr(transport, "doWrite", None)
+        if (budget is None or do_write is None or getattr(transport, "disconnecting", True)
+                or not budget.take()):
+            return
+        do_write()
 
     def send_frame(self, payload: bytes, is_binary: bool) -> bool:
         """Send one message if the socket is open; False (and nothing sent) if not.
@@ -95,6 +174,11 @@ class FramingProtocol(WebSocketServerProtocol):
             self.sendMessage(payload, is_binary)
         finally:
             self.maxMessagePayloadSize = limit
+
+    def dataReceived(self, data: bytes) -> None:
+        # As autobahn's, without the debug line whose arguments it builds
+        # (``hltype``/``hlval``) on every read even when debug is off.
+        self._dataReceived(data)
 
     def onMessageEnd(self) -> None:
         # As autobahn's, without firing its "message" observers through txaio.

@@ -28,7 +28,7 @@ from txsocketio.engineio.session import (
     SessionState,
     UpgradeExpired,
 )
-from txsocketio.engineio.transport import Transport
+from txsocketio.engineio.transport import Outgoing, Transport
 from txsocketio.errors import ProtocolError
 
 if TYPE_CHECKING:
@@ -57,6 +57,10 @@ class EngineIOSocket:
         self._grace: IDelayedCall | None = None
         self._deadline: float | None = None
         self._torn_down = False
+        #: broadcast messages waiting in the session's outbox (which holds
+        #: their packets), by packet identity: when they are written, each
+        #: recipient gets the one shared frame instead of its own copy
+        self._queued_messages: dict[int, OutgoingMessage] = {}
 
     # -- the application's side -------------------------------------------------
 
@@ -103,11 +107,16 @@ class EngineIOSocket:
                  for m in messages]
         transport = self._transport
         if transport is not None and transport.writable:
-            transport.write(session.take_outbox() + items if session.outbox else items)
+            transport.write(self._take_outbox() + items if session.outbox else items)
             return
         now = self._now()
+        queued = self._queued_messages
         for item in items:
-            session.send(item.packet if isinstance(item, OutgoingMessage) else item, now)
+            if isinstance(item, OutgoingMessage):
+                queued[id(item.packet)] = item  # the item keeps the packet (and its id) alive
+                session.send(item.packet, now)
+            else:
+                session.send(item, now)
         self._step()
 
     def close(self, reason: str = "forced close", *, linger: float | None = None) -> None:
@@ -136,9 +145,25 @@ class EngineIOSocket:
         transport = self._transport
         if not session.outbox or transport is None or not transport.writable:
             return
-        transport.write(session.take_outbox())
+        transport.write(self._take_outbox())
         if session.state is SessionState.CLOSING:
             session.closed_after_flush()
+
+    def _take_outbox(self) -> list[Outgoing]:
+        """The session's outbox, each queued broadcast message in place of its packet.
+
+        A 100 kB tick queued for 20 paused readers is then written as one
+        frame shared by 20 transports, not framed again 20 times.
+        """
+        packets = self.session.take_outbox()
+        queued, self._queued_messages = self._queued_messages, {}
+        if not queued:
+            return list(packets)
+        out: list[Outgoing] = []
+        for packet in packets:
+            message = queued.get(id(packet))
+            out.append(message if message is not None and message.packet is packet else packet)
+        return out
 
     def receive(self, transport: Transport, packets: Iterable[Packet]) -> None:
         """Packets arrived on ``transport`` (the session's, or the upgrade probe)."""
@@ -282,6 +307,7 @@ class EngineIOSocket:
             if call is not None and call.active():
                 call.cancel()
         self._timer = self._grace = None
+        self._queued_messages = {}
         release = self.session.poll_release
         for transport in (self._transport, self._probe):
             if transport is not None:

@@ -25,7 +25,7 @@ from twisted.logger import Logger
 from zope.interface import implementer
 from twisted.internet.interfaces import IPushProducer
 
-from txsocketio.engineio._autobahn import FramingProtocol, use_reactor
+from txsocketio.engineio._autobahn import FramingProtocol, PushBudget, configured_protocol, use_reactor
 from txsocketio.engineio.handshake import Handshake
 from txsocketio.engineio.message import OutgoingMessage
 from txsocketio.engineio.packet import Packet, decode_frame, encode_frame
@@ -42,6 +42,9 @@ __all__ = ["EngineIOWebSocketProtocol", "WebSocketTransport", "make_factory", "t
            "NewSession", "Upgrade", "Refuse"]
 
 log = Logger(namespace="txsocketio.engineio")
+
+#: connections written to the kernel at once per reactor turn (see ``FramingProtocol.push``)
+PUSHES_PER_TURN = 256
 
 
 @attrs.frozen
@@ -98,11 +101,14 @@ class WebSocketTransport:
     def write(self, items: Sequence[Outgoing]) -> None:
         protocol = self.protocol
         version, b64 = self.socket.protocol, self.socket.b64
+        sent = False
         for item in items:
             if isinstance(item, OutgoingMessage):
-                protocol.send_prepared(item.prepared(version, b64))
+                sent = protocol.send_prepared(item.prepared(version, b64)) or sent
             else:
-                protocol.send_frame(*encode_frame(item, version, b64=b64))
+                sent = protocol.send_frame(*encode_frame(item, version, b64=b64)) or sent
+        if sent:
+            protocol.push()
 
     def release(self, packet: Packet) -> None:
         """Nothing waits on a WebSocket."""
@@ -262,6 +268,8 @@ def make_factory(server: "EngineIOServer") -> WebSocketServerFactory:
     if server.per_message_deflate:
         options["perMessageCompressionAccept"] = _accept_deflate
     factory.setProtocolOptions(**options)
+    factory.protocol = configured_protocol(factory, EngineIOWebSocketProtocol,
+                                           push_budget=PushBudget(server.reactor, PUSHES_PER_TURN))
     return factory
 
 
