@@ -148,13 +148,16 @@ class Harness:
     C{("disconnect", socket, reason)}.
     """
 
-    def __init__(self, test: SynchronousTestCase, **options: Any) -> None:
+    def __init__(self, test: SynchronousTestCase, server: EngineIOServer | None = None,
+                 **options: Any) -> None:
+        """``server``: serve that one (e.g. a SocketIOServer's ``engine``, on
+        its own clock; the callbacks are then its owner's) instead of a new one."""
         self.test = test
-        self.clock = MemoryReactorClock()
+        self.clock = server.reactor if server is not None else MemoryReactorClock()
         self.events: list[tuple[Any, ...]] = []
         self.on_connect = None
         self.on_message = None
-        self.server = EngineIOServer(
+        self.server = server if server is not None else EngineIOServer(
             reactor=self.clock,
             on_connect=self._connected,
             on_message=self._message,

@@ -213,3 +213,49 @@ class CloseTests(ClusterTestCase):
         self.sa.join("red")
         self.assertEqual(adapter.local.rooms["red"], {self.sa.id})
         self.assertEqual(adapter.socket_rooms(self.sa.id), {self.sa.id, "red"})
+
+
+class ReconnectReportTests(SynchronousTestCase):
+    """The adapter factory reports its connection's reconnects to the server's observer."""
+
+    def test_redis_reconnected_once_per_server(self) -> None:
+        """When the shared RedisConnection is back after an outage, the
+        server's observer hears redis_reconnected once, however many
+        namespaces use the connection; nothing once the adapters closed."""
+        from twisted.internet.testing import MemoryReactorClock
+
+        from txsocketio.adapters.redis import redis_adapter
+        from txsocketio.observer import NullObserver
+        from txsocketio.redisconn import RedisConnection
+
+        from tests.test_redisconn import _FakeProtocol
+
+        class Spy(NullObserver):
+            count = 0
+
+            def redis_reconnected(self) -> None:
+                Spy.count += 1
+
+        reactor = MemoryReactorClock()
+        conn = RedisConnection("unix:///nowhere/redis.sock", reactor=reactor)
+        sio = SocketIOServer(reactor=reactor, adapter=redis_adapter(conn))
+        sio.add_observer(Spy())
+        sio.of("/chat")
+
+        def cycle() -> None:
+            sub, pub = _FakeProtocol(), _FakeProtocol()
+            conn.subscriber_ready(sub)  # type: ignore[arg-type]
+            conn.publisher_ready(pub)  # type: ignore[arg-type]
+            conn.publisher_lost(pub)  # type: ignore[arg-type]
+            conn.subscriber_lost(sub)  # type: ignore[arg-type]
+
+        cycle()
+        self.assertEqual(Spy.count, 0)  # the first connection is no reconnect
+        cycle()
+        self.assertEqual(Spy.count, 1)
+        for nsp in sio.all_namespaces():
+            nsp.close_adapter()
+        cycle()
+        self.assertEqual(Spy.count, 1)
+        conn.close()
+        reactor.advance(0)

@@ -148,3 +148,61 @@ class TwistdFileTests(unittest.TestCase):
         self.assertIn("--syslog", str(error))
         error = self.assertRaises(ValueError, logs.twistd_log_file, {"logfile": "-", "nodaemon": False})
         self.assertIn("-n", str(error))
+
+
+class ConnectionFieldsTests(unittest.SynchronousTestCase):
+    """txsocketio's own log lines about a connection carry sid, namespace
+    and remote where known (in memory, over tests.engineio_support)."""
+
+    def setUp(self) -> None:
+        from twisted.logger import globalLogPublisher
+
+        self.events: list[dict] = []
+        globalLogPublisher.addObserver(self.events.append)
+        self.addCleanup(globalLogPublisher.removeObserver, self.events.append)
+
+    def lines(self, text: str) -> list[dict]:
+        return [e for e in self.events if text in e.get("log_format", "")]
+
+    def test_engineio_error_answer(self) -> None:
+        """The log line of an Engine.IO error answer carries the peer's
+        address, and the sid it named."""
+        from tests.engineio_support import Harness
+
+        h = Harness(self)
+        h.get("EIO=4&transport=polling&sid=nope")
+        [event] = self.lines("{status} {message}")
+        self.assertEqual(event["sid"], "nope")
+        self.assertTrue(event["remote"], event)
+
+    def test_engineio_session_line(self) -> None:
+        """A line about a session (an overlapping long-poll) carries its sid
+        and the remote address of its handshake."""
+        from tests.engineio_support import Harness
+
+        h = Harness(self)
+        sid, _ = h.handshake()
+        remote = h.socket(sid).handshake.remote
+        first = h.poll(sid)
+        h.poll(sid).result()
+        first.result()
+        [event] = self.lines("overlapping long-poll")
+        self.assertEqual((event["sid"], event["remote"]), (sid, remote))
+        self.assertRegex(remote, r"^[\d.]+:\d+$|^\[.*\]:\d+$")
+
+    def test_socketio_namespace_line(self) -> None:
+        """A Socket.IO line about a namespace (CONNECT to an unknown one)
+        carries sid, namespace and remote."""
+        from twisted.internet.testing import MemoryReactorClock
+
+        from tests.engineio_support import Harness
+        from txsocketio import SocketIOServer
+
+        sio = SocketIOServer(reactor=MemoryReactorClock())
+        h = Harness(self, server=sio.engine)
+        sid, _ = h.handshake()
+        remote = h.socket(sid).handshake.remote
+        h.send(sid, b"40/nope,")
+        [event] = self.lines("CONNECT to unknown namespace")
+        self.assertEqual((event["sid"], event["namespace"], event["remote"]), (sid, "/nope", remote))
+        self.assertIsNotNone(remote)

@@ -376,3 +376,32 @@ class EventsTests(unittest.TestCase):
         late = self.conn.numsub("c", timeout=2)
         self.reactor.advance(2)
         self.assertIn("could not be reached", str(self.failureResultOf(late, RedisUnavailable).value))
+
+    def test_reconnect_listeners(self) -> None:
+        """A reconnect listener is called once each time both connections are
+        back after an outage, not on the first connection and not after
+        it was removed; a listener that raises does not stop the others."""
+        calls: list[str] = []
+
+        def bad() -> None:
+            raise RuntimeError("boom")
+
+        self.conn.add_reconnect_listener(bad)
+        self.conn.add_reconnect_listener(lambda: calls.append("back"))
+        sub, pub = _FakeProtocol(), _FakeProtocol()
+        self.conn.subscriber_ready(sub)  # type: ignore[arg-type]
+        self.conn.publisher_ready(pub)  # type: ignore[arg-type]
+        self.assertEqual(calls, [])
+        self.conn.publisher_lost(pub)  # type: ignore[arg-type]
+        self.conn.subscriber_lost(sub)  # type: ignore[arg-type]
+        sub, pub = _FakeProtocol(), _FakeProtocol()
+        self.conn.subscriber_ready(sub)  # type: ignore[arg-type]
+        self.assertEqual(calls, [])  # the publisher is not back yet
+        self.conn.publisher_ready(pub)  # type: ignore[arg-type]
+        self.assertEqual(calls, ["back"])
+        self.assertEqual(len(self.flushLoggedErrors(RuntimeError)), 1)
+        self.conn.remove_reconnect_listener(bad)
+        self.conn.publisher_lost(pub)  # type: ignore[arg-type]
+        self.conn.publisher_ready(_FakeProtocol())  # type: ignore[arg-type]
+        self.assertEqual(calls, ["back", "back"])
+        self.assertEqual(self.flushLoggedErrors(RuntimeError), [])

@@ -139,7 +139,9 @@ class PrometheusMetrics(NullObserver):
         self.redis_requests = counter("socketio_redis_requests", "Cluster requests sent, by type", ("type",))
         self.redis_request_timeouts = counter("socketio_redis_request_timeouts", "Cluster requests that "
                                               "timed out, by type", ("type",))
+        self._cache_children()
 
+    def _cache_children(self) -> None:
         # Every series of a closed label set exists from the start (at 0), and
         # the children are looked up once here, not per call.
         self._clients = {(t, v): self.clients.labels(t, str(v)) for t in TRANSPORTS for v in PROTOCOLS}

@@ -36,12 +36,12 @@ class ServerObserver(Protocol):
     """What the server layers report.  Every method returns None and is
     called on the reactor thread."""
 
-    # -- Engine.IO (see the module docstring of txsocketio.socketio.client for
-    #    which ones the Socket.IO layer reports on Engine.IO's behalf) --------
+    # -- Engine.IO (reported by the Socket.IO server from the Engine.IO
+    #    server's callbacks and hooks: on_upgrade, on_connection_error) --------
     def client_opened(self, transport: str, protocol: int) -> None:
         """An Engine.IO session opened on ``transport`` (protocol 3 or 4)."""
     def client_upgraded(self, sid: str, protocol: int) -> None:
-        """Session ``sid`` moved from polling to WebSocket."""
+        """Session ``sid`` moved from polling to WebSocket (its upgrade just completed)."""
     def client_closed(self, transport: str, protocol: int, reason: str) -> None:
         """A session on ``transport`` (its current one) closed, for ``reason``."""
     def handshake_error(self, code: int) -> None:

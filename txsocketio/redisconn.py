@@ -248,6 +248,8 @@ class RedisConnection:
         self._waiters: dict[tuple[str, bytes], list[Deferred[None]]] = {}
         self._all_waiters: list[Deferred[None]] = []
         self._outage = False
+        self._was_up = False
+        self._reconnect_listeners: list[Callable[[], Any]] = []
 
     def __repr__(self) -> str:
         return f"<RedisConnection {self.address}>"
@@ -384,12 +386,30 @@ class RedisConnection:
             f"{self.address.master_name!r}, is not a master (ROLE {role!r}); failover in progress?")))
         proto.transport.loseConnection()
 
+    def add_reconnect_listener(self, fn: Callable[[], Any]) -> None:
+        """Call ``fn()`` each time both connections are back after an outage
+        (not on the first connection): the adapter counts reconnects so."""
+        self._reconnect_listeners.append(fn)
+
+    def remove_reconnect_listener(self, fn: Callable[[], Any]) -> None:
+        """Stop calling ``fn`` (if it was added)."""
+        if fn in self._reconnect_listeners:
+            self._reconnect_listeners.remove(fn)
+
     def _back(self) -> None:
-        if self.connected:
-            self._delays.clear()
-        if self._outage and self.connected:
+        if not self.connected:
+            return
+        self._delays.clear()
+        was_up, self._was_up = self._was_up, True
+        if self._outage:
             self._outage = False
             log.info("Redis at {address} is reachable again; subscriptions restored", address=str(self.address))
+            if was_up:
+                for fn in list(self._reconnect_listeners):
+                    try:
+                        fn()
+                    except Exception:
+                        log.failure("Redis reconnect listener {fn!r} failed", fn=fn)
 
     # -- the subscriber -------------------------------------------------------------
 

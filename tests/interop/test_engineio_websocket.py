@@ -50,3 +50,59 @@ class FirstFrameTests(unittest.TestCase):
     async def test_eio3(self):
         """EIO=3: the same."""
         await self.check(3)
+
+
+class HeadersHookTests(unittest.TestCase):
+    """The headers hooks reach a real WebSocket 101 (a raw Node ``ws`` client
+    against the server on a real loopback port)."""
+
+    async def setUp(self):
+        require_node_modules("ws")
+        from twisted.internet import reactor
+        from twisted.web.resource import Resource
+        from twisted.web.server import Site
+
+        from txsocketio.engineio.server import EngineIOServer
+
+        self.server = EngineIOServer(reactor, cookie=True)
+        self.server.on_initial_headers(lambda headers, request: headers.update({"X-Initial": "first"}))
+        self.server.on_headers(lambda headers, request: headers.update({"X-Served-By": "hooks-test"}))
+        root = Resource()
+        root.putChild(b"engine.io", self.server.resource())
+        self.port = reactor.listenTCP(0, Site(root), interface="127.0.0.1")
+        self.addCleanup(self.port.stopListening)
+        self.addCleanup(self.server.shutdown, 1)
+        self.url = f"ws://127.0.0.1:{self.port.getHost().port}/engine.io/"
+
+    async def headers(self, query):
+        result = await run_process([require_node(), str(RAW_WS), "headers", f"{self.url}?{query}"],
+                                   cwd=NODE_DIR, timeout=30)
+        self.assertEqual(result.exit_code, 0, result.describe())
+        return json.loads(result.stdout_text.strip().splitlines()[-1])
+
+    async def test_websocket_only_101(self):
+        """The 101 of a WebSocket-only handshake carries the initial headers,
+        the headers and the session cookie."""
+        got = await self.headers("EIO=4&transport=websocket")
+        self.assertEqual(got["status"], 101)
+        self.assertEqual(got["headers"].get("x-initial"), "first")
+        self.assertEqual(got["headers"].get("x-served-by"), "hooks-test")
+        self.assertTrue(got["headers"].get("set-cookie", [""])[0].startswith("io="), got)
+
+    async def test_upgrade_101(self):
+        """The 101 of an upgrade from polling carries the headers, not the
+        initial headers (it opens no session)."""
+        import treq
+        from twisted.internet import reactor
+        from twisted.web.client import HTTPConnectionPool
+
+        http = self.url.replace("ws://", "http://")
+        pool = HTTPConnectionPool(reactor, persistent=False)
+        response = await treq.get(f"{http}?EIO=4&transport=polling", pool=pool)
+        self.assertEqual(response.code, 200)
+        self.assertEqual(response.headers.getRawHeaders(b"x-initial"), [b"first"])
+        sid = json.loads((await response.text())[1:])["sid"]
+        got = await self.headers(f"EIO=4&transport=websocket&sid={sid}")
+        self.assertEqual(got["status"], 101)
+        self.assertEqual(got["headers"].get("x-served-by"), "hooks-test")
+        self.assertNotIn("x-initial", got["headers"])

@@ -4,7 +4,7 @@ A real ``twistd`` process serves ``tests/apps/admin_app.py``; a Node script
 opens three official socket.io-client 4 connections (two WebSocket-only, one
 long-polling-only), each emits ``echo`` with an ack, one ``shout``s (a
 broadcast to all three), then waits.  The first scrape must show exactly
-that; then one client leaves by itself, one is disconnected by the server
+that (and two refused requests, counted by Engine.IO error code); then one client leaves by itself, one is disconnected by the server
 (``bye``) and one closes its connection, and the second scrape must show
 them gone, each with its reason.
 """
@@ -91,6 +91,14 @@ class MetricsScrapeTests(unittest.TestCase):
 
         before = await scrape()
         self.assertEqual(before[("socketio_events_received_total", ())], 0)
+        unknown_sid = ("engineio_handshake_errors_total", (("code", "1"), ("message", "Session ID unknown")))
+        unknown_transport = ("engineio_handshake_errors_total", (("code", "0"), ("message", "Transport unknown")))
+        self.assertEqual((before[unknown_sid], before[unknown_transport]), (0, 0))
+        # Two refused requests: counted by Engine.IO error code.
+        for query in ("EIO=4&transport=polling&sid=nope", "EIO=4&transport=carrier-pigeon"):
+            response = await treq.get(f"http://127.0.0.1:{port}/socket.io/?{query}", pool=pool)
+            self.assertEqual(response.code, 400)
+            await response.content()
         tmp = tempfile.mkdtemp()
         script = Path(tmp) / "metrics_clients.js"
         script.write_text(SCRIPT)
@@ -123,6 +131,8 @@ class MetricsScrapeTests(unittest.TestCase):
             ("socketio_broadcast_deliveries_total", ()): 3,
             ("socketio_acks_sent_total", ()): 3,
             ("socketio_acks_received_total", ()): 0,
+            unknown_sid: 1,
+            unknown_transport: 1,
         }
         self.assertEqual({k: v[k] for k in expect}, expect)
 

@@ -7,6 +7,8 @@
 //   node raw_ws.js goodbye URL       joins "/" ("40"), prints {"ready": sid},
 //                                    then on close prints {"messages": [...],
 //                                    "code": <close code>, "closeFrame": bool}
+//   node raw_ws.js headers URL       prints {"status": 101, "headers": {...}} (the
+//                                    101's headers, names in lower case), closes
 //   node raw_ws.js stall URL         joins "/", prints {"ready": sid}, then
 //                                    stops reading (ws.pause()) until killed
 //
@@ -31,6 +33,11 @@ if (mode === "first-frame") {
       ws.close();
     });
   });
+} else if (mode === "headers") {
+  let seen = null;
+  ws.on("upgrade", (res) => { seen = { status: res.statusCode, headers: res.headers }; });
+  ws.on("open", () => { out(seen); clearTimeout(timer); ws.close(); });
+  ws.on("close", () => process.exit(0));
 } else if (mode === "goodbye" || mode === "stall") {
   const messages = [];
   let ready = false;

@@ -557,11 +557,21 @@ class RedisAdapterFactory:
         adapter = RedisAdapter(nsp, self._connection, self.key, self.request_timeout,
                                publish_on_specific_response_channel=self.publish_on_specific_response_channel,
                                on_close=self._release)
+        if not self._users:
+            self._connection.add_reconnect_listener(self._reconnected)
         self._users.add(adapter)
         return adapter
 
+    def _reconnected(self) -> None:
+        # One report per server (the namespaces share the connection).
+        for adapter in self._users:
+            adapter.nsp.server.observer.redis_reconnected()
+            return
+
     def _release(self, adapter: RedisAdapter) -> "Deferred[None]":
         self._users.discard(adapter)
+        if not self._users and self._connection is not None:
+            self._connection.remove_reconnect_listener(self._reconnected)
         if self._owned and not self._users and self._connection is not None:
             connection, self._connection = self._connection, None
             return connection.close()

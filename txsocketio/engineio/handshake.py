@@ -11,6 +11,8 @@ from urllib.parse import parse_qsl
 
 import attrs
 
+from txsocketio.logs import remote_address
+
 __all__ = ["Handshake", "node_date"]
 
 
@@ -38,6 +40,8 @@ class Handshake:
     time: str
     xdomain: bool
     environ: Mapping[str, Any]
+    #: the peer as the ``remote`` log field (``txsocketio.logs.remote_address``)
+    remote: str | None = None
 
     @property
     def cookies(self) -> dict[str, str]:
@@ -95,4 +99,5 @@ class Handshake:
             time=node_date(now),
             xdomain=xdomain,
             environ=MappingProxyType(environ),
+            remote=remote_address(peer),
         )

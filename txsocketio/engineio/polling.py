@@ -197,7 +197,8 @@ def handle_get(request: "Request", socket: "EngineIOSocket", transport: PollingT
                jsonp: str | None) -> Any:
     """A long-poll GET: None when refused (overlapping GET: the caller answers 400)."""
     if not socket.poll_started():
-        log.info("session {sid}: overlapping long-poll; closing", sid=socket.sid)
+        log.info("session {sid}: overlapping long-poll; closing", sid=socket.sid,
+                 remote=socket.handshake.remote)
         return None
     transport.hold(request, jsonp)
     socket.flush()
@@ -213,7 +214,7 @@ def handle_post(request: "Request", socket: "EngineIOSocket", transport: Polling
     size = content.tell()
     if not socket.post_received(size):
         log.info("session {sid}: POST of {size} bytes exceeds max_http_buffer_size; closing",
-                 sid=socket.sid, size=size)
+                 sid=socket.sid, size=size, remote=socket.handshake.remote)
         return 413
     content.seek(0)
     body = content.read()

@@ -19,6 +19,7 @@ from twisted.web.resource import Resource
 from twisted.web.server import NOT_DONE_YET
 
 from txsocketio.engineio.handshake import Handshake
+from txsocketio.engineio.hooks import apply_headers
 from txsocketio.engineio.polling import (
     PollingTransport,
     finish,
@@ -27,6 +28,7 @@ from txsocketio.engineio.polling import (
     request_gone,
 )
 from txsocketio.engineio.websocket import NewSession, Refuse, Upgrade, make_factory, take_over
+from txsocketio.logs import remote_address
 
 if TYPE_CHECKING:
     from twisted.web.server import Request
@@ -77,8 +79,10 @@ class EngineIOResource(Resource):
         server = self._eio
         origin = _header(request, b"origin")
         if not server.cors.allows(origin, _header(request, b"host"), bool(request.isSecure())):
-            log.info("refused request from origin {origin!r} (not in cors_allowed_origins)", origin=origin)
-            return self._error(request, FORBIDDEN, status=403, cors=False)
+            log.info("refused request from origin {origin!r} (not in cors_allowed_origins)", origin=origin,
+                     remote=remote_address(request.getClientAddress()))
+            return self._error(request, FORBIDDEN, status=403, cors=False,
+                               context={"name": "CORS", "origin": origin})
         method = request.method
         if method == b"OPTIONS":
             for name, value in server.cors.headers(
@@ -90,7 +94,7 @@ class EngineIOResource(Resource):
             return b""
         transport = _arg(request, b"transport")
         if transport not in server.transports:
-            return self._error(request, UNKNOWN_TRANSPORT)
+            return self._error(request, UNKNOWN_TRANSPORT, context={"transport": transport})
         eio = _arg(request, b"EIO")
         if eio == "4":
             version = 4
@@ -99,18 +103,19 @@ class EngineIOResource(Resource):
         else:
             if eio == "3":
                 server.refuse_eio3()
-            return self._error(request, UNSUPPORTED_PROTOCOL_VERSION)
+            return self._error(request, UNSUPPORTED_PROTOCOL_VERSION, context={"protocol": eio})
         is_upgrade = (_header(request, b"upgrade") or "").lower() == "websocket"
         sid = _arg(request, b"sid")
         if sid is not None:
             socket = server.sockets.get(sid)
             if socket is None:
-                return self._error(request, UNKNOWN_SID)
+                return self._error(request, UNKNOWN_SID, context={"sid": sid})
             return self._existing(request, socket, version, transport, is_upgrade)
         if method != b"GET":
-            return self._error(request, BAD_HANDSHAKE_METHOD)
+            return self._error(request, BAD_HANDSHAKE_METHOD,
+                               context={"method": method.decode("latin-1")})
         if transport == "websocket" and not is_upgrade:
-            return self._error(request, BAD_REQUEST)
+            return self._error(request, BAD_REQUEST, context={"name": "TRANSPORT_HANDSHAKE_ERROR"})
         if server.allow_request is None:
             return self._handshake(request, version, transport)
         d = maybeDeferred(server.allow_request, request)
@@ -124,21 +129,26 @@ class EngineIOResource(Resource):
         """A request on an open session."""
         method = request.method
         if socket.protocol != version:
-            return self._error(request, BAD_REQUEST)
+            return self._error(request, BAD_REQUEST, context={
+                "name": "PROTOCOL_MISMATCH", "protocol": version, "previousProtocol": socket.protocol})
         if transport == "websocket":
             if method != b"GET" or not is_upgrade:
-                return self._error(request, BAD_REQUEST)
+                return self._error(request, BAD_REQUEST, context={
+                    "name": "TRANSPORT_MISMATCH", "transport": transport, "previousTransport": socket.transport})
+            headers = self._hook_headers(request, initial=False)
             if socket.session.can_upgrade():
-                return self._take_over(request, Upgrade(socket))
-            return self._take_over(request, Refuse())
+                return self._take_over(request, Upgrade(socket, headers))
+            return self._take_over(request, Refuse(headers))
         carrier = socket.carrier
         if not isinstance(carrier, PollingTransport):
-            return self._error(request, BAD_REQUEST)
+            return self._error(request, BAD_REQUEST, context={
+                "name": "TRANSPORT_MISMATCH", "transport": transport, "previousTransport": socket.transport})
         if method == b"GET":
             return self._poll(request, socket, carrier)
         if method == b"POST":
             return self._post(request, socket, carrier)
-        return self._error(request, BAD_REQUEST)
+        return self._error(request, BAD_REQUEST, context={"name": "BAD_METHOD",
+                                                          "method": method.decode("latin-1")})
 
     # -- handshake --------------------------------------------------------------
 
@@ -154,15 +164,17 @@ class EngineIOResource(Resource):
             elif (isinstance(verdict, tuple) and len(verdict) == 2 and isinstance(verdict[0], int)
                   and isinstance(verdict[1], str)):
                 code, message = verdict
-            log.info("allow_request refused a handshake: {message}", message=message)
-            result = self._error(request, (code, message), status=403)
+            log.info("allow_request refused a handshake: {message}", message=message,
+                     remote=remote_address(request.getClientAddress()))
+            result = self._error(request, (code, message), status=403, context={"message": message})
         if result is not NOT_DONE_YET:
             finish(request, result)
 
     def _allow_failed(self, failure: Failure, request: "Request") -> None:
         log.failure("allow_request raised; refusing the handshake", failure)
         if not request_gone(request):
-            finish(request, self._error(request, FORBIDDEN, status=403))
+            finish(request, self._error(request, FORBIDDEN, status=403,
+                                        context={"name": "ALLOW_REQUEST_FAILURE"}))
 
     def _handshake(self, request: "Request", version: int, transport: str) -> Any:
         server = self._eio
@@ -170,7 +182,8 @@ class EngineIOResource(Resource):
         # engine.io-client's forceBase64 asks with b64=1 in the query.
         b64 = _arg(request, b"b64") is not None
         if transport == "websocket":
-            return self._take_over(request, NewSession(version, handshake, b64))
+            headers = self._hook_headers(request, initial=True)
+            return self._take_over(request, NewSession(version, handshake, b64, headers))
         carriers: list[PollingTransport] = []
 
         def carry(socket: "EngineIOSocket") -> PollingTransport:
@@ -180,7 +193,7 @@ class EngineIOResource(Resource):
 
         socket = server.open_session(version, "polling", handshake, carry, b64=b64)
         self._set_cookie(request, socket.sid)
-        return self._poll(request, socket, carriers[0])
+        return self._poll(request, socket, carriers[0], initial=True)
 
     def _set_cookie(self, request: "Request", sid: str) -> None:
         header = self._eio.cookie_header(sid)
@@ -192,20 +205,25 @@ class EngineIOResource(Resource):
 
     # -- long-polling -----------------------------------------------------------
 
-    def _poll(self, request: "Request", socket: "EngineIOSocket", carrier: PollingTransport) -> Any:
+    def _poll(self, request: "Request", socket: "EngineIOSocket", carrier: PollingTransport,
+              initial: bool = False) -> Any:
         jsonp = _arg(request, b"j") if socket.protocol == 3 else None
         self._cors(request)
+        if self._eio.hooks.adds_headers:
+            apply_headers(request, self._hook_headers(request, initial=initial))
         result = handle_get(request, socket, carrier, jsonp)
         if result is None:
-            return self._error(request, BAD_REQUEST)
+            return self._error(request, BAD_REQUEST, context={"name": "OVERLAPPING_POLL"})
         return result
 
     def _post(self, request: "Request", socket: "EngineIOSocket", carrier: PollingTransport) -> Any:
         jsonp = socket.protocol == 3 and _arg(request, b"j") is not None
         status = handle_post(request, socket, carrier, jsonp)
         if status == 400:
-            return self._error(request, BAD_REQUEST)
+            return self._error(request, BAD_REQUEST, context={"name": "PARSE_ERROR"})
         self._cors(request)
+        if self._eio.hooks.adds_headers:
+            apply_headers(request, self._hook_headers(request, initial=False))
         if status == 413:
             # As Node: a bare 413 (no error code fits; code 1 means "Session ID unknown").
             request.setResponseCode(413)
@@ -215,16 +233,23 @@ class EngineIOResource(Resource):
 
     # -- responses ---------------------------------------------------------------
 
+    def _hook_headers(self, request: "Request", *, initial: bool) -> dict[str, str]:
+        hooks = self._eio.hooks
+        return hooks.headers(request, initial=initial) if hooks.adds_headers else {}
+
     def _cors(self, request: "Request") -> None:
         for name, value in self._eio.cors.headers(_header(request, b"origin")):
             request.setHeader(name, value)
 
     def _error(self, request: "Request", error: tuple[int, str], status: int = 400,
-               cors: bool = True) -> bytes:
+               cors: bool = True, context: dict[str, Any] | None = None) -> bytes:
+        """Answer with an Engine.IO error; the connection-error hooks are told."""
         code, message = error
         if code != FORBIDDEN[0] or status != 403:
             log.info("{status} {message} for {method} {uri}", status=status, message=message,
-                     method=request.method.decode("latin-1"), uri=request.uri.decode("latin-1"))
+                     method=request.method.decode("latin-1"), uri=request.uri.decode("latin-1"),
+                     remote=remote_address(request.getClientAddress()), **({"sid": context["sid"]} if context and "sid" in context else {}))
+        self._eio.hooks.connection_error(request, code, message, context or {})
         if cors:
             self._cors(request)
         request.setResponseCode(status)

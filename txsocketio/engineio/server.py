@@ -21,6 +21,7 @@ from twisted.logger import Logger
 
 from txsocketio.engineio.cors import AllowedOrigins, CorsPolicy
 from txsocketio.engineio.handshake import Handshake
+from txsocketio.engineio.hooks import ConnectionErrorHook, EngineHooks, HeadersHook
 from txsocketio.engineio.message import OutgoingMessage
 from txsocketio.engineio.session import Session, SessionConfig
 from txsocketio.engineio.socket import EngineIOSocket
@@ -44,7 +45,11 @@ class EngineIOServer:
     Times are in seconds (floats allowed); the handshake advertises them in
     integer milliseconds.  Callbacks: ``on_connect(socket)``,
     ``on_message(socket, data)`` (``str`` or ``bytes``),
-    ``on_disconnect(socket, reason)``.  Mount :meth:`resource` in a
+    ``on_disconnect(socket, reason)``, ``on_upgrade(socket)`` (the session
+    has just moved to WebSocket).  ``on_hooks``: the
+    :class:`~txsocketio.engineio.hooks.EngineHooks` to use (a server that
+    replaces its Engine.IO server keeps its hooks that way); see
+    :meth:`on_headers`, :meth:`on_initial_headers`, :meth:`on_connection_error`.  Mount :meth:`resource` in a
     ``twisted.web`` tree.
 
     ``max_buffered_bytes`` (10 MB) caps what one client may have queued and
@@ -79,6 +84,8 @@ class EngineIOServer:
         on_connect: Callable[[EngineIOSocket], Any] | None = None,
         on_message: Callable[[EngineIOSocket, str | bytes], Any] | None = None,
         on_disconnect: Callable[[EngineIOSocket, str], Any] | None = None,
+        on_upgrade: Callable[[EngineIOSocket], Any] | None = None,
+        on_hooks: EngineHooks | None = None,
     ) -> None:
         self.reactor: Any = reactor
         transports = tuple(transports)
@@ -99,6 +106,9 @@ class EngineIOServer:
         self.on_connect = on_connect
         self.on_message = on_message
         self.on_disconnect = on_disconnect
+        self.on_upgrade = on_upgrade
+        #: the Engine.IO hooks (headers, connection errors): txsocketio.engineio.hooks
+        self.hooks = on_hooks if on_hooks is not None else EngineHooks()
         #: sid -> socket, for every session not yet closed
         self.sockets: dict[str, EngineIOSocket] = {}
         # Closed sessions whose WebSocket is still saying goodbye.
@@ -155,6 +165,23 @@ class EngineIOServer:
             socket.abort()
         self._fire_idle()
 
+    # -- hooks (Node's io.engine events) --------------------------------------------
+
+    def on_initial_headers(self, fn: HeadersHook) -> HeadersHook:
+        """``fn(headers, request)`` adds headers to each handshake response
+        (the polling 200, the 101 of a WebSocket-only session)."""
+        return self.hooks.on_initial_headers(fn)
+
+    def on_headers(self, fn: HeadersHook) -> HeadersHook:
+        """``fn(headers, request)`` adds headers to every polling response and
+        every WebSocket 101."""
+        return self.hooks.on_headers(fn)
+
+    def on_connection_error(self, fn: ConnectionErrorHook) -> ConnectionErrorHook:
+        """``fn(error)`` is told of every request refused with an Engine.IO
+        error code (a :class:`~txsocketio.engineio.hooks.ConnectionErrorEvent`)."""
+        return self.hooks.on_connection_error(fn)
+
     # -- used by the transports and sockets ----------------------------------------
 
     def upgrades_for(self, transport: str) -> list[str]:
@@ -176,12 +203,13 @@ class EngineIOServer:
         socket = EngineIOSocket(self, session, handshake, b64=b64)
         self.sockets[sid] = socket
         log.debug("session {sid} opened over {transport} (EIO={version})",
-                  sid=sid, transport=transport, version=version)
+                  sid=sid, transport=transport, version=version, remote=handshake.remote)
         if self.on_connect is not None:
             try:
                 self.on_connect(socket)
             except Exception:
-                log.failure("on_connect callback failed for session {sid}", sid=sid)
+                log.failure("on_connect callback failed for session {sid}", sid=sid,
+                            remote=handshake.remote)
         if carrier is not None:
             socket.attach(carrier(socket))
         else:
@@ -201,7 +229,17 @@ class EngineIOServer:
             try:
                 self.on_message(socket, data)
             except Exception:
-                log.failure("on_message callback failed for session {sid}", sid=socket.sid)
+                log.failure("on_message callback failed for session {sid}", sid=socket.sid,
+                            remote=socket.handshake.remote)
+
+    def deliver_upgrade(self, socket: EngineIOSocket) -> None:
+        """Tell the application a session has just moved to WebSocket."""
+        if self.on_upgrade is not None:
+            try:
+                self.on_upgrade(socket)
+            except Exception:
+                log.failure("on_upgrade callback failed for session {sid}", sid=socket.sid,
+                            remote=socket.handshake.remote)
 
     def deliver_disconnect(self, socket: EngineIOSocket, reason: str) -> None:
         """Tell the application a session ended."""
@@ -209,7 +247,8 @@ class EngineIOServer:
             try:
                 self.on_disconnect(socket, reason)
             except Exception:
-                log.failure("on_disconnect callback failed for session {sid}", sid=socket.sid)
+                log.failure("on_disconnect callback failed for session {sid}", sid=socket.sid,
+                            remote=socket.handshake.remote)
 
     def session_closed(self, socket: EngineIOSocket) -> None:
         """``socket``'s session is over: its sid is unknown from now on."""

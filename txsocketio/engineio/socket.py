@@ -179,7 +179,8 @@ class EngineIOSocket:
             try:
                 session.receive(packet, now)
             except ProtocolError as e:
-                log.info("session {sid}: {error}; closing", sid=self.sid, error=e)
+                log.info("session {sid}: {error}; closing", sid=self.sid, error=e,
+                         remote=self.handshake.remote)
                 session.protocol_violation()
             # Each message reaches the application before the next is read:
             # a handler may close the session in the middle of a payload.
@@ -194,7 +195,8 @@ class EngineIOSocket:
         if transport is self._probe:
             self._drop_probe(f"bad upgrade ({error})")
         elif transport is self._transport:
-            log.info("session {sid}: undecodable input ({error}); closing", sid=self.sid, error=error)
+            log.info("session {sid}: undecodable input ({error}); closing", sid=self.sid, error=error,
+                     remote=self.handshake.remote)
             self.session.protocol_violation()
         self._step()
 
@@ -256,14 +258,17 @@ class EngineIOSocket:
                 if old is not None:
                     old.release(Packet(PacketType.NOOP))
                     old.close()
-                log.debug("session {sid} upgraded to websocket", sid=self.sid)
+                log.debug("session {sid} upgraded to websocket", sid=self.sid,
+                          remote=self.handshake.remote)
+                self.server.deliver_upgrade(self)
         self._step()
 
     def _drop_probe(self, why: str) -> None:
         probe, self._probe = self._probe, None
         self.session.upgrade_failed()
         if probe is not None:
-            log.info("session {sid}: {why}; dropping the probe socket", sid=self.sid, why=why)
+            log.info("session {sid}: {why}; dropping the probe socket", sid=self.sid, why=why,
+                     remote=self.handshake.remote)
             self._close_transport(probe)
 
     def _step(self) -> None:
@@ -287,7 +292,8 @@ class EngineIOSocket:
             if isinstance(event, MessageReceived):
                 server.deliver_message(self, event.data)
             elif isinstance(event, SessionClosed):
-                log.debug("session {sid} closed: {reason}", sid=self.sid, reason=event.reason)
+                log.debug("session {sid} closed: {reason}", sid=self.sid, reason=event.reason,
+                          remote=self.handshake.remote)
                 server.deliver_disconnect(self, event.reason)
             elif isinstance(event, UpgradeExpired):
                 self._drop_probe("upgrade timed out")

@@ -15,7 +15,7 @@ messages then wait in the session, up to ``max_buffered_bytes``).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 import attrs
 from autobahn.twisted.resource import WebSocketResource
@@ -54,6 +54,8 @@ class NewSession:
     version: int
     handshake: Handshake
     b64: bool = False
+    #: headers the hooks add to the 101
+    headers: Mapping[str, str] = attrs.field(factory=dict)
 
 
 @attrs.frozen
@@ -61,11 +63,14 @@ class Upgrade:
     """Probe an upgrade of this polling session."""
 
     socket: "EngineIOSocket"
+    headers: Mapping[str, str] = attrs.field(factory=dict)
 
 
 @attrs.frozen
 class Refuse:
     """Complete the handshake, then close (a duplicate upgrade, as Node does)."""
+
+    headers: Mapping[str, str] = attrs.field(factory=dict)
 
 
 @implementer(IPushProducer)
@@ -173,7 +178,9 @@ class EngineIOWebSocketProtocol(FramingProtocol):
     carrier: WebSocketTransport | None = None
 
     def onConnect(self, request: Any) -> Any:
+        """Accept; the 101 carries the hooks' headers (and a new session's cookie)."""
         plan, server = self.plan, self.eio_server
+        headers = dict(plan.headers) if plan is not None else {}
         if isinstance(plan, NewSession) and server is not None:
             # The session starts now so that its sid can go in a cookie; its
             # OPEN packet waits until the 101 has been written.
@@ -181,8 +188,9 @@ class EngineIOWebSocketProtocol(FramingProtocol):
                                          self._carry, b64=plan.b64)
             cookie = server.cookie_header(socket.sid)
             if cookie:
-                return None, {"Set-Cookie": cookie}
-        return None
+                headers["Set-Cookie"] = cookie
+        # Autobahn's public way to add headers to its handshake response.
+        return (None, headers) if headers else None
 
     def _carry(self, socket: "EngineIOSocket") -> WebSocketTransport:
         self.carrier = WebSocketTransport(self, socket)
@@ -216,7 +224,8 @@ class EngineIOWebSocketProtocol(FramingProtocol):
         if carrier is not None:
             if self.failed_by_server:
                 log.info("session {sid}: WebSocket failed ({code}); closing",
-                         sid=carrier.socket.sid, code=self.localCloseCode)
+                         sid=carrier.socket.sid, code=self.localCloseCode,
+                         remote=carrier.socket.handshake.remote)
             carrier.socket.lost(carrier, failed_by_server=self.failed_by_server)
 
 

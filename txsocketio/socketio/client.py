@@ -23,6 +23,7 @@ from twisted.python.failure import Failure
 
 from txsocketio._invoke import invoke
 from txsocketio.errors import ConnectionRefused
+from txsocketio.logs import log_fields
 from txsocketio.observer import NULL_OBSERVER, message_size
 from txsocketio.socketio import connection as sio
 from txsocketio.socketio.packet import Packet
@@ -78,6 +79,11 @@ class Client:
     def __repr__(self) -> str:
         return f"<Client {self.eio.sid}>"
 
+    def log_fields(self, namespace: str | None = None) -> dict[str, Any]:
+        """The fields of a log line about this connection (:mod:`txsocketio.logs`)."""
+        return log_fields(sid=self.eio.sid, namespace=namespace,
+                          remote=getattr(self.eio.handshake, "remote", None))
+
     def start(self) -> None:
         """Arm the connect timeout; a Socket.IO v4 client (EIO 3) joins ``/`` at once."""
         observer = self.server.observer
@@ -123,9 +129,6 @@ class Client:
             self._handle(self.connection.receive(data))
 
     def _observed_message(self, observer: Any, data: str | bytes) -> None:
-        # Engine.IO's hooks, reported from here until Engine.IO reports them
-        # itself: the message, and an upgrade seen since the last one.
-        self._check_upgrade(observer)
         nbytes = message_size(data)
         observer.message_received(nbytes)
         self._bytes_in += nbytes
@@ -134,11 +137,11 @@ class Client:
         if events:
             self._bytes_in = 0
 
-    def _check_upgrade(self, observer: Any) -> None:
-        transport = self.eio.transport
-        if self._transport is not None and transport != self._transport:
-            self._transport = transport
-            observer.client_upgraded(self.eio.sid, self.eio.protocol)
+    def on_upgrade(self) -> None:
+        """The Engine.IO session has just moved to WebSocket."""
+        if self._transport is not None:  # observed since it opened
+            self._transport = self.eio.transport
+            self.server.observer.client_upgraded(self.eio.sid, self.eio.protocol)
 
     def _handle(self, events: list[sio.Event]) -> None:
         for event in events:
@@ -155,17 +158,17 @@ class Client:
                     socket.handle_ack(event.ack_id, event.args)
             elif isinstance(event, sio.ConnectRequested):
                 d = Deferred.fromCoroutine(self._join(event.namespace, event.auth, event.query))
-                d.addErrback(_log_join_failure, event.namespace)
+                d.addErrback(_log_join_failure, event.namespace, self)
             elif isinstance(event, sio.NamespaceLeft):
                 socket = self.sockets.get(event.namespace)
                 if socket is not None:
                     socket.handle_close("client namespace disconnect")
             elif isinstance(event, sio.ConnectIgnored):
-                log.info("connection {sid}: second CONNECT to {nsp}; ignored", sid=self.eio.sid,
-                         nsp=event.namespace)
+                log.info("connection {sid}: second CONNECT to {nsp}; ignored", nsp=event.namespace,
+                         **self.log_fields(event.namespace))
             elif isinstance(event, sio.ProtocolViolated):
-                log.info("connection {sid}: protocol error ({problem}); closing", sid=self.eio.sid,
-                         problem=event.problem)
+                log.info("connection {sid}: protocol error ({problem}); closing", problem=event.problem,
+                         **self.log_fields())
                 if event.refusal is not None:
                     self.send_packet(event.refusal)
                 self.on_close("parse error")
@@ -173,7 +176,7 @@ class Client:
             elif isinstance(event, sio.ConnectTimedOut):
                 if not self.closed:
                     log.info("connection {sid}: no namespace joined within connect_timeout; closing",
-                             sid=self.eio.sid)
+                             **self.log_fields())
                     self.eio.close("forced close")
 
     def on_close(self, reason: str) -> None:
@@ -188,9 +191,7 @@ class Client:
             socket.handle_close(reason)
         self.sockets.clear()
         if self._transport is not None:
-            observer = self.server.observer
-            self._check_upgrade(observer)
-            observer.client_closed(self._transport, self.eio.protocol, reason)
+            self.server.observer.client_closed(self._transport, self.eio.protocol, reason)
 
     # -- the connect flow -------------------------------------------------------------
 
@@ -202,7 +203,7 @@ class Client:
         if self.closed:
             return
         if nsp is None:
-            log.info("connection {sid}: CONNECT to unknown namespace {nsp}", sid=self.eio.sid, nsp=name)
+            log.info("connection {sid}: CONNECT to unknown namespace {nsp}", nsp=name, **self.log_fields(name))
             self.server.observer.socket_refused("invalid_namespace")
             self.send_packet(self.connection.reject_namespace(name))
             return
@@ -271,7 +272,7 @@ class Client:
             self.send_packet(packet)
         self.send_packet(self.connection.accept(socket.nsp.name, socket.id, socket.pid))
         self._schedule()
-        log.debug("{socket} connected", socket=socket)
+        log.debug("{socket} connected", socket=socket, namespace=socket.namespace)
         self.server.observer.socket_connected(socket)
         socket.connect_completed()
 
@@ -280,10 +281,12 @@ class Client:
         socket.handle_close("server namespace disconnect")
         self.server.observer.socket_refused("refused" if isinstance(error, ConnectionRefused) else "error")
         if isinstance(error, ConnectionRefused):
-            log.info("refused {socket}: {message}", socket=socket, message=error.message)
+            log.info("refused {socket}: {message}", socket=socket, message=error.message,
+                     **self.log_fields(name))
         else:
             log.failure("connect handler or middleware of {nsp} raised; refusing the client",
-                        failure=Failure(error, type(error), error.__traceback__), nsp=name)
+                        failure=Failure(error, type(error), error.__traceback__), nsp=name,
+                        **self.log_fields(name))
             error = ConnectionRefused("Internal server error")
         self.connection.abandon(name)
         if self.closed:
@@ -291,7 +294,8 @@ class Client:
         try:
             self.send_packet(self.connection.refuse(name, error.message, error.data))
         except (TypeError, ValueError):
-            log.failure("the data of {error!r} cannot be serialised; refusing without it", error=error)
+            log.failure("the data of {error!r} cannot be serialised; refusing without it", error=error,
+                        **self.log_fields(name))
             self.send_packet(self.connection.refuse(name, error.message))
 
     # -- to Engine.IO ---------------------------------------------------------------
@@ -328,5 +332,5 @@ class Client:
         self.disconnect_all(reason, reason)
 
 
-def _log_join_failure(failure: Failure, namespace: str) -> None:
-    log.failure("connecting to {nsp} failed", failure, nsp=namespace)
+def _log_join_failure(failure: Failure, namespace: str, client: Client) -> None:
+    log.failure("connecting to {nsp} failed", failure, nsp=namespace, **client.log_fields(namespace))

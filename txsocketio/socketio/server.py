@@ -17,6 +17,7 @@ from twisted.internet.defer import Deferred, DeferredList
 from twisted.logger import Logger
 
 from txsocketio.adapters.base import Adapter
+from txsocketio.engineio.hooks import ConnectionErrorEvent, EngineHooks
 from txsocketio.engineio.server import EngineIOServer, EngineIOSocket
 from txsocketio.observer import NULL_OBSERVER, ObserverGroup
 from txsocketio.socketio.broadcast import BroadcastOperator, ServerBroadcasting, ServerOperator
@@ -69,6 +70,9 @@ class SocketIOServer(ServerBroadcasting):
             reactor = global_reactor
         self.reactor = reactor
         self.config = ServerConfig.of(**options)
+        # Node's io.engine hooks, kept when configure() replaces the engine.
+        self._engine_hooks = EngineHooks()
+        self._engine_hooks.on_connection_error(self._on_engine_error)
         self.engine = self._make_engine(self.config)
         #: Engine.IO sid -> the Socket.IO state of every open connection
         self.clients: dict[str, Client] = {}
@@ -89,7 +93,9 @@ class SocketIOServer(ServerBroadcasting):
     def _make_engine(self, config: ServerConfig) -> EngineIOServer:
         return EngineIOServer(self.reactor, on_connect=self._on_engine_connect,
                               on_message=self._on_engine_message,
-                              on_disconnect=self._on_engine_disconnect, **config.engine)
+                              on_disconnect=self._on_engine_disconnect,
+                              on_upgrade=self._on_engine_upgrade, on_hooks=self._engine_hooks,
+                              **config.engine)
 
     # -- configuration ------------------------------------------------------------------
 
@@ -417,6 +423,14 @@ class SocketIOServer(ServerBroadcasting):
         client = eio.context
         if client is not None:
             client.on_close(reason)
+
+    def _on_engine_upgrade(self, eio: EngineIOSocket) -> None:
+        client = eio.context
+        if client is not None:
+            client.on_upgrade()
+
+    def _on_engine_error(self, error: ConnectionErrorEvent) -> None:
+        self.observer.handshake_error(error.code)
 
 
 class _Shutdown:

@@ -487,13 +487,14 @@ class Socket:
         """An event from the client (decoded by the connection's state machine)."""
         if event in RESERVED_EVENTS:
             log.info("{socket}: ignoring reserved event name {event!r} from the client",
-                     socket=self, event=event)
+                     socket=self, event=event, **self.client.log_fields(self.namespace))
             return
         if not self._middlewares:
             self._dispatch(event, args, ack_id)
             return
         d = Deferred.fromCoroutine(self._run_middlewares(event, args, ack_id))
-        d.addErrback(lambda f: log.failure("event {event!r} on {socket} failed", f, event=event, socket=self))
+        d.addErrback(lambda f: log.failure("event {event!r} on {socket} failed", f, event=event, socket=self,
+                                           **self.client.log_fields(self.namespace)))
 
     async def _run_middlewares(self, event: str, args: list[Any], ack_id: int | None) -> None:
         for middleware in list(self._middlewares):
@@ -510,7 +511,7 @@ class Socket:
 
     def _middleware_refused(self, event: str, error: BaseException | None) -> None:
         log.info("{socket}: middleware dropped event {event!r}: {error!r}", socket=self, event=event,
-                 error=error)
+                 error=error, **self.client.log_fields(self.namespace))
         for listener in self.listeners("error"):
             log_failures(log, listener, error, what="error listener failed on {socket}", socket=self)
 
@@ -536,7 +537,8 @@ class Socket:
                 head = (self, event)
         listeners = self._listeners.get(event)
         if fn is None and not listeners:
-            log.debug("{socket}: no handler for event {event!r}", socket=self, event=event)
+            log.debug("{socket}: no handler for event {event!r}", socket=self, event=event,
+                      namespace=self.namespace)
             return
         # The first handler (the namespace's, else the first listener) answers the ack.
         if fn is not None:
@@ -551,13 +553,15 @@ class Socket:
         try:
             result = invoke(fn, *head, *args)
         except Exception:
-            log.failure("handler for {event!r} failed on {socket}", event=event, socket=self)
+            log.failure("handler for {event!r} failed on {socket}", event=event, socket=self,
+                        **self.client.log_fields(self.namespace))
             return
         if isinstance(result, Deferred):
             if ack_id is not None:
                 result.addCallback(lambda r: self._send_ack(ack_id, r))
             result.addErrback(lambda f: log.failure("handler for {event!r} failed on {socket}", f,
-                                                    event=event, socket=self))
+                                                    event=event, socket=self,
+                                                    **self.client.log_fields(self.namespace)))
         elif ack_id is not None:
             self._send_ack(ack_id, result)
 
@@ -571,19 +575,19 @@ class Socket:
                 self.nsp.server.observer.ack_sent()
         except (TypeError, ValueError):
             log.failure("cannot acknowledge on {socket}: the handler's result is not serialisable",
-                        socket=self)
+                        socket=self, **self.client.log_fields(self.namespace))
 
     def handle_ack(self, ack_id: int | None, args: list[Any]) -> None:
         """The client acknowledged ``ack_id``."""
         ack = self._acks.pop(ack_id, None) if ack_id is not None else None
         if ack is None:
-            log.debug("{socket}: ack for unknown id {id}", socket=self, id=ack_id)
+            log.debug("{socket}: ack for unknown id {id}", socket=self, id=ack_id, namespace=self.namespace)
             return
         self.nsp.server.observer.ack_received()
         try:
             ack.on_ack(args)
         except Exception:
-            log.failure("ack callback failed on {socket}", socket=self)
+            log.failure("ack callback failed on {socket}", socket=self, **self.client.log_fields(self.namespace))
 
     def handle_close(self, reason: str) -> None:
         """Leave the namespace: the ``disconnecting`` handlers, the work started
@@ -616,7 +620,8 @@ class Socket:
                 try:
                     ack.on_disconnect()
                 except Exception:
-                    log.failure("ack errback failed on {socket}", socket=self)
+                    log.failure("ack errback failed on {socket}", socket=self, **self.client.log_fields(self.namespace))
         if was_connected:
-            log.debug("{socket} disconnected: {reason}", socket=self, reason=reason)
+            log.debug("{socket} disconnected: {reason}", socket=self, reason=reason,
+                      namespace=self.namespace)
             nsp.run_lifecycle(self, "disconnect", reason)
