@@ -667,6 +667,70 @@ class BurstTests(SynchronousTestCase):
         self.assertFalse(socket.closed)
 
 
+class PartialWriteTests(SynchronousTestCase):
+    """A resumed connection takes only what fits before Twisted pauses it
+    again; the rest stays in the session, where the cap counts it."""
+
+    def test_stalled_after_one_resume_is_cut_off(self):
+        """A reader that takes one frame and stalls again: the frames Twisted
+        did not take go back to the session (first in line), and with no
+        further progress the client is cut off at buffer_drain_timeout, its
+        queue freed; what it did take was written in order."""
+        h = Harness(self, max_buffered_bytes=1000)
+        conn = StringConnection(h, "EIO=4&transport=websocket")
+        conn.drained()
+        conn.take()
+        [sid] = h.server.sockets
+        socket = h.socket(sid)
+        producer = conn.transport.producer
+        producer.pauseProducing()
+        for i in range(30):
+            socket.send(f"{i:03d}" + "x" * 97)
+        real_write = conn.transport.write
+
+        def write_then_full(data: bytes) -> None:
+            real_write(data)
+            producer.pauseProducing()  # as Twisted does once its buffer passes bufferSize
+
+        conn.transport.write = write_then_full  # type: ignore[method-assign]
+        conn.drained()
+        frames = [p for _, p in server_frames(conn.take())]
+        self.assertEqual([f[1:4] for f in frames], [b"000"])
+        self.assertEqual(len(socket.session.outbox), 29)
+        self.assertFalse(socket.closed)
+        h.clock.advance(5)
+        self.assertTrue(socket.closed)
+        self.assertEqual(h.disconnects(), ["transport error"])
+        self.assertEqual(socket.session.outbox, [])
+
+    def test_progress_resets_the_deadline(self):
+        """A slow reader that keeps taking frames is not cut off."""
+        h = Harness(self, max_buffered_bytes=1000)
+        conn = StringConnection(h, "EIO=4&transport=websocket")
+        conn.drained()
+        conn.take()
+        [sid] = h.server.sockets
+        socket = h.socket(sid)
+        producer = conn.transport.producer
+        producer.pauseProducing()
+        for i in range(30):
+            socket.send(f"{i:03d}" + "x" * 97)
+        real_write = conn.transport.write
+
+        def write_then_full(data: bytes) -> None:
+            real_write(data)
+            producer.pauseProducing()
+
+        conn.transport.write = write_then_full  # type: ignore[method-assign]
+        got = []
+        for _ in range(30):
+            h.clock.advance(1)  # 30 s in all: past one drain timeout many times over, before a ping timeout
+            conn.drained()
+            got += [p[1:4] for _, p in server_frames(conn.take()) if p.startswith(b"4")]
+        self.assertEqual(got, [b"%03d" % i for i in range(30)])
+        self.assertFalse(socket.closed)
+
+
 class StalledReaderTests(SynchronousTestCase):
     """max_buffered_bytes on a WebSocket whose client stops reading."""
 

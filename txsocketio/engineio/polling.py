@@ -134,13 +134,14 @@ class PollingTransport:
         self._jsonp = jsonp
         request.notifyFinish().addErrback(lambda _: self._request_lost(request))
 
-    def write(self, items: Sequence[Outgoing]) -> None:
+    def write(self, items: Sequence[Outgoing]) -> int:
         request, self._request = self._request, None
         if request is None:
-            return
+            return 0
         self.socket.poll_ended()
         packets = [i.packet if isinstance(i, OutgoingMessage) else i for i in items]
         self._answer(request, packets)
+        return len(items)
 
     def release(self, packet: Packet) -> None:
         if self._request is not None:

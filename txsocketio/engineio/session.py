@@ -215,6 +215,18 @@ class Session:
             elif self._drain_deadline is None:
                 self._drain_deadline = now + self.config.buffer_drain_timeout
 
+    def requeue(self, packets: list[Packet], now: float) -> None:
+        """Put back, first in line, what the transport did not take (its
+        buffer filled up again).  It counts against ``max_buffered_bytes``
+        again, with a fresh ``buffer_drain_timeout``: the client made
+        progress, a stalled one makes none and is cut off."""
+        if self.state is SessionState.CLOSED:
+            return
+        self.outbox[:0] = packets
+        self._queued_bytes += sum(len(p.data) for p in packets)
+        if self._queued_bytes > self.config.max_buffered_bytes and self._drain_deadline is None:
+            self._drain_deadline = now + self.config.buffer_drain_timeout
+
     def take_outbox(self) -> list[Packet]:
         """Everything queued, in order; the queue is left empty."""
         out, self.outbox = self.outbox, []

@@ -107,7 +107,9 @@ class EngineIOSocket:
                  for m in messages]
         transport = self._transport
         if transport is not None and transport.writable:
-            transport.write(self._take_outbox() + items if session.outbox else items)
+            self._write(transport, self._take_outbox() + items if session.outbox else items)
+            if session.outbox:
+                self._step()  # some went back to the session: the drain deadline may be armed
             return
         now = self._now()
         queued = self._queued_messages
@@ -145,9 +147,26 @@ class EngineIOSocket:
         transport = self._transport
         if not session.outbox or transport is None or not transport.writable:
             return
-        transport.write(self._take_outbox())
-        if session.state is SessionState.CLOSING:
+        if self._write(transport, self._take_outbox()) and session.state is SessionState.CLOSING:
             session.closed_after_flush()
+
+    def _write(self, transport: Transport, items: list[Outgoing]) -> bool:
+        """Hand ``items`` to the transport; what it does not take goes back,
+        first in line, to the session.  True if everything was written."""
+        written = transport.write(items)
+        if written >= len(items):
+            return True
+        rest = items[written:]
+        queued = self._queued_messages
+        packets = []
+        for item in rest:
+            if isinstance(item, OutgoingMessage):
+                queued[id(item.packet)] = item
+                packets.append(item.packet)
+            else:
+                packets.append(item)
+        self.session.requeue(packets, self._now())
+        return False
 
     def _take_outbox(self) -> list[Outgoing]:
         """The session's outbox, each queued broadcast message in place of its packet.

@@ -38,8 +38,11 @@ class Transport(Protocol):
     def connected(self) -> bool:
         """True while the underlying connection still has to be closed."""
 
-    def write(self, items: Sequence[Outgoing]) -> None:
-        """Write these, in order; only called while :attr:`writable`."""
+    def write(self, items: Sequence[Outgoing]) -> int:
+        """Write these, in order, while the connection takes them; only called
+        while :attr:`writable`.  Returns how many were written: the rest goes
+        back to the session, where the outgoing cap counts it (a WebSocket
+        stops when Twisted's buffer is full again)."""
 
     def release(self, packet: Packet) -> None:
         """Answer a pending long-poll with ``packet`` (WebSocket: nothing to do)."""

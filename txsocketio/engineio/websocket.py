@@ -98,17 +98,22 @@ class WebSocketTransport:
     def connected(self) -> bool:
         return self.protocol.state != self.protocol.STATE_CLOSED
 
-    def write(self, items: Sequence[Outgoing]) -> None:
+    def write(self, items: Sequence[Outgoing]) -> int:
         protocol = self.protocol
         version, b64 = self.socket.protocol, self.socket.b64
         sent = False
+        written = 0
         for item in items:
+            if self.paused:
+                break  # Twisted's buffer is full again: the rest waits in the session
             if isinstance(item, OutgoingMessage):
                 sent = protocol.send_prepared(item.prepared(version, b64)) or sent
             else:
                 sent = protocol.send_frame(*encode_frame(item, version, b64=b64)) or sent
+            written += 1
         if sent:
             protocol.push()
+        return written
 
     def release(self, packet: Packet) -> None:
         """Nothing waits on a WebSocket."""
