@@ -703,6 +703,39 @@ class PartialWriteTests(SynchronousTestCase):
         self.assertEqual(h.disconnects(), ["transport error"])
         self.assertEqual(socket.session.outbox, [])
 
+    def test_resumed_inside_the_write(self):
+        """When the push to the kernel empties Twisted's buffer during the
+        write (Twisted then resumes us at once, from inside it), the socket
+        goes on writing: no resume would come later."""
+        h = Harness(self, max_buffered_bytes=1000)
+        conn = StringConnection(h, "EIO=4&transport=websocket")
+        conn.drained()
+        conn.take()
+        [sid] = h.server.sockets
+        socket = h.socket(sid)
+        producer = conn.transport.producer
+        producer.pauseProducing()
+        for i in range(30):
+            socket.send(f"{i:03d}" + "x" * 97)
+        real_write = conn.transport.write
+
+        def write_then_full(data: bytes) -> None:
+            real_write(data)
+            producer.pauseProducing()  # the buffer passed bufferSize...
+
+        real_push = producer.protocol.push  # the WebSocket transport is the connection's producer
+
+        def push_then_sent() -> None:
+            real_push()
+            producer.resumeProducing()  # ...and the push to the kernel took it all
+
+        conn.transport.write = write_then_full  # type: ignore[method-assign]
+        producer.protocol.push = push_then_sent
+        conn.drained()
+        frames = [p[1:4] for _, p in server_frames(conn.take())]
+        self.assertEqual(frames, [b"%03d" % i for i in range(30)])
+        self.assertEqual(socket.session.outbox, [])
+
     def test_progress_resets_the_deadline(self):
         """A slow reader that keeps taking frames is not cut off."""
         h = Harness(self, max_buffered_bytes=1000)

@@ -153,10 +153,17 @@ class EngineIOSocket:
     def _write(self, transport: Transport, items: list[Outgoing]) -> bool:
         """Hand ``items`` to the transport; what it does not take goes back,
         first in line, to the session.  True if everything was written."""
-        written = transport.write(items)
-        if written >= len(items):
-            return True
-        rest = items[written:]
+        while True:
+            written = transport.write(items)
+            if written >= len(items):
+                return True
+            items = items[written:]
+            # Writing may have drained Twisted's buffer at once (the push to
+            # the kernel), resuming us inside write(): then go on, as no
+            # further resume will come.
+            if not written or not transport.writable:
+                break
+        rest = items
         queued = self._queued_messages
         packets = []
         for item in rest:
