@@ -387,6 +387,9 @@ def _twistd_observer(config: Any) -> ILogObserver:
     """The observer twistd would make from its options (file, stdout, syslog)."""
     from twisted.scripts.twistd import _SomeApplicationRunner
 
+    # Private twistd API, on purpose: it is the one place that knows how twistd
+    # turns --logfile/--syslog/--nodaemon into an observer; copying that logic
+    # would drift from twistd's.  Only the level filter is wrapped around it.
     observer = _SomeApplicationRunner.loggerFactory(config)._getLogObserver()
     if not ILogObserver.providedBy(observer):
         observer = LegacyLogObserverWrapper(observer)

@@ -51,6 +51,9 @@ class _ReactorTimer:
 
 def use_reactor(factory: WebSocketServerFactory, reactor: Any) -> None:
     """Time the factory's opening and closing handshakes on ``reactor``."""
+    # Autobahn has no public way to give a factory its clock: it reads this
+    # attribute (txaio's batched timer) for the handshake timeouts.  Without
+    # it they would run on the global reactor, not the one passed in.
     factory._batched_timer = _ReactorTimer(reactor)
 
 
