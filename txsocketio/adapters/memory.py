@@ -19,7 +19,7 @@ from txsocketio.observer import NULL_OBSERVER, message_size
 if TYPE_CHECKING:
     from txsocketio.socketio.packet import Packet
 
-__all__ = ["MemoryAdapter"]
+__all__ = ["MemoryAdapter", "LocalRooms"]
 
 
 class MemoryAdapter:
@@ -189,3 +189,31 @@ class MemoryAdapter:
                          want_ack: bool = False) -> "Deferred[list[Any]]":
         # No other servers: nobody to tell, nobody to answer.
         return succeed([])
+
+
+class LocalRooms:
+    """The rooms part of the adapter contract for a cluster adapter: this
+    process's rooms live in its ``local`` :class:`MemoryAdapter`, which it
+    composes (the Redis pub/sub and streams adapters)."""
+
+    local: MemoryAdapter
+
+    @property
+    def rooms(self) -> dict[str, set[str]]:
+        """room -> socket ids, of this process."""
+        return self.local.rooms
+
+    def add_all(self, sid: str, rooms: Iterable[str]) -> None:
+        self.local.add_all(sid, rooms)
+
+    def delete(self, sid: str, room: str) -> None:
+        self.local.delete(sid, room)
+
+    def del_all(self, sid: str) -> None:
+        self.local.del_all(sid)
+
+    def socket_rooms(self, sid: str) -> set[str]:
+        return self.local.socket_rooms(sid)
+
+    def local_sockets(self, opts: BroadcastOptions) -> list[Recipient]:
+        return self.local.local_sockets(opts)

@@ -57,7 +57,7 @@ from twisted.python.failure import Failure
 from txsocketio._invoke import invoke
 from txsocketio.adapters import redis_wire as wire
 from txsocketio.adapters.base import Adapter, BroadcastOptions, Recipient
-from txsocketio.adapters.memory import MemoryAdapter
+from txsocketio.adapters.memory import LocalRooms, MemoryAdapter
 from txsocketio.adapters.redis_remote import REQUEST_NAMES, AckRequest, PendingRequest, RemoteSocket, describe
 from txsocketio.errors import ClusterTimeout, ProtocolError
 from txsocketio.redisaddress import RedisAddress
@@ -82,7 +82,7 @@ RequestType = wire.RequestType
 # --------------------------------------------------------------------------
 
 
-class RedisAdapter:
+class RedisAdapter(LocalRooms):
     """The adapter of one namespace in a Redis cluster (see the module docstring).
 
     Rooms and local delivery are those of the :class:`MemoryAdapter` it holds
@@ -196,25 +196,7 @@ class RedisAdapter:
 
     # -- rooms (this process's: the local adapter's) -------------------------------------
 
-    @property
-    def rooms(self) -> dict[str, set[str]]:
-        """room -> socket ids, of this process."""
-        return self.local.rooms
-
-    def add_all(self, sid: str, rooms: Iterable[str]) -> None:
-        self.local.add_all(sid, rooms)
-
-    def delete(self, sid: str, room: str) -> None:
-        self.local.delete(sid, room)
-
-    def del_all(self, sid: str) -> None:
-        self.local.del_all(sid)
-
-    def socket_rooms(self, sid: str) -> set[str]:
-        return self.local.socket_rooms(sid)
-
-    def local_sockets(self, opts: BroadcastOptions) -> list[Recipient]:
-        return self.local.local_sockets(opts)
+    # Rooms: this process's, in ``self.local`` (see LocalRooms).
 
     # -- broadcasting ------------------------------------------------------------------
 

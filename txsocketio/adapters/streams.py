@@ -45,7 +45,7 @@ from txsocketio._invoke import invoke
 from txsocketio.adapters import redis_wire
 from txsocketio.adapters import streams_wire as sw
 from txsocketio.adapters.base import Adapter, BroadcastOptions, Recipient
-from txsocketio.adapters.memory import MemoryAdapter
+from txsocketio.adapters.memory import LocalRooms, MemoryAdapter
 from txsocketio.adapters.redis_remote import RemoteSocket, describe
 from txsocketio.adapters.streams_reader import StreamReader
 from txsocketio.errors import ClusterTimeout, ProtocolError
@@ -152,7 +152,7 @@ class _Pending:
             self.done.errback(ClusterTimeout(f"{self.name}: {why}", self.results, self.responded, self.expected))
 
 
-class RedisStreamsAdapter:
+class RedisStreamsAdapter(LocalRooms):
     """The adapter of one namespace on the Redis Streams cluster (see the
     module docstring).  Rooms and local delivery are those of the
     :class:`MemoryAdapter` it holds (:attr:`local`)."""
@@ -217,24 +217,7 @@ class RedisStreamsAdapter:
 
     # -- rooms (this process's) ------------------------------------------------------------
 
-    @property
-    def rooms(self) -> dict[str, set[str]]:
-        return self.local.rooms
-
-    def add_all(self, sid: str, rooms: Iterable[str]) -> None:
-        self.local.add_all(sid, rooms)
-
-    def delete(self, sid: str, room: str) -> None:
-        self.local.delete(sid, room)
-
-    def del_all(self, sid: str) -> None:
-        self.local.del_all(sid)
-
-    def socket_rooms(self, sid: str) -> set[str]:
-        return self.local.socket_rooms(sid)
-
-    def local_sockets(self, opts: BroadcastOptions) -> list[Recipient]:
-        return self.local.local_sockets(opts)
+    # Rooms: this process's, in ``self.local`` (see LocalRooms).
 
     # -- publishing --------------------------------------------------------------------------
 
