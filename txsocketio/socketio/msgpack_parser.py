@@ -42,7 +42,7 @@ from typing import Any, Final, Union
 
 from txsocketio.adapters.redis_wire import pack, unpack
 from txsocketio.errors import ProtocolError
-from txsocketio.socketio.packet import DEFAULT_MAX_JSON_DEPTH, MAX_ACK_ID, RESERVED_EVENTS, Packet, PacketType
+from txsocketio.socketio.packet import DEFAULT_MAX_JSON_DEPTH, MAX_ACK_ID, Packet, PacketType, check_payload
 
 __all__ = ["MsgpackParser", "MsgpackDecoder", "encode", "decode"]
 
@@ -170,23 +170,7 @@ def decode(message: Union[bytes, bytearray, memoryview], *, max_depth: int = DEF
 
     present = "data" in value  # an undefined value is no entry (see unpack)
     data = value.get("data")
-    kind = type(data)
-    if ptype == PacketType.EVENT:
-        if not (kind is list and data and type(data[0]) is str):
-            raise ProtocolError("EVENT payload must be a non-empty array starting with the event name")
-        if data[0] in RESERVED_EVENTS:
-            raise ProtocolError(f"reserved event name {data[0]!r}")
-    elif ptype == PacketType.ACK:
-        if kind is not list:
-            raise ProtocolError("ACK payload must be an array")
-    elif ptype == PacketType.CONNECT:
-        if present and kind is not dict:
-            raise ProtocolError("CONNECT payload must be an object")
-    elif ptype == PacketType.CONNECT_ERROR:
-        if kind is not dict and kind is not str:
-            raise ProtocolError("CONNECT_ERROR payload must be an object or a string")
-    elif present:
-        raise ProtocolError("DISCONNECT carries no payload")
+    check_payload(ptype, data, present)
 
     ack = None
     if "id" in value:

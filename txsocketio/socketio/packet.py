@@ -68,6 +68,7 @@ __all__ = [
     "Packet",
     "encode",
     "stringify",
+    "check_payload",
     "js_number",
     "Decoder",
     "PayloadTooDeep",
@@ -897,6 +898,34 @@ class PayloadTooDeep(ProtocolError):
         self.namespace = namespace
 
 
+def check_payload(ptype: PacketType, data: Any, present: bool) -> None:
+    """
+    Raise L{ProtocolError} unless C{data} is a valid payload for a packet of
+    type C{ptype} from a client (C{present}: the packet carried a payload at
+    all).  The rules of Node's socket.io-parser C{isPayloadValid}, shared by
+    every parser (JSON here, MessagePack in L{txsocketio.socketio.msgpack_parser}).
+    """
+    kind = type(data)
+    if ptype == PacketType.EVENT or ptype == PacketType.BINARY_EVENT:
+        if not (kind is list and data and type(data[0]) is str):
+            raise ProtocolError(
+                "EVENT payload must be a non-empty array starting with the event name"
+            )
+        if data[0] in RESERVED_EVENTS:
+            raise ProtocolError(f"reserved event name {data[0]!r}")
+    elif ptype == PacketType.ACK or ptype == PacketType.BINARY_ACK:
+        if kind is not list:
+            raise ProtocolError("ACK payload must be an array")
+    elif ptype == PacketType.CONNECT:
+        if present and kind is not dict:
+            raise ProtocolError("CONNECT payload must be an object")
+    elif ptype == PacketType.CONNECT_ERROR:
+        if kind is not dict and kind is not str:
+            raise ProtocolError("CONNECT_ERROR payload must be an object or a string")
+    elif present:
+        raise ProtocolError("DISCONNECT carries no payload")
+
+
 @attrs.define(slots=True)
 class _Awaited:
     """
@@ -1056,26 +1085,7 @@ class Decoder:
             data = _parse(payload, depth)
             if binary and type(data) in (list, dict):
                 slots = _placeholders(data)
-        kind = type(data)
-
-        if ptype == PacketType.EVENT or ptype == PacketType.BINARY_EVENT:
-            if not (kind is list and data and type(data[0]) is str):
-                raise ProtocolError(
-                    "EVENT payload must be a non-empty array starting with the event name"
-                )
-            if data[0] in RESERVED_EVENTS:
-                raise ProtocolError(f"reserved event name {data[0]!r}")
-        elif ptype == PacketType.ACK or ptype == PacketType.BINARY_ACK:
-            if kind is not list:
-                raise ProtocolError("ACK payload must be an array")
-        elif ptype == PacketType.CONNECT:
-            if present and kind is not dict:
-                raise ProtocolError("CONNECT payload must be an object")
-        elif ptype == PacketType.CONNECT_ERROR:
-            if kind is not dict and kind is not str:
-                raise ProtocolError("CONNECT_ERROR payload must be an object or a string")
-        elif present:
-            raise ProtocolError("DISCONNECT carries no payload")
+        check_payload(ptype, data, present)
 
         if not binary:
             return Packet(ptype, namespace, data, ack, query)
