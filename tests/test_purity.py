@@ -14,6 +14,7 @@ PURE_MODULES = [
     "txsocketio.socketio.events",
     "txsocketio.adapters.base",
     "txsocketio.redisaddress",
+    "txsocketio.httphead",
 ]
 
 

@@ -40,10 +40,17 @@ from twisted.python.failure import Failure
 from twisted.web import http, server
 from twisted.web.resource import IResource
 
-__all__ = ["HTTPLimits", "RefusedRequest", "SocketIOSite", "LimitedChannel", "Request"]
+from txsocketio.httpdirect import DirectRequest, DirectResource, HTTPDate
+from txsocketio.httphead import read_request
+
+__all__ = ["DirectRoute", "HTTPLimits", "RefusedRequest", "SocketIOSite", "LimitedChannel", "Request"]
 
 log = Logger(namespace="txsocketio.http")
 access_log = Logger(namespace="txsocketio.access")
+
+#: Bytes of pipelined data held while a direct request is answered before
+#: the connection is no longer read (twisted.web's own threshold).
+HELD_BYTES = 0x4000
 
 #: Seconds a refused connection is read (and the bytes dropped) after the
 #: answer, so that the answer is not lost to a TCP reset.
@@ -101,6 +108,14 @@ class RefusedRequest:
 #: ``on_refused`` of :meth:`SocketIOSite.limit_path`: told about a 413; returns
 #: extra response headers (CORS, for instance).
 OnRefused = Callable[[RefusedRequest], Iterable[tuple[bytes, bytes]]]
+
+
+@attr.s(frozen=True, auto_attribs=True)
+class DirectRoute:
+    """Requests under ``prefix`` (``b"/socket.io/"``) that ``resource`` may take directly."""
+
+    prefix: bytes
+    resource: DirectResource
 
 
 @attr.s(frozen=True, auto_attribs=True)
@@ -184,6 +199,13 @@ class LimitedChannel(http.HTTPChannel):
         self._deadline: Any = None
         self._linger: Any = None
         self.refused: int | None = None
+        #: the request of the direct path being answered, if any
+        self.direct: DirectRequest | None = None
+        self._held: list[bytes] = []
+        self._held_size = 0
+        self._reading_paused = False
+        self._idle_timeout: float | None = None
+        self._secure: bool | None = None
 
     # -- the limits the site gives ---------------------------------------------------
 
@@ -222,9 +244,85 @@ class LimitedChannel(http.HTTPChannel):
     def dataReceived(self, data: bytes) -> None:
         if self.refused is not None:
             return
+        if self.direct is not None:
+            self._hold(data)
+            return
+        if self.site.direct_route is not None and self._between_requests() and self._serve_directly(data):
+            return
         if data and self._in_head is None:
             self._start_head()
         super().dataReceived(data)
+
+    # -- the direct path (see txsocketio.httpdirect) -------------------------------------
+
+    def isSecure(self) -> bool:
+        """Whether the connection is TLS (asked once: a connection does not change)."""
+        secure = self._secure
+        if secure is None:
+            secure = self._secure = bool(super().isSecure())
+        return secure
+
+    def _between_requests(self) -> bool:
+        """True when no request is under way and nothing is buffered."""
+        return not self.requests and self.line_mode and not self._buffer and self._request_line is None
+
+    def _serve_directly(self, data: bytes) -> bool:
+        """Answer ``data`` on the direct path if it is a plain request there."""
+        site = self.site
+        route = site.direct_route
+        if route is None or site.access_log is not None:
+            return False
+        limits = self._limits
+        head = read_request(data, prefix=route.prefix, max_request_line=limits.max_request_line,
+                            max_header_size=limits.max_header_size, max_headers=limits.max_headers)
+        if head is None:
+            return False
+        if head.body:
+            limit = site.body_limit_for(head.target)[0]
+            if limit is not None and len(head.body) > limit:
+                return False  # twisted.web's path answers 413 and tells on_refused
+        postpath = head.path[len(route.prefix):].split(b"/") if len(head.path) >= len(route.prefix) else []
+        request = DirectRequest(self, head, postpath, server_header=site.server_header, date=site.http_date)
+        if not route.resource.serves_directly(request):
+            return False
+        self.resetTimeout()
+        self._cancel_deadline()
+        self._in_head = False
+        self.direct = request
+        request.render(route.resource)
+        return True
+
+    def direct_pending(self, request: DirectRequest) -> None:
+        """``request`` is answered later: no idle timeout meanwhile (as twisted.web)."""
+        if request is self.direct:
+            self._idle_timeout = self.setTimeout(None)
+
+    def direct_finished(self, request: DirectRequest, data: bytes) -> None:
+        """Send the answer to ``request``, then read what came meanwhile."""
+        if request is not self.direct:
+            return
+        self.direct = None
+        if self.transport is None or self.refused is not None:
+            return
+        self.transport.write(data)
+        if self._idle_timeout is not None:
+            self.setTimeout(self._idle_timeout)
+            self._idle_timeout = None
+        self._in_head = None
+        held, self._held, self._held_size = self._held, [], 0
+        if self._reading_paused:
+            self._reading_paused = False
+            self.transport.resumeProducing()
+        if held:
+            self.dataReceived(b"".join(held))
+
+    def _hold(self, data: bytes) -> None:
+        """Keep bytes that came during a direct request; stop reading past 16 KiB."""
+        self._held.append(data)
+        self._held_size += len(data)
+        if self._held_size > HELD_BYTES and not self._reading_paused and self.transport is not None:
+            self._reading_paused = True
+            self.transport.pauseProducing()
 
     def _start_head(self) -> None:
         """The first byte of the next request on a kept-alive connection."""
@@ -365,6 +463,9 @@ class LimitedChannel(http.HTTPChannel):
 
     def connectionLost(self, reason: Failure = connectionDone) -> None:
         self._cancel_deadline()
+        direct, self.direct = self.direct, None
+        if direct is not None:
+            direct.connection_lost(reason)
         if self._linger is not None and self._linger.active():
             self._linger.cancel()
         self._linger = None
@@ -421,6 +522,10 @@ class SocketIOSite(server.Site):
         self.access_log = access_log
         self._access_file: TextIO | None = None
         self._rules: list[_BodyRule] = []
+        #: where plain requests skip twisted.web (see :meth:`serve_directly`)
+        self.direct_route: DirectRoute | None = None
+        #: the ``Date`` header value, formatted once a second
+        self.http_date = HTTPDate(self.reactor.seconds)
 
     def limit_path(self, path: str, max_body_size: int | Callable[[], int], *,
                    on_refused: OnRefused | None = None) -> None:
@@ -435,6 +540,18 @@ class SocketIOSite(server.Site):
             raise ValueError("limit_path needs a path below /, e.g. /socket.io/")
         size = max_body_size if callable(max_body_size) else (lambda: int(max_body_size))
         self._rules.append(_BodyRule(segments, size, on_refused))
+
+    def serve_directly(self, path: str, resource: DirectResource) -> None:
+        """Let ``resource`` (the one mounted at ``path``) answer plain requests
+        there without twisted.web's parsing, request objects and traversal.
+
+        Which requests qualify: :mod:`txsocketio.httpdirect`; with an access
+        log every request goes through twisted.web.
+        """
+        segments = [s for s in path.strip("/").split("/") if s]
+        if not segments:
+            raise ValueError("serve_directly needs a path below /, e.g. /socket.io/")
+        self.direct_route = DirectRoute(("/" + "/".join(segments) + "/").encode("utf-8"), resource)
 
     def body_limit_for(self, target: bytes) -> tuple[int | None, _BodyRule | None]:
         """The body limit for a request target, and the rule it comes from."""

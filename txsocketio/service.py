@@ -133,6 +133,7 @@ class SocketIOService(MultiService):
         self.sio = sio
         self.shutdown_timeout = shutdown_timeout
         self.resource = SocketIOResource(sio)
+        own_root = root is None
         if root is None:
             root = build_root(self.resource, path, static=static, wsgi=wsgi)
         for where, resource in (resources or {}).items():
@@ -140,6 +141,9 @@ class SocketIOService(MultiService):
         self.site = SocketIOSite(root, reactor=reactor, limits=limits, access_log=access_log,
                                  server_header=server_header)
         self.site.limit_path(path, lambda: sio.engine.max_http_buffer_size, on_refused=self._body_refused)
+        if own_root:
+            # Polling requests skip twisted.web's parsing (our resource is the one at ``path``).
+            self.site.serve_directly(path, self.resource)
         #: the descriptions listened on, backlog included
         self.listen = [with_backlog(d) for d in listen]
         #: (description as given, endpoint) for each of ``listen``

@@ -58,11 +58,22 @@ class EngineHooks:
         self._initial: list[HeadersHook] = []
         self._headers: list[HeadersHook] = []
         self._errors: list[ConnectionErrorHook] = []
+        self._codes: list[Callable[[int], Any]] = []
 
     @property
     def adds_headers(self) -> bool:
         """True when a headers hook is registered (else responses are left alone)."""
         return bool(self._initial or self._headers)
+
+    @property
+    def observes_requests(self) -> bool:
+        """True when a hook is registered that is given the request."""
+        return bool(self._initial or self._headers or self._errors)
+
+    def count_errors(self, fn: Callable[[int], Any]) -> None:
+        """Call ``fn(code)`` for every refusal: for counters that need no request
+        (they leave :attr:`observes_requests` false)."""
+        self._codes.append(fn)
 
     def on_initial_headers(self, fn: HeadersHook) -> HeadersHook:
         """Call ``fn(headers, request)`` for the handshake response of every
@@ -98,6 +109,8 @@ class EngineHooks:
     def connection_error(self, request: Any, code: int, message: str,
                          context: Mapping[str, Any]) -> None:
         """Tell the connection-error hooks about a refusal."""
+        for count in self._codes:
+            count(code)
         if not self._errors:
             return
         error = ConnectionErrorEvent(code, message, context, request)

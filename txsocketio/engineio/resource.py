@@ -75,6 +75,14 @@ class EngineIOResource(Resource):
         self._eio = server
         self._ws_factory = make_factory(server)
 
+    def serves_directly(self, request: Any) -> bool:
+        """Whether ``request`` may be answered on the direct path of a
+        :class:`~txsocketio.http.SocketIOSite`: a long-polling request of an
+        open session, when no hook wants to see a twisted.web ``Request``."""
+        args = request.args
+        return b"sid" in args and args.get(b"transport") == [b"polling"] \
+            and not self._eio.hooks.observes_requests
+
     def render(self, request: "Request") -> Any:
         server = self._eio
         origin = _header(request, b"origin")

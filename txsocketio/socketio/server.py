@@ -17,7 +17,7 @@ from twisted.internet.defer import Deferred, DeferredList
 from twisted.logger import Logger
 
 from txsocketio.adapters.base import Adapter
-from txsocketio.engineio.hooks import ConnectionErrorEvent, EngineHooks
+from txsocketio.engineio.hooks import EngineHooks
 from txsocketio.engineio.server import EngineIOServer, EngineIOSocket
 from txsocketio.observer import NULL_OBSERVER, ObserverGroup
 from txsocketio.socketio.broadcast import BroadcastOperator, ServerBroadcasting, ServerOperator
@@ -72,7 +72,7 @@ class SocketIOServer(ServerBroadcasting):
         self.config = ServerConfig.of(**options)
         # Node's io.engine hooks, kept when configure() replaces the engine.
         self._engine_hooks = EngineHooks()
-        self._engine_hooks.on_connection_error(self._on_engine_error)
+        self._engine_hooks.count_errors(self._on_engine_error)
         self.engine = self._make_engine(self.config)
         #: Engine.IO sid -> the Socket.IO state of every open connection
         self.clients: dict[str, Client] = {}
@@ -429,8 +429,8 @@ class SocketIOServer(ServerBroadcasting):
         if client is not None:
             client.on_upgrade()
 
-    def _on_engine_error(self, error: ConnectionErrorEvent) -> None:
-        self.observer.handshake_error(error.code)
+    def _on_engine_error(self, code: int) -> None:
+        self.observer.handshake_error(code)
 
 
 class _Shutdown:
