@@ -16,12 +16,17 @@
 * names itself ``Server: txsocketio`` (configurable) instead of Twisted's
   version;
 * speaks HTTP/1.1 only (an HTTP/2 connection would bypass these limits).
+* answers plain long-polling requests under a path given to
+  :meth:`SocketIOSite.serve_directly` without twisted.web's parsing, request
+  objects and traversal (:mod:`txsocketio.httpdirect`); everything else goes
+  to twisted.web.
 
 ``twistd txsocketio`` and :class:`~txsocketio.service.SocketIOService` use it.
 To embed txsocketio in a site of your own with the same protection::
 
     site = SocketIOSite(root, reactor=reactor)
     site.limit_path("/socket.io/", lambda: sio.engine.max_http_buffer_size)
+    site.serve_directly("/socket.io/", sio_resource)
 
 Other paths keep ``twisted.web``'s body handling unless
 ``HTTPLimits(max_body_size=...)`` caps every request.
@@ -264,7 +269,8 @@ class LimitedChannel(http.HTTPChannel):
 
     def _between_requests(self) -> bool:
         """True when no request is under way and nothing is buffered."""
-        return not self.requests and self.line_mode and not self._buffer and self._request_line is None
+        return (not self.requests and bool(self.line_mode) and not self._buffer
+                and self._request_line is None)
 
     def _serve_directly(self, data: bytes) -> bool:
         """Answer ``data`` on the direct path if it is a plain request there."""
@@ -312,7 +318,7 @@ class LimitedChannel(http.HTTPChannel):
         held, self._held, self._held_size = self._held, [], 0
         if self._reading_paused:
             self._reading_paused = False
-            self.transport.resumeProducing()
+            self._networkProducer.resumeProducing()  # the transport, as HTTPChannel pauses it
         if held:
             self.dataReceived(b"".join(held))
 
@@ -322,7 +328,7 @@ class LimitedChannel(http.HTTPChannel):
         self._held_size += len(data)
         if self._held_size > HELD_BYTES and not self._reading_paused and self.transport is not None:
             self._reading_paused = True
-            self.transport.pauseProducing()
+            self._networkProducer.pauseProducing()
 
     def _start_head(self) -> None:
         """The first byte of the next request on a kept-alive connection."""
