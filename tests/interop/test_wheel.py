@@ -56,11 +56,13 @@ OUTSIDE = {"PYTHONPATH": ""}
 BANNER = re.compile(r"deprecat|BuildBackendWarning|SetuptoolsWarning|Package would be ignored", re.I)
 
 #: An official socket.io-client 4.x (npm alias sioc4 in tests/node): connect to
-#: the chat demo, wait for the upgrade to WebSocket, send a chat message and
-#: print the acknowledgement as one JSON line.
+#: the chat demo, wait for the upgrade to WebSocket (or, given "polling", stay
+#: on long-polling), send a chat message and print the acknowledgement as one
+#: JSON line.
 NODE_CLIENT = r"""
 const { io } = require("sioc4");
-const socket = io(process.argv[1], { auth: { nick: "wheel" }, reconnection: false, timeout: 5000 });
+const transports = process.argv[2] === "polling" ? ["polling"] : ["polling", "websocket"];
+const socket = io(process.argv[1], { auth: { nick: "wheel" }, reconnection: false, timeout: 5000, transports });
 const done = (result) => process.stdout.write(JSON.stringify(result) + "\n",
   () => process.exit(result.ok ? 0 : 1));
 setTimeout(() => done({ ok: false, error: "timeout" }), 10000).unref();
@@ -72,7 +74,7 @@ socket.on("welcome", (welcome) => {
     socket.close();
     done({ ok: true, welcome, ack, transport });
   });
-  if (socket.io.engine.transport.name === "websocket") send();
+  if (socket.io.engine.transport.name === "websocket" || transports.length === 1) send();
   else socket.io.engine.once("upgrade", send);
 });
 """
@@ -228,14 +230,16 @@ class WheelTests(unittest.TestCase):
                          ["application/javascript; charset=utf-8"])
         self.assertTrue(response.headers.getRawHeaders("etag"))
 
-        result = await run_process([node, "-e", NODE_CLIENT, base], cwd=node_dir, timeout=30)
-        self.assertEqual(result.exit_code, 0, result.describe() + "\n" + server.describe())
-        outcome = json.loads(result.stdout_text)
-        self.assertEqual(outcome["welcome"]["nick"], "wheel")
-        self.assertEqual(outcome["transport"], "websocket")
-        ack = outcome["ack"]
-        self.assertEqual((ack["ok"], ack["room"]), (True, "lobby"), ack)
-        self.assertIsInstance(ack["id"], int)
+        # Upgraded to WebSocket, and long-polling only (the direct path of the service's site).
+        for transport in ("websocket", "polling"):
+            result = await run_process([node, "-e", NODE_CLIENT, base, transport], cwd=node_dir, timeout=30)
+            self.assertEqual(result.exit_code, 0, result.describe() + "\n" + server.describe())
+            outcome = json.loads(result.stdout_text)
+            self.assertEqual(outcome["welcome"]["nick"], "wheel")
+            self.assertEqual(outcome["transport"], transport)
+            ack = outcome["ack"]
+            self.assertEqual((ack["ok"], ack["room"]), (True, "lobby"), ack)
+            self.assertIsInstance(ack["id"], int)
 
         await server.stop()
         self.assertFalse(server.running)
