@@ -82,6 +82,8 @@ class DirectRequest:
     """
 
     clientproto = b"HTTP/1.1"
+    __slots__ = ("channel", "method", "uri", "path", "postpath", "args", "content", "code", "finished",
+                 "_disconnected", "_headers", "_response", "_body", "_server_header", "_date", "_waiters")
 
     def __init__(self, channel: DirectChannel, head: RequestHead, postpath: list[bytes], *,
                  server_header: bytes | None, date: Callable[[], bytes]) -> None:
@@ -107,7 +109,10 @@ class DirectRequest:
 
     def getHeader(self, name: bytes) -> bytes | None:
         """The request header ``name`` (any case), or None."""
-        return self._headers.get(name.lower())
+        value = self._headers.get(name)
+        if value is None and not name.islower():
+            value = self._headers.get(name.lower())
+        return value
 
     def isSecure(self) -> bool:
         return bool(self.channel.isSecure())
@@ -122,10 +127,10 @@ class DirectRequest:
 
     def setHeader(self, name: bytes | str, value: bytes | str) -> None:
         """Set a response header (replacing one of the same name)."""
-        if isinstance(name, str):
-            name = name.encode("latin-1")
-        if isinstance(value, str):
-            value = value.encode("latin-1")
+        if name.__class__ is not bytes:
+            name = str(name).encode("latin-1")
+        if value.__class__ is not bytes:
+            value = str(value).encode("latin-1")
         self._response[name.lower()] = (name, value)
 
     def write(self, data: bytes) -> None:
