@@ -913,3 +913,122 @@ class AutobahnSeamTests(SynchronousTestCase):
         self.assertEqual(transport.pushes, 2)
         plain, _ = self._protocol(StringTransport(), push_budget=PushBudget(clock, 2))
         plain.push()  # no doWrite: nothing to do, nothing raised
+
+
+class FramePathTests(SynchronousTestCase):
+    """FramingProtocol.take_frames: plain data frames read by txsocketio, everything
+    else by Autobahn, with the same results either way."""
+
+    def open(self, h: Harness) -> tuple[str, WebSocketClient]:
+        ws = h.websocket("EIO=4&transport=websocket")
+        return open_sid(ws.received()[0]), ws
+
+    def protocol(self, h: Harness, sid: str) -> Any:
+        carrier: Any = h.socket(sid).carrier
+        return carrier.protocol
+
+    def frames(self) -> bytes:
+        return b"".join([client_frame(OP_TEXT, "4h\u00e9".encode()), client_frame(0x2, b"\x00\xff"),
+                         client_frame(OP_TEXT, b"4" + b"y" * 300), client_frame(OP_TEXT, b"4"),
+                         client_frame(0x2, bytes(range(256)) * 200)])
+
+    def test_one_read_and_byte_by_byte_agree(self):
+        """Frames in one read and the same bytes one at a time (Autobahn's path)
+        deliver the same messages and the same traffic counts."""
+        results = []
+        for chunked in (False, True):
+            h = Harness(self)
+            sid, ws = self.open(h)
+            data = self.frames()
+            if chunked:
+                for i in range(len(data)):
+                    ws.send_raw(data[i:i + 1])
+            else:
+                ws.send_raw(data)
+            stats = self.protocol(h, sid).trafficStats
+            results.append((h.messages(), stats.incomingOctetsWireLevel, stats.incomingOctetsAppLevel,
+                            stats.incomingWebSocketFrames, stats.incomingWebSocketMessages))
+        self.assertEqual(results[0], results[1])
+        self.assertEqual(results[0][0], ["h\u00e9", b"\x00\xff", "y" * 300, "", bytes(range(256)) * 200])
+
+    def test_plain_frames_skip_autobahns_frame_machinery(self):
+        """Plain frames at the start of a read skip Autobahn's onFrameBegin; from a
+        ping on, the rest of that read is Autobahn's; the next read is direct again."""
+        h = Harness(self)
+        sid, ws = self.open(h)
+        protocol = self.protocol(h, sid)
+        begun: list[int] = []
+        original = protocol.onFrameBegin
+        protocol.onFrameBegin = lambda: (begun.append(protocol.current_frame.opcode), original())[1]
+        ws.send_raw(client_frame(OP_TEXT, b"4a") + client_frame(0x9, b"p") + client_frame(OP_TEXT, b"4b"))
+        self.assertEqual(begun, [0x9, OP_TEXT])
+        ws.send_raw(client_frame(OP_TEXT, b"4c"))
+        self.assertEqual(begun, [0x9, OP_TEXT])
+        self.assertEqual(h.messages(), ["a", "b", "c"])
+        self.assertIn((0xA, b"p"), ws.frames)  # the pong, by Autobahn
+
+    def test_fragmented_message_then_plain_frame(self):
+        """A fragmented message is assembled by Autobahn; the plain frame after it is read directly."""
+        h = Harness(self)
+        _, ws = self.open(h)
+        ws.send_raw(client_frame(OP_TEXT, b"4ab", fin=False) + client_frame(0, b"cd", fin=True)
+                    + client_frame(OP_TEXT, b"4e"))
+        self.assertEqual(h.messages(), ["abcd", "e"])
+
+    def test_invalid_utf8_after_a_good_frame(self):
+        """A good frame is delivered, the invalid one after it in the same read gets Autobahn's 1007."""
+        h = Harness(self)
+        _, ws = self.open(h)
+        ws.send_raw(client_frame(OP_TEXT, b"4ok") + client_frame(OP_TEXT, b"4\xed\xa0\x80"))
+        self.assertEqual(h.messages(), ["ok"])
+        self.assertEqual(ws.close_code, 1007)
+        self.assertEqual(h.disconnects(), ["transport error"])
+
+    def test_unmasked_frame_is_a_protocol_error(self):
+        """An unmasked client frame is left to Autobahn, which closes with 1002."""
+        h = Harness(self)
+        _, ws = self.open(h)
+        ws.send_raw(bytes([0x81, 2]) + b"4x")
+        self.assertEqual(h.messages(), [])
+        self.assertEqual(ws.close_code, 1002)
+
+    def test_non_minimal_length_is_a_protocol_error(self):
+        """A 16-bit length under 126 is not read directly: Autobahn closes with 1002."""
+        h = Harness(self)
+        _, ws = self.open(h)
+        ws.send_raw(bytes([0x81, 0x80 | 126, 0, 2]) + b"\x00\x00\x00\x00" + b"4x")
+        self.assertEqual(h.messages(), [])
+        self.assertEqual(ws.close_code, 1002)
+
+    def test_rsv_bit_is_a_protocol_error(self):
+        """A frame with an RSV bit and no extension goes to Autobahn: 1002."""
+        h = Harness(self)
+        _, ws = self.open(h)
+        ws.send_raw(client_frame(OP_TEXT, b"4x", rsv=1))
+        self.assertEqual(h.messages(), [])
+        self.assertEqual(ws.close_code, 1002)
+
+    def test_frame_over_the_limit_in_one_read(self):
+        """A complete frame over max_http_buffer_size is not delivered: 1009 from Autobahn."""
+        h = Harness(self, max_http_buffer_size=100)
+        _, ws = self.open(h)
+        ws.send_raw(client_frame(OP_TEXT, b"4" + b"x" * 99) + client_frame(OP_TEXT, b"4" + b"x" * 100))
+        self.assertEqual(h.messages(), ["x" * 99])
+        self.assertEqual(ws.close_code, 1009)
+
+    def test_nothing_after_a_close_frame(self):
+        """Data frames after the client's close frame in the same read are not delivered."""
+        h = Harness(self)
+        _, ws = self.open(h)
+        ws.send_raw(client_frame(OP_TEXT, b"4a") + client_frame(OP_CLOSE, struct.pack("!H", 1000))
+                    + client_frame(OP_TEXT, b"4b"))
+        self.assertEqual(h.messages(), ["a"])
+        self.assertEqual(ws.close_code, 1000)
+
+    def test_handler_closing_stops_the_read(self):
+        """When a message closes the session, the frames after it in the read are not delivered."""
+        h = Harness(self)
+        sid, ws = self.open(h)
+        h.server.on_message = lambda socket, data: socket.close() if data == "stop" else h._message(socket, data)
+        ws.send_raw(client_frame(OP_TEXT, b"4a") + client_frame(OP_TEXT, b"4stop") + client_frame(OP_TEXT, b"4b"))
+        self.assertEqual(h.messages(), ["a"])
