@@ -14,7 +14,8 @@ from twisted.internet.task import Clock
 from twisted.internet.testing import StringTransport
 from twisted.trial.unittest import SynchronousTestCase
 
-from txsocketio.engineio._autobahn import FramingProtocol, PushBudget, configured_protocol, use_reactor
+from txsocketio.eager import TurnBudget
+from txsocketio.engineio._autobahn import FramingProtocol, configured_protocol, use_reactor
 
 from txsocketio.engineio.server import EngineIOSocket, OutgoingMessage
 from txsocketio.engineio.session import SessionState
@@ -885,17 +886,6 @@ class AutobahnSeamTests(SynchronousTestCase):
         self.assertNotIn("maxMessagePayloadSize", vars(protocol))
         self.assertNotIn("perMessageCompressionAccept", vars(protocol))
 
-    def test_budget_per_turn(self):
-        """
-        A L{PushBudget} grants C{per_turn} pushes, then none until the
-        reactor's next turn refills it.
-        """
-        clock = Clock()
-        budget = PushBudget(clock, 2)
-        self.assertEqual([budget.take() for _ in range(3)], [True, True, False])
-        clock.advance(0)
-        self.assertTrue(budget.take())
-
     def test_push_within_budget(self):
         """
         C{push} calls the connection's C{doWrite} while the turn's budget
@@ -903,7 +893,7 @@ class AutobahnSeamTests(SynchronousTestCase):
         """
         clock = Clock()
         transport = _PushableTransport()
-        protocol, _ = self._protocol(transport, push_budget=PushBudget(clock, 2))
+        protocol, _ = self._protocol(transport, push_budget=TurnBudget(clock, 2))
         for _ in range(3):
             protocol.push()
         self.assertEqual(transport.pushes, 2)
@@ -911,8 +901,22 @@ class AutobahnSeamTests(SynchronousTestCase):
         transport.disconnecting = True
         protocol.push()
         self.assertEqual(transport.pushes, 2)
-        plain, _ = self._protocol(StringTransport(), push_budget=PushBudget(clock, 2))
+        plain, _ = self._protocol(StringTransport(), push_budget=TurnBudget(clock, 2))
         plain.push()  # no doWrite: nothing to do, nothing raised
+
+    def test_no_push_when_sent_at_once(self):
+        """
+        A connection that C{sends_at_once} (L{txsocketio.eager.EagerServer})
+        is not pushed and takes nothing from the budget.
+        """
+        clock = Clock()
+        transport = _PushableTransport()
+        transport.sends_at_once = True
+        budget = TurnBudget(clock, 1)
+        protocol, _ = self._protocol(transport, push_budget=budget)
+        protocol.push()
+        self.assertEqual(transport.pushes, 0)
+        self.assertTrue(budget.take())
 
 
 class FramePathTests(SynchronousTestCase):

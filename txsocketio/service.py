@@ -28,12 +28,12 @@ from urllib.parse import parse_qs, urlsplit
 
 from twisted.application.service import MultiService
 from twisted.internet import defer
-from twisted.internet.endpoints import serverFromString
 from twisted.internet.error import CannotListenError
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 from twisted.web.resource import IResource, Resource
 
+from txsocketio.eager import server_endpoint
 from txsocketio.http import HTTPLimits, RefusedRequest, SocketIOSite
 from txsocketio.web import SocketIOResource, build_root
 
@@ -147,7 +147,7 @@ class SocketIOService(MultiService):
         #: the descriptions listened on, backlog included
         self.listen = [with_backlog(d) for d in listen]
         #: (description as given, endpoint) for each of ``listen``
-        self.endpoints = [(given, serverFromString(reactor, description))
+        self.endpoints = [(given, server_endpoint(reactor, description))
                           for given, description in zip(listen, self.listen)]
         self.reactor = reactor
         #: the listening ports

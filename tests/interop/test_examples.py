@@ -216,11 +216,11 @@ class ReadmeExampleTests(ServedExampleTestCase):
         blocks = re.findall(r"^```python\n(.*?)^```", readme, re.M | re.S)
         self.assertEqual(len(blocks), 1, "README.md should have one Python example")
         code = blocks[0]
-        self.assertIn("listenTCP(8000,", code)
+        self.assertIn('"tcp:8000:', code)
         port = free_port()
         tmp = Path(tempfile.mkdtemp(prefix="txsocketio-readme-"))
         self.addCleanup(shutil.rmtree, tmp, True)
-        (tmp / "app.py").write_text(code.replace("listenTCP(8000,", f"listenTCP({port},"))
+        (tmp / "app.py").write_text(code.replace('"tcp:8000:', f'"tcp:{port}:'))
         shutil.copy(MINIMAL_CHAT / "index.html", tmp / "index.html")
         await self.start([sys.executable, "app.py"], port, cwd=tmp)
         code_, page = await self.get(port, "/")

@@ -43,7 +43,9 @@ from twisted.internet.error import AlreadyCalled, AlreadyCancelled
 from twisted.internet.protocol import connectionDone
 from twisted.python.failure import Failure
 
-__all__ = ["FramingProtocol", "PushBudget", "configured_protocol", "use_reactor"]
+from txsocketio.eager import TurnBudget
+
+__all__ = ["FramingProtocol", "configured_protocol", "use_reactor"]
 
 
 class _ReactorTimer:
@@ -87,32 +89,6 @@ def configured_protocol(factory: WebSocketServerFactory, base: type[_P], **extra
     return cast("type[_P]", type(base.__name__, (base,), namespace))
 
 
-class PushBudget:
-    """How many connections may still be pushed (:meth:`FramingProtocol.push`)
-    in this turn of the reactor: the first writes of a turn leave at once, so
-    the first recipients of a large fan-out get their bytes while the loop
-    runs, and the rest are written in one ``send`` per socket as before."""
-
-    def __init__(self, reactor: Any, per_turn: int) -> None:
-        self._reactor = reactor
-        self._per_turn = per_turn
-        self._left = per_turn
-
-    def take(self) -> bool:
-        """True (and one fewer left) while this turn's budget lasts."""
-        left = self._left
-        if left <= 0:
-            return False
-        if left == self._per_turn:
-            # Refilled when the reactor regains control (its next turn).
-            self._reactor.callLater(0, self._refill)
-        self._left = left - 1
-        return True
-
-    def _refill(self) -> None:
-        self._left = self._per_turn
-
-
 class FramingProtocol(WebSocketServerProtocol):
     """Autobahn's server protocol with the sending and cleanup fixes above."""
 
@@ -126,8 +102,8 @@ class FramingProtocol(WebSocketServerProtocol):
         """Autobahn failed the connection because of the peer (1002/1007/1009)."""
         return bool(self.failedByMe)
 
-    #: the server's :class:`PushBudget`; None: writes wait for the reactor
-    push_budget: "PushBudget | None" = None
+    #: the server's :class:`~txsocketio.eager.TurnBudget`; None: writes wait for the reactor
+    push_budget: "TurnBudget | None" = None
 
     def push(self) -> None:
         """Hand what this connection has buffered to the kernel now.
@@ -136,13 +112,15 @@ class FramingProtocol(WebSocketServerProtocol):
         reactor next polls, i.e. after the whole handler (a broadcast loop to
         thousands of sockets) has run.  Within the budget of the reactor turn
         this calls the connection's ``doWrite`` (``IWriteDescriptor``) at
-        once, as the reactor would; beyond it, writes stay batched.
+        once, as the reactor would; beyond it, writes stay batched.  A
+        connection that ``sends_at_once`` (:class:`txsocketio.eager.EagerServer`)
+        needs no push.
         """
         transport = self.transport
         budget = self.push_budget
         do_write = getattr(transport, "doWrite", None)
         if (budget is None or do_write is None or getattr(transport, "disconnecting", True)
-                or not budget.take()):
+                or getattr(transport, "sends_at_once", False) or not budget.take()):
             return
         do_write()
 

@@ -25,7 +25,8 @@ from twisted.logger import Logger
 from zope.interface import implementer
 from twisted.internet.interfaces import IPushProducer
 
-from txsocketio.engineio._autobahn import FramingProtocol, PushBudget, configured_protocol, use_reactor
+from txsocketio.eager import SENDS_PER_TURN, TurnBudget
+from txsocketio.engineio._autobahn import FramingProtocol, configured_protocol, use_reactor
 from txsocketio.engineio.handshake import Handshake
 from txsocketio.engineio.message import OutgoingMessage
 from txsocketio.engineio.packet import Packet, decode_frame, encode_frame
@@ -42,9 +43,6 @@ __all__ = ["EngineIOWebSocketProtocol", "WebSocketTransport", "make_factory", "t
            "NewSession", "Upgrade", "Refuse"]
 
 log = Logger(namespace="txsocketio.engineio")
-
-#: connections written to the kernel at once per reactor turn (see ``FramingProtocol.push``)
-PUSHES_PER_TURN = 256
 
 
 @attrs.frozen
@@ -274,7 +272,7 @@ def make_factory(server: "EngineIOServer") -> WebSocketServerFactory:
         options["perMessageCompressionAccept"] = _accept_deflate
     factory.setProtocolOptions(**options)
     factory.protocol = configured_protocol(factory, EngineIOWebSocketProtocol,
-                                           push_budget=PushBudget(server.reactor, PUSHES_PER_TURN))
+                                           push_budget=TurnBudget(server.reactor, SENDS_PER_TURN))
     return factory
 
 

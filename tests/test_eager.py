@@ -1,0 +1,270 @@
+"""``txsocketio.eager``: the first write of a turn sent at once, the rest of
+the turn buffered as Twisted does, the per-turn budget, producers, errors
+(a fake socket, MemoryReactorClock)."""
+
+from __future__ import annotations
+
+import errno
+from typing import Any
+
+from twisted.internet import protocol
+from twisted.internet.testing import MemoryReactorClock
+from twisted.internet.interfaces import IPullProducer, IPushProducer
+from twisted.trial import unittest
+from zope.interface import implementer
+
+from txsocketio.eager import SENDS_PER_TURN, EagerServer, TurnBudget, server_endpoint
+
+
+class FakeSocket:
+    """A non-blocking socket whose ``send`` takes what :attr:`room` allows."""
+
+    def __init__(self) -> None:
+        self.sent: list[bytes] = []
+        #: bytes the next sends may take (None: any)
+        self.room: int | None = None
+        #: raised by the next send
+        self.error: OSError | None = None
+
+    def setblocking(self, flag: bool) -> None:
+        pass
+
+    def fileno(self) -> int:
+        return 99
+
+    def send(self, data: Any) -> int:
+        if self.error is not None:
+            error, self.error = self.error, None
+            raise error
+        data = bytes(data)
+        if self.room is not None:
+            data = data[:self.room]
+            self.room -= len(data)
+        self.sent.append(data)
+        return len(data)
+
+
+class Recorder(protocol.Protocol):
+    def __init__(self) -> None:
+        self.lost: list[Any] = []
+
+    def connectionLost(self, reason: Any = None) -> None:
+        self.lost.append(reason)
+
+
+class Port:
+    """What an EagerServer needs of its port."""
+
+    _realPortNumber = 1
+
+    def __init__(self, clock: MemoryReactorClock, per_turn: int = SENDS_PER_TURN) -> None:
+        self.budget = TurnBudget(clock, per_turn)
+
+
+def connection(clock: MemoryReactorClock, port: Port | None = None) -> tuple[EagerServer, FakeSocket]:
+    sock = FakeSocket()
+    proto = Recorder()
+    server = EagerServer(sock, proto, ("127.0.0.1", 4000), port or Port(clock), 1, clock)
+    proto.makeConnection(server)
+    return server, sock
+
+
+@implementer(IPullProducer)
+class Pull:
+    def __init__(self) -> None:
+        self.resumed = 0
+
+    def resumeProducing(self) -> None:
+        self.resumed += 1
+
+    def stopProducing(self) -> None:
+        pass
+
+
+@implementer(IPushProducer)
+class Push:
+    def pauseProducing(self) -> None:
+        pass
+
+    def resumeProducing(self) -> None:
+        pass
+
+    def stopProducing(self) -> None:
+        pass
+
+
+class TurnBudgetTests(unittest.SynchronousTestCase):
+    def test_per_turn(self) -> None:
+        """
+        C{per_turn} writes, then none until the reactor's next turn, which
+        also changes C{turn}.
+        """
+        clock = MemoryReactorClock()
+        budget = TurnBudget(clock, 2)
+        self.assertEqual([budget.take() for _ in range(3)], [True, True, False])
+        self.assertEqual(budget.turn, 0)
+        clock.advance(0)
+        self.assertEqual(budget.turn, 1)
+        self.assertTrue(budget.take())
+
+    def test_turn_kept_without_takes(self) -> None:
+        """No C{take}, no timer: an idle server schedules nothing."""
+        clock = MemoryReactorClock()
+        TurnBudget(clock, 2)
+        self.assertEqual(clock.getDelayedCalls(), [])
+
+
+class EagerServerTests(unittest.SynchronousTestCase):
+    def setUp(self) -> None:
+        self.clock = MemoryReactorClock()
+
+    def test_first_write_sent_at_once(self) -> None:
+        """
+        A write to an idle connection reaches the socket within the call;
+        the connection is not registered for writing.
+        """
+        server, sock = connection(self.clock)
+        server.write(b"hello")
+        self.assertEqual(sock.sent, [b"hello"])
+        self.assertNotIn(server, self.clock.getWriters())
+        self.assertFalse(server.waiting)
+
+    def test_later_writes_of_a_turn_leave_together(self) -> None:
+        """
+        The second and third write of a turn are buffered and leave in one
+        send when the reactor finds the socket writable; the next turn's
+        first write is sent at once again.
+        """
+        server, sock = connection(self.clock)
+        server.write(b"a")
+        server.write(b"b")
+        server.write(b"c")
+        self.assertEqual(sock.sent, [b"a"])
+        self.assertIn(server, self.clock.getWriters())
+        self.clock.advance(0)
+        server.doWrite()
+        self.assertEqual(sock.sent, [b"a", b"bc"])
+        self.assertNotIn(server, self.clock.getWriters())
+        server.write(b"d")
+        self.assertEqual(sock.sent, [b"a", b"bc", b"d"])
+
+    def test_behind_buffered_bytes(self) -> None:
+        """
+        While bytes wait, a new turn's write waits behind them (order kept).
+        """
+        server, sock = connection(self.clock)
+        server.write(b"a")
+        server.write(b"b")
+        self.clock.advance(0)
+        server.write(b"c")
+        self.assertEqual(sock.sent, [b"a"])
+        server.doWrite()
+        self.assertEqual(sock.sent, [b"a", b"bc"])
+
+    def test_partial_send_buffers_the_rest(self) -> None:
+        server, sock = connection(self.clock)
+        sock.room = 3
+        server.write(b"abcdef")
+        self.assertEqual(sock.sent, [b"abc"])
+        self.assertTrue(server.waiting)
+        sock.room = None
+        server.doWrite()
+        self.assertEqual(sock.sent, [b"abc", b"def"])
+        self.assertFalse(server.waiting)
+
+    def test_would_block_buffers(self) -> None:
+        server, sock = connection(self.clock)
+        sock.error = BlockingIOError(errno.EAGAIN, "again")
+        server.write(b"abc")
+        self.assertEqual(sock.sent, [])
+        server.doWrite()
+        self.assertEqual(sock.sent, [b"abc"])
+
+    def test_send_error_loses_the_connection_as_twisted_does(self) -> None:
+        """
+        A reset peer: the bytes go to Twisted's buffer and its next send
+        reports the loss (C{doWrite} returns it; the reactor then calls
+        C{connectionLost}).
+        """
+        server, sock = connection(self.clock)
+        sock.error = ConnectionResetError(errno.ECONNRESET, "reset")
+        server.write(b"abc")
+        self.assertTrue(server.waiting)
+        sock.error = ConnectionResetError(errno.ECONNRESET, "reset")
+        self.assertIsInstance(server.doWrite(), Exception)
+
+    def test_budget_shared_by_the_port(self) -> None:
+        """Beyond the port's budget for the turn, first writes are buffered too."""
+        port = Port(self.clock, per_turn=2)
+        conns = [connection(self.clock, port) for _ in range(3)]
+        for server, _ in conns:
+            server.write(b"x")
+        self.assertEqual([len(sock.sent) for _, sock in conns], [1, 1, 0])
+        self.assertIn(conns[2][0], self.clock.getWriters())
+
+    def test_pull_producer_resumed_once_writable(self) -> None:
+        """
+        A pull producer registered while nothing is buffered is resumed at
+        registration (Twisted) and again once the socket is writable, as it
+        would be had the last write been buffered; its writes are buffered.
+        """
+        server, sock = connection(self.clock)
+        server.write(b"101")
+        producer = Pull()
+        server.registerProducer(producer, False)
+        self.assertEqual(producer.resumed, 1)
+        self.assertIn(server, self.clock.getWriters())
+        server.doWrite()
+        self.assertEqual(producer.resumed, 2)
+        self.clock.advance(0)
+        server.write(b"chunk")
+        self.assertEqual(b"".join(sock.sent), b"101")  # (and the empty send of that poll)
+        server.doWrite()
+        self.assertEqual(b"".join(sock.sent), b"101chunk")
+
+    def test_paused_push_producer_buffers(self) -> None:
+        server, sock = connection(self.clock)
+        server.registerProducer(Push(), True)
+        server.producerPaused = True
+        server.write(b"x")
+        self.assertEqual(sock.sent, [])
+        server.producerPaused = False
+        self.clock.advance(0)
+        server.doWrite()
+        self.assertEqual(sock.sent, [b"x"])
+
+    def test_streaming_producer_sends_at_once(self) -> None:
+        server, sock = connection(self.clock)
+        server.registerProducer(Push(), True)
+        server.write(b"x")
+        self.assertEqual(sock.sent, [b"x"])
+
+    def test_closing_connection_buffers(self) -> None:
+        """After C{loseConnection} a write takes Twisted's path (and is dropped
+        or flushed by it as ever)."""
+        server, sock = connection(self.clock)
+        server.write(b"a")
+        server.loseConnection()
+        self.clock.advance(0)
+        server.write(b"b")
+        self.assertEqual(sock.sent, [b"a"])
+
+    def test_not_bytes_refused_as_twisted_does(self) -> None:
+        server, _ = connection(self.clock)
+        self.assertRaises(TypeError, server.write, "text")  # type: ignore[arg-type]
+
+    def test_empty_write_sends_nothing(self) -> None:
+        server, sock = connection(self.clock)
+        server.write(b"")
+        self.assertEqual(sock.sent, [])
+        self.assertNotIn(server, self.clock.getWriters())
+
+
+class ServerEndpointTests(unittest.SynchronousTestCase):
+    def test_memory_reactor_is_left_alone(self) -> None:
+        """A reactor that is not POSIX's gets C{serverFromString}'s endpoint
+        (its own C{listenTCP}); the real one is in tests/interop/test_eager.py."""
+        clock = MemoryReactorClock()
+        d = server_endpoint(clock, "tcp:8080:interface=127.0.0.1").listen(protocol.Factory())
+        self.successResultOf(d)
+        self.assertEqual(clock.tcpServers[0][:1], (8080,))
