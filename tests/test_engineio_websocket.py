@@ -9,13 +9,16 @@ import zlib
 from typing import Any
 
 from autobahn.twisted.websocket import WebSocketServerFactory
+from autobahn.websocket.protocol import PreparedMessage
+from hypothesis import given
+from hypothesis import strategies as st
 from twisted.internet.defer import succeed
 from twisted.internet.task import Clock
 from twisted.internet.testing import StringTransport
 from twisted.trial.unittest import SynchronousTestCase
 
 from txsocketio.eager import TurnBudget
-from txsocketio.engineio._autobahn import FramingProtocol, configured_protocol, use_reactor
+from txsocketio.engineio._autobahn import FramingProtocol, configured_protocol, plain_frame, use_reactor
 
 from txsocketio.engineio.server import EngineIOSocket, OutgoingMessage
 from txsocketio.engineio.session import SessionState
@@ -917,6 +920,22 @@ class AutobahnSeamTests(SynchronousTestCase):
         protocol.push()
         self.assertEqual(transport.pushes, 0)
         self.assertTrue(budget.take())
+
+
+class PlainFrameTests(SynchronousTestCase):
+    """plain_frame builds the bytes of autobahn's PreparedMessage."""
+
+    def test_length_encodings(self):
+        for n in (0, 1, 125, 126, 127, 65535, 65536, 70000):
+            for binary in (False, True):
+                payload = b"x" * n
+                self.assertEqual(plain_frame(payload, binary),
+                                 PreparedMessage(payload, binary, False, False).payloadHybi, (n, binary))
+
+    @given(st.binary(max_size=300), st.booleans())
+    def test_same_as_autobahn(self, payload, binary):
+        self.assertEqual(plain_frame(payload, binary),
+                         PreparedMessage(payload, binary, False, False).payloadHybi)
 
 
 class FramePathTests(SynchronousTestCase):

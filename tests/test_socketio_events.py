@@ -15,6 +15,7 @@ from twisted.internet.defer import CancelledError, Deferred, fail, succeed
 
 from txsocketio import AckTimeout, SocketDisconnected, SocketIOServer
 from txsocketio._invoke import invoke
+from txsocketio.engineio.message import OutgoingMessage
 from txsocketio.socketio.socket import RESERVED_EVENTS
 
 from tests.socketio_support import ServerTestCase
@@ -530,7 +531,9 @@ class CompressFlagTests(ServerTestCase):
         seen = self.capture(client)
         sockets[0].compress(False).emit("a", b"\x01")
         sockets[0].emit("b")
-        self.assertEqual([m.compress for m in seen], [False, False, True])
+        # A plain (str/bytes) message is compressed wherever it was negotiated.
+        self.assertEqual([getattr(m, "compress", True) for m in seen], [False, False, True])
+        self.assertNotIsInstance(seen[2], OutgoingMessage)  # one recipient: nothing framed for reuse
         self.assertEqual([e for e, _ in client.pop_received()], ["a", "b"])
 
     def test_broadcast_compress_false(self) -> None:

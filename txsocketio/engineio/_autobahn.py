@@ -34,6 +34,7 @@ Everything else in :mod:`txsocketio.engineio.websocket` uses public API.
 
 from __future__ import annotations
 
+import struct
 from types import FunctionType
 from typing import Any, TypeVar, cast
 
@@ -45,7 +46,7 @@ from twisted.python.failure import Failure
 
 from txsocketio.eager import TurnBudget
 
-__all__ = ["FramingProtocol", "configured_protocol", "use_reactor"]
+__all__ = ["FramingProtocol", "configured_protocol", "plain_frame", "use_reactor"]
 
 
 class _ReactorTimer:
@@ -87,6 +88,22 @@ def configured_protocol(factory: WebSocketServerFactory, base: type[_P], **extra
     namespace = {**options, **extra, "CONFIG_ATTRS": (), "__module__": base.__module__,
                  "__doc__": base.__doc__}
     return cast("type[_P]", type(base.__name__, (base,), namespace))
+
+
+def plain_frame(payload: bytes, is_binary: bool) -> bytes:
+    """One unfragmented, unmasked, uncompressed server frame (RFC 6455 5.2):
+    what autobahn's ``PreparedMessage`` builds, without building the object."""
+    first = 0x82 if is_binary else 0x81
+    n = len(payload)
+    if n < 126:
+        return bytes((first, n)) + payload
+    if n < 0x10000:
+        return _pack_short(first, 126, n) + payload
+    return _pack_long(first, 127, n) + payload
+
+
+_pack_short = struct.Struct("!BBH").pack
+_pack_long = struct.Struct("!BBQ").pack
 
 
 class FramingProtocol(WebSocketServerProtocol):
@@ -131,10 +148,16 @@ class FramingProtocol(WebSocketServerProtocol):
         session may still hold this socket; a send then is dropped instead of
         raising autobahn's ``Disconnected`` into the caller.
         """
-        if self._perMessageCompress is None:
-            return self.send_prepared(PreparedMessage(payload, is_binary, False, False))
         if self.state != self.STATE_OPEN:
             return False
+        if self._perMessageCompress is None:
+            frame = plain_frame(payload, is_binary)
+            if self.send_queue:
+                self.sendData(frame)
+            else:
+                assert self.transport is not None  # the connection is open
+                self.transport.write(frame)
+            return True
         self._send_compressed(payload, is_binary)
         return True
 

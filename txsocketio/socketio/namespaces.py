@@ -356,6 +356,10 @@ class ServerNamespace(ServerBroadcasting):
         """
         return [OutgoingMessage(m, compress) for m in self.server.config.parser.encode(packet)]
 
+    def encode(self, packet: Packet) -> list[str | bytes]:
+        """Encode for one recipient: the Engine.IO messages of ``packet``."""
+        return self.server.config.parser.encode(packet)
+
     def forget_ack(self, ack_id: int) -> None:
         """A broadcast with acks is over: drop its ack id from the sockets still holding it."""
         for socket in self.sockets.values():

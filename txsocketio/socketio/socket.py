@@ -138,7 +138,7 @@ class Socket:
         self.recovered = False
         # Encoded packets emitted while the middlewares and the connect
         # handler run; None once the socket is connected or gone.
-        self._buffer: list[tuple[Sequence["OutgoingMessage"], Packet, bool]] | None = []
+        self._buffer: list[tuple[Sequence["str | bytes | OutgoingMessage"], Packet, bool]] | None = []
         self._acks: dict[int, _Ack] = {}
         self._listeners: dict[str, list[Callable[..., Any]]] = {}
         self._any: list[Callable[..., Any]] = []
@@ -429,9 +429,11 @@ class Socket:
 
     def send_packet(self, packet: Packet, volatile: bool = False, compress: bool = True) -> None:
         """Encode ``packet`` for this client alone and send it (or buffer it while connecting)."""
-        self.deliver(self.nsp.prepare(packet, compress), packet, volatile)
+        nsp = self.nsp
+        self.deliver(nsp.encode(packet) if compress else nsp.prepare(packet, compress), packet, volatile)
 
-    def deliver(self, messages: Sequence["OutgoingMessage"], packet: Packet, volatile: bool = False) -> None:
+    def deliver(self, messages: Sequence["str | bytes | OutgoingMessage"], packet: Packet,
+                volatile: bool = False) -> None:
         """Write already-encoded messages (a broadcast hands every recipient the same list).
 
         While the socket is connecting they wait for the CONNECT reply
@@ -453,7 +455,8 @@ class Socket:
             self._observe_sent(observer, messages, packet)
         eio.send_many(messages)
 
-    def _observe_sent(self, observer: Any, messages: Sequence["OutgoingMessage"], packet: Packet) -> None:
+    def _observe_sent(self, observer: Any, messages: Sequence["str | bytes | OutgoingMessage"],
+                      packet: Packet) -> None:
         nbytes = 0
         for m in messages:
             size = message_size(m)
