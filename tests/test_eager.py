@@ -32,6 +32,12 @@ class FakeSocket:
     def fileno(self) -> int:
         return 99
 
+    def sendmsg(self, pieces: list[bytes]) -> int:
+        self.calls += 1
+        return self.send(b"".join(pieces))
+
+    calls = 0
+
     def send(self, data: Any) -> int:
         if self.error is not None:
             error, self.error = self.error, None
@@ -252,6 +258,30 @@ class EagerServerTests(unittest.SynchronousTestCase):
     def test_not_bytes_refused_as_twisted_does(self) -> None:
         server, _ = connection(self.clock)
         self.assertRaises(TypeError, server.write, "text")  # type: ignore[arg-type]
+
+    def test_sequence_sent_together(self) -> None:
+        """C{writeSequence} on an idle connection: one C{sendmsg} of every piece."""
+        server, sock = connection(self.clock)
+        server.writeSequence([b"head", b"attachment"])
+        self.assertEqual((sock.calls, sock.sent), (1, [b"headattachment"]))
+        self.assertNotIn(server, self.clock.getWriters())
+
+    def test_sequence_partly_sent(self) -> None:
+        server, sock = connection(self.clock)
+        sock.room = 6
+        server.writeSequence([b"head", b"attachment"])
+        self.assertEqual(sock.sent, [b"headat"])
+        sock.room = None
+        server.doWrite()
+        self.assertEqual(b"".join(sock.sent), b"headattachment")
+
+    def test_sequence_behind_buffered_bytes(self) -> None:
+        server, sock = connection(self.clock)
+        server.write(b"a")
+        server.writeSequence([b"b", b"c"])  # the same turn: buffered
+        self.assertEqual((sock.calls, sock.sent), (0, [b"a"]))
+        server.doWrite()
+        self.assertEqual(sock.sent, [b"a", b"bc"])
 
     def test_empty_write_sends_nothing(self) -> None:
         server, sock = connection(self.clock)

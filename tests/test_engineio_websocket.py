@@ -28,6 +28,7 @@ from tests.engineio_support import (
     BAD_REQUEST,
     Harness,
     OP_CLOSE,
+    OP_BINARY,
     OP_TEXT,
     WebSocketClient,
     client_frame,
@@ -680,7 +681,7 @@ class PartialWriteTests(SynchronousTestCase):
         did not take go back to the session (first in line), and with no
         further progress the client is cut off at buffer_drain_timeout, its
         queue freed; what it did take was written in order."""
-        h = Harness(self, max_buffered_bytes=1000)
+        h = Harness(self, max_buffered_bytes=300_000)
         conn = StringConnection(h, "EIO=4&transport=websocket")
         conn.drained()
         conn.take()
@@ -689,18 +690,24 @@ class PartialWriteTests(SynchronousTestCase):
         producer = conn.transport.producer
         producer.pauseProducing()
         for i in range(30):
-            socket.send(f"{i:03d}" + "x" * 97)
-        real_write = conn.transport.write
+            socket.send(f"{i:03d}" + "x" * 30_000)
+        real_write, real_sequence = conn.transport.write, conn.transport.writeSequence
 
         def write_then_full(data: bytes) -> None:
             real_write(data)
             producer.pauseProducing()  # as Twisted does once its buffer passes bufferSize
 
+        def sequence_then_full(data: list[bytes]) -> None:
+            real_sequence(data)
+            producer.pauseProducing()
+
         conn.transport.write = write_then_full  # type: ignore[method-assign]
+        conn.transport.writeSequence = sequence_then_full  # type: ignore[method-assign]
         conn.drained()
         frames = [p for _, p in server_frames(conn.take())]
-        self.assertEqual([f[1:4] for f in frames], [b"000"])
-        self.assertEqual(len(socket.session.outbox), 29)
+        # Queued frames are handed over together up to about 64 KiB (BATCH_BYTES): three of 30 kB.
+        self.assertEqual([f[1:4] for f in frames], [b"000", b"001", b"002"])
+        self.assertEqual(len(socket.session.outbox), 27)
         self.assertFalse(socket.closed)
         h.clock.advance(5)
         self.assertTrue(socket.closed)
@@ -793,6 +800,22 @@ class StalledReaderTests(SynchronousTestCase):
         self.assertEqual([p for _, p in server_frames(conn.take())], [b"4a", b"4b", b"4c"])
         self.assertTrue(socket.writable)
 
+    def test_several_messages_in_one_write(self):
+        """A text packet and its binary attachment (one send_many) reach the
+        connection in one writeSequence, so they leave in one send."""
+        h = Harness(self)
+        conn = StringConnection(h, "EIO=4&transport=websocket")
+        conn.drained()
+        conn.take()
+        calls: list[Any] = []
+        real = conn.transport.writeSequence
+        conn.transport.writeSequence = lambda data: (calls.append(list(data)), real(data))  # type: ignore
+        [sid] = h.server.sockets
+        h.socket(sid).send_many(['451-["a",{"_placeholder":true,"num":0}]', b"\x01" * 70_000])
+        self.assertEqual(len(calls), 1)
+        self.assertEqual([(op, p[:3]) for op, p in server_frames(conn.take())],
+                         [(OP_TEXT, b"445"), (OP_BINARY, b"\x01\x01\x01")])
+
     def test_queued_broadcast_shares_one_frame(self):
         """A message sent to several paused readers waits as one shared
         frame: when each resumes, its transport is given that same bytes
@@ -805,13 +828,18 @@ class StalledReaderTests(SynchronousTestCase):
             conn.take()
             log: list[bytes] = []
             written.append(log)
-            real = conn.transport.write
+            real, real_sequence = conn.transport.write, conn.transport.writeSequence
 
             def write(data: bytes, real: Any = real, log: list[bytes] = log) -> None:
                 log.append(data)
                 real(data)
 
+            def sequence(data: list[bytes], real: Any = real_sequence, log: list[bytes] = log) -> None:
+                log.extend(data)
+                real(data)
+
             conn.transport.write = write  # type: ignore[method-assign]
+            conn.transport.writeSequence = sequence  # type: ignore[method-assign]
             conn.transport.producer.pauseProducing()
         sockets = [h.socket(sid) for sid in h.server.sockets]
         message = OutgoingMessage("tick" * 1000)

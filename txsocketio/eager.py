@@ -15,8 +15,9 @@ turn to an idle connection is sent at once, and what follows in the same
 turn (a handler's second emit, the rest of a large broadcast loop) is
 buffered and leaves in one ``send`` per connection at the next poll, as
 before.  A partial send buffers the
-rest.  Everything else (a pull or paused producer, TLS, a closing
-connection, ``writeSequence``) is Twisted's own path.
+rest; ``writeSequence`` sends its pieces with one ``sendmsg``.  Everything
+else (a pull or paused producer, TLS, a closing connection) is Twisted's
+own path.
 
 :func:`server_endpoint` is ``serverFromString`` with TCP ports made of such
 connections (``tcp:`` and ``tcp6:`` on a POSIX reactor; other endpoints and
@@ -27,7 +28,7 @@ reactors are Twisted's own).  :class:`txsocketio.SocketIOService` and
 from __future__ import annotations
 
 from errno import EAGAIN, EINTR, ENOBUFS, EWOULDBLOCK
-from typing import Any
+from typing import Any, Iterable
 
 from twisted.internet import tcp
 from twisted.internet.endpoints import serverFromString
@@ -40,6 +41,8 @@ __all__ = ["EagerServer", "EagerPort", "TurnBudget", "server_endpoint", "SENDS_P
 SENDS_PER_TURN = 256
 
 _RETRY_LATER = (EAGAIN, EWOULDBLOCK, ENOBUFS, EINTR)
+#: pieces one ``sendmsg`` takes from :meth:`EagerServer.writeSequence` (well under IOV_MAX)
+_MAX_PIECES = 64
 
 
 class TurnBudget:
@@ -94,19 +97,9 @@ class EagerServer(tcp.Server):
         tcp.Server.stopWriting(self)
 
     def write(self, data: bytes) -> None:
-        if self.waiting:
-            tcp.Server.write(self, data)  # behind buffered bytes
+        if self.waiting or type(data) is not bytes or not data or not self._may_send_now():
+            tcp.Server.write(self, data)  # behind buffered bytes, or Twisted's own case
             return
-        producer = self.producer
-        if (type(data) is not bytes or not data or self.TLS or not self.connected or self.disconnecting
-                or (producer is not None and (not self.streamingProducer or self.producerPaused))):
-            tcp.Server.write(self, data)
-            return
-        budget: TurnBudget = self.server.budget  # type: ignore[attr-defined]  # an EagerPort's
-        if self.sent_in_turn == budget.turn or not budget.take():
-            tcp.Server.write(self, data)  # this turn's later writes leave together
-            return
-        self.sent_in_turn = budget.turn
         try:
             sent = self.socket.send(data)
         except OSError as e:
@@ -119,6 +112,40 @@ class EagerServer(tcp.Server):
                 return
         if sent < len(data):
             tcp.Server.write(self, data[sent:])
+
+    def writeSequence(self, iovec: Iterable[bytes]) -> None:
+        """As :meth:`write`, the pieces sent together with one ``sendmsg``."""
+        if not isinstance(iovec, list):
+            iovec = list(iovec)
+        if (self.waiting or not 1 < len(iovec) <= _MAX_PIECES
+                or not all(type(piece) is bytes for piece in iovec)):
+            tcp.Server.writeSequence(self, iovec)
+            return
+        if not self._may_send_now():
+            tcp.Server.writeSequence(self, iovec)
+            return
+        try:
+            sent = self.socket.sendmsg(iovec)
+        except OSError as e:
+            sent = 0
+            if e.errno not in _RETRY_LATER:
+                tcp.Server.writeSequence(self, iovec)
+                return
+        data = b"".join(iovec)
+        if sent < len(data):
+            tcp.Server.write(self, data[sent:])
+
+    def _may_send_now(self) -> bool:
+        """Nothing stands in the way of a send now, and this turn allows it."""
+        producer = self.producer
+        if (self.TLS or not self.connected or self.disconnecting
+                or (producer is not None and (not self.streamingProducer or self.producerPaused))):
+            return False
+        budget: TurnBudget = self.server.budget  # type: ignore[attr-defined]  # an EagerPort's
+        if self.sent_in_turn == budget.turn or not budget.take():
+            return False  # this turn's later writes leave together
+        self.sent_in_turn = budget.turn
+        return True
 
     def registerProducer(self, producer: Any, streaming: bool) -> None:
         """As Twisted's, and a pull producer is resumed again once writable.

@@ -141,6 +141,22 @@ class FramingProtocol(WebSocketServerProtocol):
             return
         do_write()
 
+    @property
+    def frames_are_plain(self) -> bool:
+        """Frames are written as built (no compression, nothing queued in autobahn)."""
+        return self._perMessageCompress is None and not self.send_queue
+
+    def write_frames(self, frames: list[bytes]) -> bool:
+        """Write complete frames (:func:`plain_frame`) together, if the socket is open."""
+        if self.state != self.STATE_OPEN:
+            return False
+        assert self.transport is not None  # the connection is open
+        if len(frames) == 1:
+            self.transport.write(frames[0])
+        else:
+            self.transport.writeSequence(frames)
+        return True
+
     def send_frame(self, payload: bytes, is_binary: bool) -> bool:
         """Send one message if the socket is open; False (and nothing sent) if not.
 

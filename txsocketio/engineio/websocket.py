@@ -26,7 +26,7 @@ from zope.interface import implementer
 from twisted.internet.interfaces import IPushProducer
 
 from txsocketio.eager import SENDS_PER_TURN, TurnBudget
-from txsocketio.engineio._autobahn import FramingProtocol, configured_protocol, use_reactor
+from txsocketio.engineio._autobahn import FramingProtocol, configured_protocol, plain_frame, use_reactor
 from txsocketio.engineio.handshake import Handshake
 from txsocketio.engineio.message import OutgoingMessage
 from txsocketio.engineio.packet import Packet, decode_frame, encode_frame
@@ -43,6 +43,9 @@ __all__ = ["EngineIOWebSocketProtocol", "WebSocketTransport", "make_factory", "t
            "NewSession", "Upgrade", "Refuse"]
 
 log = Logger(namespace="txsocketio.engineio")
+
+#: frames written together by one ``write`` of several messages (Twisted's buffer size)
+BATCH_BYTES = 65536
 
 
 @attrs.frozen
@@ -99,6 +102,8 @@ class WebSocketTransport:
     def write(self, items: Sequence[Outgoing]) -> int:
         protocol = self.protocol
         version, b64 = self.socket.protocol, self.socket.b64
+        if len(items) > 1 and protocol.frames_are_plain:
+            return self._write_batched(items, version, b64)
         sent = False
         written = 0
         for item in items:
@@ -111,6 +116,29 @@ class WebSocketTransport:
             written += 1
         if sent:
             protocol.push()
+        return written
+
+    def _write_batched(self, items: Sequence[Outgoing], version: int, b64: bool) -> int:
+        """Several messages (a binary packet and its attachments, an outbox):
+        their frames handed over together, about :data:`BATCH_BYTES` at a
+        time, so they leave in one ``send`` (a binary ack's header frame no
+        longer goes alone ahead of its attachment)."""
+        protocol = self.protocol
+        written, count = 0, len(items)
+        while written < count and not self.paused:
+            frames: list[bytes] = []
+            size = 0
+            while written < count and size < BATCH_BYTES:
+                item = items[written]
+                if isinstance(item, OutgoingMessage):
+                    frame = item.prepared(version, b64).payloadHybi
+                else:
+                    frame = plain_frame(*encode_frame(item, version, b64=b64))
+                frames.append(frame)
+                size += len(frame)
+                written += 1
+            if protocol.write_frames(frames):
+                protocol.push()
         return written
 
     def release(self, packet: Packet) -> None:
