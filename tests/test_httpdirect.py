@@ -129,11 +129,19 @@ class DirectPathTests(unittest.SynchronousTestCase):
 
     def test_idle_timeout_off_while_a_poll_waits(self) -> None:
         """As twisted.web: no idle timeout cuts a pending long-poll; it is back afterwards."""
+        timeout = self.server.site.timeOut = 10  # under the 25 s ping interval, which ends a poll
         poller, poll_transport = self.server.connect()
         poller.dataReceived(get(f"&sid={self.sid}"))
-        self.assertIsNone(poller.timeOut)
+        self.server.clock.advance(timeout + 1)
+        self.server.clock.advance(timeout + 1)
+        self.assertFalse(poll_transport.disconnecting)
+        self.assertIsNotNone(poller.direct)
         self.post(b"40")
-        self.assertEqual(poller.timeOut, self.server.site.timeOut)
+        self.assertIsNone(poller.direct)
+        self.server.clock.advance(timeout - 1)
+        self.assertFalse(poll_transport.disconnecting)  # counted from the answer
+        self.server.clock.advance(2)
+        self.assertTrue(poll_transport.disconnecting)
 
     def test_keep_alive_serves_the_next_request(self) -> None:
         """Several requests on one connection are each answered directly."""

@@ -209,7 +209,6 @@ class LimitedChannel(http.HTTPChannel):
         self._held: list[bytes] = []
         self._held_size = 0
         self._reading_paused = False
-        self._idle_timeout: float | None = None
         self._secure: bool | None = None
 
     # -- the limits the site gives ---------------------------------------------------
@@ -299,9 +298,18 @@ class LimitedChannel(http.HTTPChannel):
         return True
 
     def direct_pending(self, request: DirectRequest) -> None:
-        """``request`` is answered later: no idle timeout meanwhile (as twisted.web)."""
-        if request is self.direct:
-            self._idle_timeout = self.setTimeout(None)
+        """``request`` is answered later: no idle timeout meanwhile (as twisted.web).
+
+        The timer is not cancelled (a long-poll per message would cancel and
+        make one): if it fires while the request waits, :meth:`timeoutConnection`
+        re-arms it.
+        """
+
+    def timeoutConnection(self) -> None:
+        if self.direct is not None:
+            self.setTimeout(self.timeOut)  # a long-poll is pending: not idle
+            return
+        super().timeoutConnection()
 
     def direct_finished(self, request: DirectRequest, data: bytes) -> None:
         """Send the answer to ``request``, then read what came meanwhile."""
@@ -311,9 +319,7 @@ class LimitedChannel(http.HTTPChannel):
         if self.transport is None or self.refused is not None:
             return
         self.transport.write(data)
-        if self._idle_timeout is not None:
-            self.setTimeout(self._idle_timeout)
-            self._idle_timeout = None
+        self.resetTimeout()  # idle from now
         self._in_head = None
         held, self._held, self._held_size = self._held, [], 0
         if self._reading_paused:
