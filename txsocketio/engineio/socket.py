@@ -201,7 +201,10 @@ class EngineIOSocket:
             return
         session = self.session
         now = self._now()
+        only_messages = True
         for packet in packets:
+            if packet.type is not PacketType.MESSAGE:
+                only_messages = False
             try:
                 session.receive(packet, now)
             except ProtocolError as e:
@@ -213,7 +216,10 @@ class EngineIOSocket:
             self._dispatch()
             if session.state is not SessionState.OPEN:
                 break
-        self._step()
+        # A MESSAGE only queues an event (dispatched above); what the
+        # application did meanwhile (send, close) has stepped already.
+        if not only_messages or session.state is not SessionState.OPEN:
+            self._step()
 
     def bad_input(self, transport: Transport, error: Exception) -> None:
         """``transport`` got something undecodable: ``"parse error"`` (on the
@@ -241,9 +247,11 @@ class EngineIOSocket:
 
     def poll_started(self) -> bool:
         """A long-poll GET arrived; False if one was already pending (the
-        session then closes and the new GET gets a 400)."""
+        session then closes and the new GET gets a 400).  Once the GET is
+        held, call :meth:`flush` (it writes what waits and re-arms the timer)."""
         ok = self.session.poll_started(self._now())
-        self._step()
+        if not ok:
+            self._step()
         return ok
 
     def poll_ended(self) -> None:
@@ -253,7 +261,8 @@ class EngineIOSocket:
     def post_received(self, size: int) -> bool:
         """A POST of ``size`` bytes arrived; False if too large (closed)."""
         ok = self.session.post_received(size)
-        self._step()
+        if not ok:
+            self._step()  # closed; a POST within the limit changes nothing
         return ok
 
     def probe_opened(self, transport: Transport) -> bool:
