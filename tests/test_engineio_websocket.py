@@ -1059,6 +1059,102 @@ class FramePathTests(SynchronousTestCase):
         self.assertEqual(h.messages(), [])
         self.assertEqual(ws.close_code, 1002)
 
+    def test_binary_frame_in_pieces(self):
+        """A binary frame whose payload comes in several reads (16- and 64-bit
+        lengths) is read directly, delivered once complete, with the frame
+        after it; the same messages and counts as in one read and as
+        Autobahn's path (7-byte reads: the header is never whole)."""
+        big, small = bytes(range(256)) * 300, b"\x07" * 1000
+        data = client_frame(0x2, big) + client_frame(0x2, small) + client_frame(OP_TEXT, b"4z")
+        results = []
+        for size in (len(data), 30_000, 7):
+            h = Harness(self)
+            sid, ws = self.open(h)
+            protocol = self.protocol(h, sid)
+            begun: list[int] = []
+            original = protocol.onFrameBegin
+            protocol.onFrameBegin = lambda: (begun.append(1), original())[1]
+            for i in range(0, len(data), size):
+                ws.send_raw(data[i:i + size])
+            self.assertIsNone(protocol.partial_frame)
+            stats = protocol.trafficStats
+            results.append((h.messages(), stats.incomingOctetsWireLevel, stats.incomingOctetsAppLevel,
+                            stats.incomingWebSocketFrames, stats.incomingWebSocketMessages))
+            if size == 30_000:
+                self.assertEqual(begun, [])  # neither frame went through Autobahn's frame machinery
+        self.assertEqual(results[0], results[1])
+        self.assertEqual(results[1], results[2])
+        self.assertEqual(results[0][0], [big, small, "z"])
+
+    def test_long_text_frame_is_autobahns(self):
+        """A text frame that is not complete in one read goes to Autobahn (which
+        validates UTF-8 as it comes)."""
+        h = Harness(self)
+        sid, ws = self.open(h)
+        data = client_frame(OP_TEXT, b"4" + "\u00e9".encode() * 200)
+        ws.send_raw(data[:100])
+        self.assertIsNone(self.protocol(h, sid).partial_frame)
+        self.assertIsNotNone(self.protocol(h, sid).current_frame)
+        ws.send_raw(data[100:])
+        self.assertEqual(h.messages(), ["\u00e9" * 200])
+
+    def test_binary_frame_over_the_limit_in_pieces(self):
+        """A binary frame announcing more than max_http_buffer_size is left to
+        Autobahn from its header: 1009, nothing kept."""
+        h = Harness(self, max_http_buffer_size=1000)
+        sid, ws = self.open(h)
+        ws.send_raw(client_frame(0x2, b"x" * 1001)[:500])
+        self.assertIsNone(self.protocol(h, sid).partial_frame)
+        self.assertEqual(ws.close_code, 1009)
+        self.assertEqual(h.messages(), [])
+
+    def test_non_minimal_64bit_length_is_a_protocol_error(self):
+        """A 64-bit length under 65536 is Autobahn's to refuse (1002)."""
+        h = Harness(self)
+        _, ws = self.open(h)
+        ws.send_raw(bytes([0x82, 0x80 | 127]) + struct.pack("!Q", 2) + b"\x00\x00\x00\x00" + b"ab")
+        self.assertEqual(h.messages(), [])
+        self.assertEqual(ws.close_code, 1002)
+
+    def test_close_frame_after_a_frame_in_pieces(self):
+        """The close frame that follows a completed binary frame in the same read is Autobahn's."""
+        h = Harness(self)
+        _, ws = self.open(h)
+        data = client_frame(0x2, b"q" * 2000) + client_frame(OP_CLOSE, struct.pack("!H", 1000))
+        ws.send_raw(data[:1000])
+        ws.send_raw(data[1000:])
+        self.assertEqual(h.messages(), [b"q" * 2000])
+        self.assertEqual(ws.close_code, 1000)
+
+    def test_frame_completed_after_the_server_closed(self):
+        """The server starts the closing handshake while a frame is arriving:
+        the frame is still delivered, as Autobahn does (7-byte reads: its path).
+        The client does not answer the close frame in the middle of its own."""
+        data = client_frame(0x2, b"q" * 2000)
+        for first, step in ((1000, 1000), (7, 7)):
+            h = Harness(self)
+            ws = h.websocket("EIO=4&transport=websocket", auto_close_reply=False)
+            sid = open_sid(ws.received()[0])
+            protocol = self.protocol(h, sid)
+            ws.send_raw(data[:first])
+            protocol.sendClose(1000)
+            for i in range(first, len(data), step):
+                ws.send_raw(data[i:i + step])
+            self.assertIsNone(protocol.partial_frame)
+            self.assertEqual(h.messages(), [b"q" * 2000], step)
+
+    def test_connection_lost_in_the_middle_of_a_frame(self):
+        """The client goes with half a frame sent: nothing delivered, nothing kept."""
+        h = Harness(self)
+        sid, ws = self.open(h)
+        protocol = self.protocol(h, sid)
+        ws.send_raw(client_frame(0x2, b"q" * 2000)[:1000])
+        self.assertIsNotNone(protocol.partial_frame)
+        ws.drop()
+        self.assertIsNone(protocol.partial_frame)
+        self.assertEqual(h.messages(), [])
+        self.assertEqual(h.disconnects(), ["transport close"])
+
     def test_frame_over_the_limit_in_one_read(self):
         """A complete frame over max_http_buffer_size is not delivered: 1009 from Autobahn."""
         h = Harness(self, max_http_buffer_size=100)

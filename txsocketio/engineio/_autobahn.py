@@ -17,17 +17,19 @@ need, so this module uses its internals, and says why next to each:
   CPU of a connect): :func:`configured_protocol` puts the options on a class
   instead, so nothing is copied or formatted;
 * Twisted's ``transport.write`` only buffers until the reactor regains
-  control: :meth:`FramingProtocol.push` writes the first frames of a turn
-  through the connection's ``doWrite`` at once;
+  control: on a connection that does not send at once itself
+  (:mod:`txsocketio.eager`), :meth:`FramingProtocol.push` writes the first
+  frames of a turn through the connection's ``doWrite``;
 * its ``dataReceived`` formats debug-log arguments (``hltype``/``hlval``) on
   every read, even with debug off: :class:`FramingProtocol` skips that line;
 * it runs every frame through its general machinery (a ``FrameHeader``, a
   masker object, the begin/data/end callbacks, a UTF-8 validator object, the
   message lists), which is most of its cost for the small messages Socket.IO
-  sends: :meth:`FramingProtocol.take_frames` reads complete, unfragmented,
-  masked text and binary frames of up to 64 KiB itself and leaves every other
-  byte (control frames, fragments, anything odd or over a limit, what follows
-  a close) to Autobahn, untouched.
+  sends: :meth:`FramingProtocol.take_frames` reads unfragmented, masked
+  frames itself (complete text frames under 64 KiB; binary frames of any
+  length within the limits, also when they arrive in pieces) and leaves every
+  other byte (control frames, fragments, anything odd or over a limit, what
+  follows a close) to Autobahn, untouched.
 
 Everything else in :mod:`txsocketio.engineio.websocket` uses public API.
 """
@@ -38,8 +40,10 @@ import struct
 from types import FunctionType
 from typing import Any, TypeVar, cast
 
+import attrs
 from autobahn.twisted.websocket import WebSocketServerFactory, WebSocketServerProtocol
 from autobahn.websocket.protocol import PreparedMessage
+from autobahn.websocket.xormasker import create_xor_masker
 from twisted.internet.error import AlreadyCalled, AlreadyCancelled
 from twisted.internet.protocol import connectionDone
 from twisted.python.failure import Failure
@@ -88,6 +92,18 @@ def configured_protocol(factory: WebSocketServerFactory, base: type[_P], **extra
     namespace = {**options, **extra, "CONFIG_ATTRS": (), "__module__": base.__module__,
                  "__doc__": base.__doc__}
     return cast("type[_P]", type(base.__name__, (base,), namespace))
+
+
+@attrs.define
+class _PartialFrame:
+    """A plain binary frame being read: its mask, payload length, header
+    length, the payload's pieces so far and the bytes still missing."""
+
+    mask: bytes
+    length: int
+    header: int
+    pieces: list[bytes]
+    missing: int
 
 
 def plain_frame(payload: bytes, is_binary: bool) -> bytes:
@@ -202,9 +218,16 @@ class FramingProtocol(WebSocketServerProtocol):
         finally:
             self.maxMessagePayloadSize = limit
 
+    #: a plain binary frame whose payload is arriving in pieces (see :meth:`take_frames`)
+    partial_frame: "_PartialFrame | None" = None
+
     def dataReceived(self, data: bytes) -> None:
         # As autobahn's, without the debug line whose arguments it builds
         # (``hltype``/``hlval``) on every read even when debug is off.
+        if self.partial_frame is not None:
+            data = self._continue_frame(data)
+            if not data:
+                return
         if (self.state == self.STATE_OPEN and not self.data and self.current_frame is None
                 and not self.inside_message and self._perMessageCompress is None and self.applyMask
                 and not (self.logOctets or self.logFrames or self.trackedTimings)):
@@ -216,11 +239,14 @@ class FramingProtocol(WebSocketServerProtocol):
     def take_frames(self, data: bytes) -> bytes:
         """Deliver the plain data frames at the start of ``data``; return the rest.
 
-        A plain frame: FIN, no RSV bits, text or binary, masked, a payload
-        under 64 KiB in minimal length encoding and within the size limits,
-        complete in ``data``, and valid UTF-8 if text.  They are what
-        Autobahn would deliver, with the same traffic counts; the first byte
-        of anything else is left for Autobahn, which applies every rule.
+        A plain frame: FIN, no RSV bits, text or binary, masked, its length
+        in minimal encoding and within the size limits; a text frame under
+        64 KiB, complete in ``data`` and valid UTF-8.  A binary frame whose
+        header is here but not all of its payload (a 64 KiB attachment
+        arrives in two reads) is kept in :attr:`partial_frame` until it is
+        complete.  They are what Autobahn would deliver, with the same
+        traffic counts; the first byte of anything else is left for
+        Autobahn, which applies every rule.
         """
         stats = self.trafficStats
         # Options autobahn sets on the protocol (here: on its class) at connect.
@@ -239,10 +265,20 @@ class FramingProtocol(WebSocketServerProtocol):
                 if length < 126:
                     break  # not the minimal encoding: Autobahn fails it
                 start = 8
+            elif length == 127 and len(data) >= 14 and first == 0x82:
+                length = int.from_bytes(data[2:10], "big")
+                if length < 0x10000 or length >= 1 << 63:
+                    break  # not minimal, or the top bit set: Autobahn fails it
+                start = 14
             else:
-                break  # 64-bit length, or its header not here yet
+                break  # its header not here yet, or a long text frame: Autobahn's
             end = start + length
-            if len(data) < end or 0 < message_limit < length or 0 < frame_limit < length:
+            if 0 < message_limit < length or 0 < frame_limit < length:
+                break
+            if len(data) < end:
+                if first == 0x82:
+                    self._begin_frame(data, start, length)
+                    return b""
                 break
             payload = data[start:end]
             if length:
@@ -264,6 +300,33 @@ class FramingProtocol(WebSocketServerProtocol):
             self._onMessage(payload, binary)
         return data
 
+    def _begin_frame(self, data: bytes, start: int, length: int) -> None:
+        """Keep the start of a plain binary frame until the rest arrives."""
+        self.partial_frame = _PartialFrame(data[start - 4:start], length, start, [data[start:]],
+                                           length - (len(data) - start))
+
+    def _continue_frame(self, data: bytes) -> bytes:
+        """More of :attr:`partial_frame`; deliver it once complete, return what follows."""
+        frame = self.partial_frame
+        assert frame is not None
+        if len(data) < frame.missing:
+            frame.pieces.append(data)
+            frame.missing -= len(data)
+            return b""
+        frame.pieces.append(data[:frame.missing])
+        rest = data[frame.missing:]
+        self.partial_frame = None
+        length = frame.length
+        stats = self.trafficStats
+        stats.incomingOctetsWireLevel += frame.header + length
+        stats.incomingOctetsWebSocketLevel += length
+        stats.incomingOctetsAppLevel += length
+        stats.incomingWebSocketFrames += 1
+        stats.incomingWebSocketMessages += 1
+        # As Autobahn: a frame begun before a closing handshake is still delivered.
+        self._onMessage(create_xor_masker(frame.mask, length).process(b"".join(frame.pieces)), True)
+        return rest
+
     def onMessageEnd(self) -> None:
         # As autobahn's, without firing its "message" observers through txaio.
         if not self.failedByMe:
@@ -271,6 +334,7 @@ class FramingProtocol(WebSocketServerProtocol):
         self.message_data = None  # type: ignore[assignment]  # autobahn's own idle value
 
     def connectionLost(self, reason: Failure = connectionDone) -> None:
+        self.partial_frame = None
         super().connectionLost(reason)
         # Autobahn does not cancel its closing-handshake timeout when the
         # connection goes first (it happens when it fails a connection twice,
