@@ -18,7 +18,7 @@ from twisted.internet.testing import StringTransport
 from twisted.trial.unittest import SynchronousTestCase
 
 from txsocketio.eager import TurnBudget
-from txsocketio.engineio._autobahn import FramingProtocol, configured_protocol, plain_frame, use_reactor
+from txsocketio.engineio._autobahn import FramingProtocol, configured_protocol, frame_pieces, use_reactor
 
 from txsocketio.engineio.server import EngineIOSocket, OutgoingMessage
 from txsocketio.engineio.session import SessionState
@@ -951,18 +951,24 @@ class AutobahnSeamTests(SynchronousTestCase):
 
 
 class PlainFrameTests(SynchronousTestCase):
-    """plain_frame builds the bytes of autobahn's PreparedMessage."""
+    """frame_pieces builds the bytes of autobahn's PreparedMessage."""
 
     def test_length_encodings(self):
         for n in (0, 1, 125, 126, 127, 65535, 65536, 70000):
             for binary in (False, True):
                 payload = b"x" * n
-                self.assertEqual(plain_frame(payload, binary),
+                self.assertEqual(b"".join(frame_pieces(payload, binary)),
                                  PreparedMessage(payload, binary, False, False).payloadHybi, (n, binary))
+
+    def test_large_payload_not_copied(self):
+        payload = b"z" * 70_000
+        header, body = frame_pieces(payload, True)
+        self.assertIs(body, payload)
+        self.assertEqual(len(frame_pieces(b"z" * 4095, True)), 1)
 
     @given(st.binary(max_size=300), st.booleans())
     def test_same_as_autobahn(self, payload, binary):
-        self.assertEqual(plain_frame(payload, binary),
+        self.assertEqual(b"".join(frame_pieces(payload, binary)),
                          PreparedMessage(payload, binary, False, False).payloadHybi)
 
 

@@ -50,7 +50,7 @@ from twisted.python.failure import Failure
 
 from txsocketio.eager import TurnBudget
 
-__all__ = ["FramingProtocol", "configured_protocol", "plain_frame", "use_reactor"]
+__all__ = ["FramingProtocol", "configured_protocol", "frame_pieces", "use_reactor"]
 
 
 class _ReactorTimer:
@@ -102,22 +102,27 @@ class _PartialFrame:
     mask: bytes
     length: int
     header: int
-    pieces: list[bytes]
+    pieces: list[bytes | memoryview]
     missing: int
 
 
-def plain_frame(payload: bytes, is_binary: bool) -> bytes:
-    """One unfragmented, unmasked, uncompressed server frame (RFC 6455 5.2):
-    what autobahn's ``PreparedMessage`` builds, without building the object."""
+def frame_pieces(payload: bytes, is_binary: bool) -> list[bytes]:
+    """One unfragmented, unmasked, uncompressed server frame (RFC 6455 5.2),
+    the bytes of autobahn's ``PreparedMessage`` without building the object:
+    one piece, or for a large payload its header and the payload itself (not
+    copied; :meth:`FramingProtocol.write_frames` hands both to one ``sendmsg``)."""
     first = 0x82 if is_binary else 0x81
     n = len(payload)
     if n < 126:
-        return bytes((first, n)) + payload
-    if n < 0x10000:
-        return _pack_short(first, 126, n) + payload
-    return _pack_long(first, 127, n) + payload
+        return [bytes((first, n)) + payload]
+    header = _pack_short(first, 126, n) if n < 0x10000 else _pack_long(first, 127, n)
+    if n < _SEPARATE_PAYLOAD:
+        return [header + payload]
+    return [header, payload]
 
 
+#: from this size on a payload is not copied behind its frame header
+_SEPARATE_PAYLOAD = 4096
 _pack_short = struct.Struct("!BBH").pack
 _pack_long = struct.Struct("!BBQ").pack
 
@@ -163,7 +168,7 @@ class FramingProtocol(WebSocketServerProtocol):
         return self._perMessageCompress is None and not self.send_queue
 
     def write_frames(self, frames: list[bytes]) -> bool:
-        """Write complete frames (:func:`plain_frame`) together, if the socket is open."""
+        """Write complete frames (:func:`frame_pieces`) together, if the socket is open."""
         if self.state != self.STATE_OPEN:
             return False
         assert self.transport is not None  # the connection is open
@@ -183,13 +188,11 @@ class FramingProtocol(WebSocketServerProtocol):
         if self.state != self.STATE_OPEN:
             return False
         if self._perMessageCompress is None:
-            frame = plain_frame(payload, is_binary)
+            pieces = frame_pieces(payload, is_binary)
             if self.send_queue:
-                self.sendData(frame)
-            else:
-                assert self.transport is not None  # the connection is open
-                self.transport.write(frame)
-            return True
+                self.sendData(b"".join(pieces))
+                return True
+            return self.write_frames(pieces)
         self._send_compressed(payload, is_binary)
         return True
 
@@ -302,7 +305,7 @@ class FramingProtocol(WebSocketServerProtocol):
 
     def _begin_frame(self, data: bytes, start: int, length: int) -> None:
         """Keep the start of a plain binary frame until the rest arrives."""
-        self.partial_frame = _PartialFrame(data[start - 4:start], length, start, [data[start:]],
+        self.partial_frame = _PartialFrame(data[start - 4:start], length, start, [memoryview(data)[start:]],
                                            length - (len(data) - start))
 
     def _continue_frame(self, data: bytes) -> bytes:

@@ -26,7 +26,7 @@ from zope.interface import implementer
 from twisted.internet.interfaces import IPushProducer
 
 from txsocketio.eager import SENDS_PER_TURN, TurnBudget
-from txsocketio.engineio._autobahn import FramingProtocol, configured_protocol, plain_frame, use_reactor
+from txsocketio.engineio._autobahn import FramingProtocol, configured_protocol, frame_pieces, use_reactor
 from txsocketio.engineio.handshake import Handshake
 from txsocketio.engineio.message import OutgoingMessage
 from txsocketio.engineio.packet import Packet, decode_frame, encode_frame
@@ -132,10 +132,12 @@ class WebSocketTransport:
                 item = items[written]
                 if isinstance(item, OutgoingMessage):
                     frame = item.prepared(version, b64).payloadHybi
+                    frames.append(frame)
+                    size += len(frame)
                 else:
-                    frame = plain_frame(*encode_frame(item, version, b64=b64))
-                frames.append(frame)
-                size += len(frame)
+                    for piece in frame_pieces(*encode_frame(item, version, b64=b64)):
+                        frames.append(piece)
+                        size += len(piece)
                 written += 1
             if protocol.write_frames(frames):
                 protocol.push()
