@@ -4,13 +4,14 @@ tests/interop/test_tap.py)."""
 
 from __future__ import annotations
 
+import gc
 import io
 import os
 import sys
 import tempfile
 from typing import Any
 
-from twisted.application.service import Application
+from twisted.application.service import Application, Service
 from twisted.logger import ILogObserver, LogLevel
 from twisted.python import usage
 from twisted.scripts.twistd import ServerOptions
@@ -334,6 +335,19 @@ class LoggingTests(unittest.TestCase):
         self.assertIsNone(application.getComponent(ILogObserver, None))
 
 
+
+
+class FreezeTests(unittest.TestCase):
+    def test_startup_objects_frozen_when_started(self) -> None:
+        """Once started, the objects made before are out of the collector's
+        passes (gc.freeze); nothing is frozen before that."""
+        self.addCleanup(gc.unfreeze)
+        gc.unfreeze()
+        service = TwistdService(Service())
+        self.assertEqual(gc.get_freeze_count(), 0)
+        service.startService()
+        self.addCleanup(service.stopService)
+        self.assertGreater(gc.get_freeze_count(), 0)
 
 
 class ObservabilityOptionsTests(unittest.TestCase):

@@ -11,6 +11,8 @@ and ``--access-log`` turns the access log on.
 
 from __future__ import annotations
 
+import gc
+
 import importlib
 import os
 import sys
@@ -361,6 +363,14 @@ class TwistdService(MultiService):
         self.log_format = log_format
         self.twistd_options = twistd_options
         socketio.setServiceParent(self)
+
+    def startService(self) -> None:
+        super().startService()
+        # What exists now (modules, the application) lives as long as the
+        # process.  Frozen, it is left out of the collector's full passes,
+        # which a storm of connections sets off: they walk only what the
+        # connections made (a third of the collector's time in a connect).
+        gc.freeze()
 
     def setServiceParent(self, parent: Any) -> None:
         super().setServiceParent(parent)
