@@ -369,7 +369,7 @@ class TwistdService(MultiService):
         # What exists now (modules, the application) lives as long as the
         # process.  Frozen, it is left out of the collector's full passes,
         # which a storm of connections sets off: they walk only what the
-        # connections made (a third of the collector's time in a connect).
+        # connections made (half of the collector's time in a connect storm).
         gc.freeze()
 
     def setServiceParent(self, parent: Any) -> None:
