@@ -106,6 +106,38 @@ class _PartialFrame:
     missing: int
 
 
+def _plain_header(data: bytes) -> tuple[int, int] | None:
+    """Where the payload of the frame at the start of ``data`` begins, and its
+    length, if the frame is one :meth:`FramingProtocol.take_frames` reads:
+    FIN, no RSV bits, text or binary, masked, the length in minimal encoding
+    (64-bit lengths for binary frames only).  None for anything else, and
+    for a header not complete in ``data``."""
+    first, second = data[0], data[1]
+    if (first != 0x81 and first != 0x82) or second < 0x80:
+        return None  # fragmented, control, RSV, another opcode, unmasked
+    length = second & 0x7F
+    if length < 126:
+        return 6, length
+    if length == 126 and len(data) >= 8:
+        length = (data[2] << 8) | data[3]
+        return None if length < 126 else (8, length)  # not minimal: Autobahn fails it
+    if length == 127 and len(data) >= 14 and first == 0x82:
+        length = int.from_bytes(data[2:10], "big")
+        if length < 0x10000 or length >= 1 << 63:
+            return None  # not minimal, or the top bit set: Autobahn fails it
+        return 14, length
+    return None  # its header not here yet, or a long text frame: Autobahn's
+
+
+def _count_frame(stats: Any, wire: int, length: int) -> None:
+    """Autobahn's traffic counts for one frame that is one message."""
+    stats.incomingOctetsWireLevel += wire
+    stats.incomingOctetsWebSocketLevel += length
+    stats.incomingOctetsAppLevel += length
+    stats.incomingWebSocketFrames += 1
+    stats.incomingWebSocketMessages += 1
+
+
 def frame_pieces(payload: bytes, is_binary: bool) -> list[bytes]:
     """One unfragmented, unmasked, uncompressed server frame (RFC 6455 5.2),
     the bytes of autobahn's ``PreparedMessage`` without building the object:
@@ -257,24 +289,11 @@ class FramingProtocol(WebSocketServerProtocol):
         frame_limit: int = self.maxFramePayloadSize  # type: ignore[attr-defined]
         validate_text: bool = self.utf8validateIncoming  # type: ignore[attr-defined]
         while len(data) >= 6 and self.state == self.STATE_OPEN:
-            first, second = data[0], data[1]
-            if (first != 0x81 and first != 0x82) or second < 0x80:
-                break  # fragmented, control, RSV, another opcode, unmasked
-            length = second & 0x7F
-            if length < 126:
-                start = 6
-            elif length == 126 and len(data) >= 8:
-                length = (data[2] << 8) | data[3]
-                if length < 126:
-                    break  # not the minimal encoding: Autobahn fails it
-                start = 8
-            elif length == 127 and len(data) >= 14 and first == 0x82:
-                length = int.from_bytes(data[2:10], "big")
-                if length < 0x10000 or length >= 1 << 63:
-                    break  # not minimal, or the top bit set: Autobahn fails it
-                start = 14
-            else:
-                break  # its header not here yet, or a long text frame: Autobahn's
+            header = _plain_header(data)
+            if header is None:
+                break
+            start, length = header
+            first = data[0]
             end = start + length
             if 0 < message_limit < length or 0 < frame_limit < length:
                 break
@@ -295,11 +314,7 @@ class FramingProtocol(WebSocketServerProtocol):
                 except UnicodeDecodeError:
                     break  # Autobahn fails the connection (1007)
             data = data[end:]
-            stats.incomingOctetsWireLevel += end
-            stats.incomingOctetsWebSocketLevel += length
-            stats.incomingOctetsAppLevel += length
-            stats.incomingWebSocketFrames += 1
-            stats.incomingWebSocketMessages += 1
+            _count_frame(stats, end, length)
             self._onMessage(payload, binary)
         return data
 
@@ -320,12 +335,7 @@ class FramingProtocol(WebSocketServerProtocol):
         rest = data[frame.missing:]
         self.partial_frame = None
         length = frame.length
-        stats = self.trafficStats
-        stats.incomingOctetsWireLevel += frame.header + length
-        stats.incomingOctetsWebSocketLevel += length
-        stats.incomingOctetsAppLevel += length
-        stats.incomingWebSocketFrames += 1
-        stats.incomingWebSocketMessages += 1
+        _count_frame(self.trafficStats, frame.header + length, length)
         # As Autobahn: a frame begun before a closing handshake is still delivered.
         self._onMessage(create_xor_masker(frame.mask, length).process(b"".join(frame.pieces)), True)
         return rest
