@@ -275,6 +275,21 @@ class EagerServerTests(unittest.SynchronousTestCase):
         server.doWrite()
         self.assertEqual(b"".join(sock.sent), b"headattachment")
 
+    def test_sequence_errors_as_write(self) -> None:
+        """EAGAIN buffers the pieces; a reset buffers them too and Twisted's next
+        send reports the loss."""
+        server, sock = connection(self.clock)
+        sock.error = BlockingIOError(errno.EAGAIN, "again")
+        server.writeSequence([b"a", b"b"])
+        server.doWrite()
+        self.assertEqual(sock.sent, [b"ab"])
+        other, sock = connection(self.clock)
+        sock.error = ConnectionResetError(errno.ECONNRESET, "reset")
+        other.writeSequence([b"a", b"b"])
+        self.assertTrue(other.waiting)
+        sock.error = ConnectionResetError(errno.ECONNRESET, "reset")
+        self.assertIsInstance(other.doWrite(), Exception)
+
     def test_sequence_behind_buffered_bytes(self) -> None:
         server, sock = connection(self.clock)
         server.write(b"a")

@@ -100,40 +100,33 @@ class EagerServer(tcp.Server):
         if self.waiting or type(data) is not bytes or not data or not self._may_send_now():
             tcp.Server.write(self, data)  # behind buffered bytes, or Twisted's own case
             return
-        try:
-            sent = self.socket.send(data)
-        except OSError as e:
-            # EAGAIN and the like: buffer it.  Anything else: Twisted's path
-            # buffers it (or drops it after a half-close) and its next send
-            # meets the error and loses the connection as it always does.
-            sent = 0
-            if e.errno not in _RETRY_LATER:
-                tcp.Server.write(self, data)
-                return
-        if sent < len(data):
-            tcp.Server.write(self, data[sent:])
+        self._send_now(self.socket.send, data, [data])
 
     def writeSequence(self, iovec: Iterable[bytes]) -> None:
         """As :meth:`write`, the pieces sent together with one ``sendmsg``."""
         if not isinstance(iovec, list):
             iovec = list(iovec)
         if (self.waiting or not 1 < len(iovec) <= _MAX_PIECES
-                or not all(type(piece) is bytes for piece in iovec)):
+                or not all(type(piece) is bytes for piece in iovec) or not self._may_send_now()):
             tcp.Server.writeSequence(self, iovec)
             return
-        if not self._may_send_now():
-            tcp.Server.writeSequence(self, iovec)
-            return
+        self._send_now(self.socket.sendmsg, iovec, iovec)
+
+    def _send_now(self, send: Any, argument: Any, pieces: list[bytes]) -> None:
+        """``send(argument)``; what the socket does not take goes to Twisted's buffer."""
         try:
-            sent = self.socket.sendmsg(iovec)
+            sent = send(argument)
         except OSError as e:
-            sent = 0
+            # EAGAIN and the like: buffer it all.  Anything else: Twisted's
+            # path buffers it (or drops it after a half-close) and its next
+            # send meets the error and loses the connection as it always does.
             if e.errno not in _RETRY_LATER:
-                tcp.Server.writeSequence(self, iovec)
+                tcp.Server.writeSequence(self, pieces)
                 return
-        data = b"".join(iovec)
-        if sent < len(data):
-            tcp.Server.write(self, data[sent:])
+            sent = 0
+        total = len(pieces[0]) if len(pieces) == 1 else sum(len(piece) for piece in pieces)
+        if sent < total:
+            tcp.Server.write(self, (pieces[0] if len(pieces) == 1 else b"".join(pieces))[sent:])
 
     def _may_send_now(self) -> bool:
         """Nothing stands in the way of a send now, and this turn allows it."""
