@@ -31,6 +31,7 @@ from treq.testing import RequestTraversalAgent
 from zope.interface import implementer
 
 from txsocketio.engineio.server import EngineIOServer, EngineIOSocket
+from txsocketio.http import SocketIOSite
 
 HOST = "example.com"
 BASE = f"http://{HOST}/engine.io/"
@@ -169,7 +170,12 @@ class Harness:
         self.root.putChild(b"engine.io", self.resource)
         self.agent = RequestTraversalAgent(self.root)
         self.site_clock = MemoryReactorClock()
-        self.site = Site(self.root, reactor=self.site_clock)
+        if getattr(test, "direct_path", False):
+            # WebSocket upgrades (and polling) on SocketIOSite's direct path
+            self.site: Site = SocketIOSite(self.root, reactor=self.site_clock)
+            self.site.serve_directly("/engine.io/", self.resource)
+        else:
+            self.site = Site(self.root, reactor=self.site_clock)
         self.websockets: list[WebSocketClient] = []
 
     # -- application callbacks

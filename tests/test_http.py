@@ -7,12 +7,14 @@ import io
 from typing import Any
 
 from twisted.internet.address import IPv4Address
+from twisted.internet.protocol import Factory, Protocol
 from twisted.internet.testing import MemoryReactorClock, StringTransport
+from twisted.protocols.policies import ProtocolWrapper, WrappingFactory
 from twisted.trial import unittest
 from twisted.web import server
 from twisted.web.resource import Resource
 
-from txsocketio.http import LINGER, HTTPLimits, RefusedRequest, Request, SocketIOSite
+from txsocketio.http import LINGER, HTTPLimits, RefusedRequest, Request, SocketIOSite, switch_protocol
 
 
 class Recorder(Resource):
@@ -411,3 +413,30 @@ class SiteTests(unittest.TestCase):
         """limit_path("/") is an error: the whole site would be the Socket.IO path."""
         site, _, _, _ = make_site()
         self.assertRaises(ValueError, site.limit_path, "/", 10)
+
+
+class SwitchProtocolTests(unittest.SynchronousTestCase):
+    """``switch_protocol``: who receives a connection's bytes after a hand-over."""
+
+    def test_plain_transport(self) -> None:
+        transport = StringTransport()
+        new = Protocol()
+        switch_protocol(transport, new)
+        self.assertIs(transport.protocol, new)  # type: ignore[attr-defined]
+
+    def test_below_a_wrapper(self) -> None:
+        """A TLS connection's transport is a protocol wrapper: its wrapped protocol changes."""
+        wrapper = ProtocolWrapper(WrappingFactory(Factory()), Protocol())
+        new = Protocol()
+        switch_protocol(wrapper, new)
+        self.assertIs(wrapper.wrappedProtocol, new)
+
+    def test_wrapper_as_the_protocol(self) -> None:
+        """A transport whose protocol is a wrapper (TLS over the TCP connection): below the wrapper."""
+        transport = StringTransport()
+        wrapper = ProtocolWrapper(WrappingFactory(Factory()), Protocol())
+        transport.protocol = wrapper  # type: ignore[attr-defined]
+        new = Protocol()
+        switch_protocol(transport, new)
+        self.assertIs(transport.protocol, wrapper)  # type: ignore[attr-defined]
+        self.assertIs(wrapper.wrappedProtocol, new)

@@ -210,6 +210,126 @@ class DirectPathTests(unittest.SynchronousTestCase):
         self.assertEqual(len(self.flushLoggedErrors(RuntimeError)), 1)
 
 
+def upgrade(query: str = "", extra: bytes = b"") -> bytes:
+    """A WebSocket opening handshake, as a browser sends it."""
+    return (b"GET /socket.io/?EIO=4&transport=websocket%s HTTP/1.1\r\nHost: example.com\r\n"
+            b"Origin: http://example.com\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+            b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n%s\r\n"
+            % (query.encode(), extra))
+
+
+def text_frame(payload: bytes) -> bytes:
+    """A masked client text frame (short)."""
+    mask = b"\x01\x02\x03\x04"
+    return bytes([0x81, 0x80 | len(payload)]) + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+
+
+class WebSocketUpgradeTests(unittest.SynchronousTestCase):
+    """A WebSocket upgrade on the direct path: its bytes handed to Autobahn."""
+
+    def setUp(self) -> None:
+        CountingRequest.made = 0
+        self.server = Server()
+
+    def open(self, server: Server | None = None, query: str = "",
+             extra: bytes = b"") -> tuple[Any, StringTransport]:
+        channel, transport = (server or self.server).connect()
+        transport.protocol = channel
+        channel.dataReceived(upgrade(query, extra))
+        return channel, transport
+
+    def test_new_session_without_a_twisted_request(self) -> None:
+        """The upgrade is answered 101 by Autobahn with no twisted.web Request
+        made; the OPEN packet and a Socket.IO CONNECT's answer follow."""
+        channel, transport = self.open()
+        self.assertEqual(CountingRequest.made, 0)
+        self.assertTrue(transport.value().startswith(b"HTTP/1.1 101 Switching Protocols\r\n"), transport.value())
+        self.assertIn(b"Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n", transport.value())
+        ws = transport.protocol
+        self.assertIsNot(ws, channel)
+        transport.producer.resumeProducing()  # the 101 is out
+        self.assertIn(b"0{\"sid\":", transport.value())
+        transport.clear()
+        ws.dataReceived(text_frame(b"40"))
+        self.assertIn(b"40{\"sid\":", transport.value())
+        self.assertEqual(len(self.server.sio.engine.sockets), 1)
+
+    def test_same_101_as_twisted_web(self) -> None:
+        """The 101 is the same as on twisted.web's path (both are Autobahn's)."""
+        answers = []
+        for direct in (False, True):
+            _, transport = self.open(Server(direct=direct), extra=b"Cookie: a=b\r\n")
+            answers.append(transport.value())
+        self.assertEqual(answers[0], answers[1])
+
+    def test_channel_timers_stop(self) -> None:
+        """The HTTP channel's idle timeout and head deadline do not cut the WebSocket."""
+        self.server.site.timeOut = 10
+        channel, transport = self.open()
+        transport.producer.resumeProducing()
+        self.server.clock.advance(self.server.site.limits.headers_timeout + 11)
+        self.assertFalse(transport.disconnecting)
+        self.assertIsNone(channel.transport)
+        self.assertIsNone(channel.direct)
+
+    def test_upgrade_of_a_polling_session(self) -> None:
+        """An upgrade with a sid (the probe of a polling session) is handed over too."""
+        sid = self.server.handshake()
+        made = CountingRequest.made
+        _, transport = self.open(query=f"&sid={sid}")
+        self.assertEqual(CountingRequest.made, made)
+        self.assertTrue(transport.value().startswith(b"HTTP/1.1 101 "))
+        transport.producer.resumeProducing()
+        transport.clear()
+        transport.protocol.dataReceived(text_frame(b"2probe"))
+        self.assertIn(b"3probe", transport.value())
+
+    def test_refusals_answered_directly(self) -> None:
+        """An unknown sid and a refused origin get the same answers as on twisted.web's path."""
+        def answers(direct: bool) -> list[tuple[int, dict[bytes, bytes], bytes]]:
+            server = Server(direct=direct)
+            out = []
+            for query, extra in (("&sid=nope", b""), ("", b"Origin: http://evil.example\r\n")):
+                channel, transport = server.connect()
+                raw = upgrade(query)
+                if extra:
+                    raw = raw.replace(b"Origin: http://example.com\r\n", extra)
+                channel.dataReceived(raw)
+                code, headers, body = parse(transport.value())
+                headers.pop(b"date")
+                out.append((code, headers, body))
+            return out
+
+        expected, got = answers(False), answers(True)
+        self.assertEqual([a[0] for a in got], [400, 403])
+        self.assertEqual(got, expected)
+
+    def test_allow_request_sees_a_twisted_request(self) -> None:
+        """With ``allow_request`` set, a new session's upgrade goes through twisted.web."""
+        seen: list[Any] = []
+        server = Server(sio_kwargs={"allow_request": lambda request: seen.append(request) or True})
+        _, transport = self.open(server)
+        self.assertTrue(transport.value().startswith(b"HTTP/1.1 101 "))
+        self.assertEqual([type(r) for r in seen], [CountingRequest])
+
+    def test_hooks_see_a_twisted_request(self) -> None:
+        """With a hook that is given the request, the upgrade goes through twisted.web."""
+        seen: list[Any] = []
+        self.server.sio.engine.on_initial_headers(lambda headers, request: seen.append(request))
+        _, transport = self.open()
+        self.assertTrue(transport.value().startswith(b"HTTP/1.1 101 "))
+        self.assertEqual([type(r) for r in seen], [CountingRequest])
+
+    def test_hand_over_only_while_rendering(self) -> None:
+        """``hand_over`` outside the resource's render is a programming error."""
+        sid = self.server.handshake()
+        channel, _ = self.server.connect()
+        channel.dataReceived(get(f"&sid={sid}"))  # nothing to send: the poll waits
+        request = channel.direct
+        self.assertIsInstance(request, DirectRequest)
+        self.assertRaises(RuntimeError, request.hand_over, object())
+
+
 class DeclinedTests(unittest.SynchronousTestCase):
     """What the direct path leaves to twisted.web."""
 

@@ -235,10 +235,29 @@ class ReadRequestDeclinesTests(SynchronousTestCase):
         self.assertDeclined(build(method=b"POST", headers=good, body=b"hello"),
                             build(method=b"POST", headers=[*good, b"Expect: 100-continue"], body=b"hello"))
 
-    def test_upgrade(self) -> None:
-        """``Upgrade: websocket`` is declined (``Connection: Upgrade`` alone is not)."""
+    def test_websocket_upgrade(self) -> None:
+        """A WebSocket opening handshake is read, its headers as sent (any case of ``websocket``)."""
+        for value in (b"websocket", b"WebSocket"):
+            headers = [b"Host: localhost:3000", b"Connection: Upgrade", b"Upgrade: " + value,
+                       b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==", b"Sec-WebSocket-Version: 13"]
+            head = read(build(target=b"/socket.io/?EIO=4&transport=websocket", headers=headers))
+            assert head is not None
+            self.assertEqual(head.headers[b"upgrade"], value)
+            self.assertEqual(head.headers[b"sec-websocket-key"], b"dGhlIHNhbXBsZSBub25jZQ==")
+
+    def test_other_upgrade(self) -> None:
+        """An ``Upgrade`` to anything but WebSocket is declined (``Connection: Upgrade`` alone is not)."""
         good = [b"Host: localhost:3000", b"Connection: Upgrade"]
-        self.assertDeclined(build(headers=good), build(headers=[*good, b"Upgrade: websocket"]))
+        for value in (b"h2c", b"websocket, h2c", b""):
+            self.assertDeclined(build(headers=good), build(headers=[*good, b"Upgrade: " + value]))
+
+    def test_upgrade_with_body(self) -> None:
+        """A WebSocket upgrade with a body, or by POST, is declined."""
+        upgrade = [b"Host: localhost:3000", b"Upgrade: websocket"]
+        self.assertDeclined(build(headers=upgrade),
+                            build(headers=[*upgrade, b"Content-Length: 0"]))
+        self.assertDeclined(build(method=b"POST", headers=[b"Host: localhost:3000", b"Content-Length: 2"], body=b"ok"),
+                            build(method=b"POST", headers=[*upgrade, b"Content-Length: 2"], body=b"ok"))
 
     def test_connection_close(self) -> None:
         """``Connection: close`` is declined where ``Connection: keep-alive`` is read."""

@@ -16,10 +16,10 @@
 * names itself ``Server: txsocketio`` (configurable) instead of Twisted's
   version;
 * speaks HTTP/1.1 only (an HTTP/2 connection would bypass these limits).
-* answers plain long-polling requests under a path given to
-  :meth:`SocketIOSite.serve_directly` without twisted.web's parsing, request
-  objects and traversal (:mod:`txsocketio.httpdirect`); everything else goes
-  to twisted.web.
+* answers plain long-polling requests, and hands plain WebSocket upgrades to
+  their protocol, under a path given to :meth:`SocketIOSite.serve_directly`
+  without twisted.web's parsing, request objects and traversal
+  (:mod:`txsocketio.httpdirect`); everything else goes to twisted.web.
 
 ``twistd txsocketio`` and :class:`~txsocketio.service.SocketIOService` use it.
 To embed txsocketio in a site of your own with the same protection::
@@ -38,9 +38,10 @@ from io import BytesIO
 from typing import Any, Callable, Iterable, Mapping, Sequence, TextIO, cast
 
 import attr
-from twisted.internet.interfaces import IConsumer
+from twisted.internet.interfaces import IConsumer, IProtocol
 from twisted.internet.protocol import connectionDone
 from twisted.logger import Logger
+from twisted.protocols.policies import ProtocolWrapper
 from twisted.python.failure import Failure
 from twisted.web import http, server
 from twisted.web.resource import IResource
@@ -210,6 +211,8 @@ class LimitedChannel(http.HTTPChannel):
         self._held_size = 0
         self._reading_paused = False
         self._secure: bool | None = None
+        #: the bytes of the direct request being rendered (for a hand-over)
+        self._direct_bytes: bytes | None = None
 
     # -- the limits the site gives ---------------------------------------------------
 
@@ -294,8 +297,27 @@ class LimitedChannel(http.HTTPChannel):
         self._cancel_deadline()
         self._in_head = False
         self.direct = request
-        request.render(route.resource)
+        self._direct_bytes = data
+        try:
+            request.render(route.resource)
+        finally:
+            self._direct_bytes = None
         return True
+
+    def direct_hand_over(self, request: DirectRequest, protocol: IProtocol) -> None:
+        """The connection is ``protocol``'s now (a WebSocket upgrade): it is
+        given the request's bytes, as if it had been the port's protocol; this
+        channel's timers stop and it reads no more."""
+        data, transport = self._direct_bytes, self.transport
+        if request is not self.direct or data is None or transport is None:
+            raise RuntimeError("hand_over() is for the direct request being rendered")
+        self.direct = None
+        self.setTimeout(None)
+        self._cancel_deadline()
+        self.transport = None
+        switch_protocol(transport, protocol)
+        protocol.makeConnection(transport)
+        protocol.dataReceived(data)
 
     def direct_pending(self, request: DirectRequest) -> None:
         """``request`` is answered later: no idle timeout meanwhile (as twisted.web).
@@ -482,6 +504,18 @@ class LimitedChannel(http.HTTPChannel):
             self._linger.cancel()
         self._linger = None
         super().connectionLost(reason)
+
+
+def switch_protocol(transport: Any, protocol: IProtocol) -> None:
+    """Make ``protocol`` the receiver of ``transport``'s bytes, below TLS if
+    any (as Autobahn's ``WebSocketResource`` does; Twisted has no API for it,
+    https://github.com/twisted/twisted/issues/3204)."""
+    if isinstance(transport, ProtocolWrapper):
+        transport.wrappedProtocol = protocol  # a TLS connection's protocol
+    elif isinstance(getattr(transport, "protocol", None), ProtocolWrapper):
+        transport.protocol.wrappedProtocol = protocol
+    else:
+        transport.protocol = protocol
 
 
 def _split_request_line(line: bytes) -> tuple[bytes, bytes]:

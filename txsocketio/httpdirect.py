@@ -7,17 +7,19 @@ given to :meth:`~txsocketio.http.SocketIOSite.serve_directly` with
 :class:`DirectRequest`: the part of twisted.web's ``Request`` API that the
 Engine.IO resource uses (the arguments, the request headers, response code
 and headers, ``write``/``finish``, ``notifyFinish``), answered with one
-write.  The resource says which requests it takes
+write, or handed over whole to a WebSocket protocol
+(:meth:`DirectRequest.hand_over`).  The resource says which requests it takes
 (:meth:`DirectResource.serves_directly`): the Engine.IO resource takes the
-long-polling requests of open sessions, the hot path of a polling client;
-handshakes, WebSocket upgrades and whatever a hook or the access log needs to
-see as a real ``Request`` keep going through twisted.web.
+long-polling requests of open sessions, the hot path of a polling client, and
+WebSocket upgrades, the whole of a WebSocket connect; polling handshakes and
+whatever a hook, ``allow_request`` or the access log needs to see as a real
+``Request`` keep going through twisted.web.
 """
 
 from __future__ import annotations
 
 from io import BytesIO
-from typing import TYPE_CHECKING, Any, Callable, Protocol
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Protocol
 
 from twisted.internet.defer import Deferred
 from twisted.logger import Logger
@@ -28,9 +30,9 @@ from twisted.web.server import NOT_DONE_YET
 from txsocketio.httphead import RequestHead, parse_query
 
 if TYPE_CHECKING:
-    from twisted.internet.interfaces import IAddress
+    from twisted.internet.interfaces import IAddress, IProtocol
 
-__all__ = ["DirectRequest", "DirectResource", "HTTPDate"]
+__all__ = ["DirectHeaders", "DirectRequest", "DirectResource", "HTTPDate"]
 
 log = Logger(namespace="txsocketio.http")
 
@@ -55,6 +57,29 @@ class DirectChannel(Protocol):
     def direct_pending(self, request: "DirectRequest") -> None: ...
 
     def direct_finished(self, request: "DirectRequest", data: bytes) -> None: ...
+
+    def direct_hand_over(self, request: "DirectRequest", protocol: "IProtocol") -> None: ...
+
+
+class DirectHeaders:
+    """A direct request's headers as the part of twisted.web's ``Headers``
+    that readers use (each name once: the direct path reads no repeats)."""
+
+    __slots__ = ("_headers",)
+
+    def __init__(self, headers: dict[bytes, bytes]) -> None:
+        self._headers = headers
+
+    def getRawHeaders(self, name: bytes, default: Any = None) -> Any:
+        value = self._headers.get(name.lower())
+        return default if value is None else [value]
+
+    def hasHeader(self, name: bytes) -> bool:
+        return name.lower() in self._headers
+
+    def getAllRawHeaders(self) -> Iterator[tuple[bytes, list[bytes]]]:
+        for name, value in self._headers.items():
+            yield name, [value]
 
 
 class HTTPDate:
@@ -119,6 +144,21 @@ class DirectRequest:
 
     def getClientAddress(self) -> "IAddress":
         return self.channel.transport.getPeer()
+
+    def getHost(self) -> "IAddress":
+        return self.channel.transport.getHost()
+
+    @property
+    def requestHeaders(self) -> "DirectHeaders":
+        """The request headers, read as twisted.web's ``Headers``."""
+        return DirectHeaders(self._headers)
+
+    def hand_over(self, protocol: "IProtocol") -> None:
+        """Give the connection to ``protocol`` (a WebSocket upgrade), which
+        reads this request's bytes itself, as it would as the port's protocol.
+        Only while the resource renders: the request is then done."""
+        self.finished = True
+        self.channel.direct_hand_over(self, protocol)
 
     # -- the response -----------------------------------------------------------------
 

@@ -10,10 +10,13 @@ in a few ``bytes`` operations.
 It is pure (bytes in, a :class:`RequestHead` or ``None`` out) and deliberately
 narrow: it takes only what it can read completely and unambiguously, and says
 ``None`` to everything else (an incomplete or pipelined read, another method
-or version, a chunked or ``Expect`` body, ``Upgrade``, ``Connection: close``,
-folded, repeated or odd header lines, a head over the limits), which then
-goes to twisted.web with all its rules and error answers.  ``None`` costs
-nothing but the attempt: no byte has been consumed.
+or version, a chunked or ``Expect`` body, an ``Upgrade`` other than a
+WebSocket one, ``Connection: close``, folded, repeated or odd header lines, a
+head over the limits), which then goes to twisted.web with all its rules and
+error answers.  ``None`` costs nothing but the attempt: no byte has been
+consumed.  A WebSocket opening handshake (a ``GET`` with ``Upgrade:
+websocket`` and no body) is read like any other request: whoever takes it
+hands the same bytes to the WebSocket protocol, which reads them itself.
 """
 
 from __future__ import annotations
@@ -30,7 +33,7 @@ _FIELDS = re.compile(rb"(?:[!#$%&'*+\-.^_`|~0-9A-Za-z]+:[\t\x20-\x7e\x80-\xff]*\
 #: A request line in origin form: method, a target of visible ASCII, HTTP/1.1.
 _REQUEST_LINE = re.compile(rb"(GET|POST) (/[\x21-\x7e]*) HTTP/1\.1\Z")
 #: headers that ask for handling the direct path does not do
-_DECLINED = (b"transfer-encoding", b"upgrade", b"expect")
+_DECLINED = (b"transfer-encoding", b"expect")
 
 
 @dataclass(slots=True)
@@ -87,6 +90,9 @@ def read_request(data: bytes, *, prefix: bytes, max_request_line: int, max_heade
     if connection is not None and b"close" in connection.lower():
         return None
     length_field = headers.get(b"content-length")
+    upgrade = headers.get(b"upgrade")
+    if upgrade is not None and (upgrade.lower() != b"websocket" or method != b"GET" or length_field is not None):
+        return None  # another protocol, or an upgrade with a body
     if length_field is None:
         length = 0
     elif length_field.isdigit() and len(length_field) <= 15:

@@ -77,11 +77,18 @@ class EngineIOResource(Resource):
 
     def serves_directly(self, request: Any) -> bool:
         """Whether ``request`` may be answered on the direct path of a
-        :class:`~txsocketio.http.SocketIOSite`: a long-polling request of an
-        open session, when no hook wants to see a twisted.web ``Request``."""
+        :class:`~txsocketio.http.SocketIOSite`, when no hook wants to see a
+        twisted.web ``Request``: a long-polling request of an open session,
+        or a WebSocket request (a new session's only when no ``allow_request``
+        is set, which is given the ``Request`` too)."""
+        server = self._eio
+        if server.hooks.observes_requests:
+            return False
         args = request.args
-        return b"sid" in args and args.get(b"transport") == [b"polling"] \
-            and not self._eio.hooks.observes_requests
+        transport = args.get(b"transport")
+        if transport == [b"polling"]:
+            return b"sid" in args
+        return transport == [b"websocket"] and (b"sid" in args or server.allow_request is None)
 
     def render(self, request: "Request") -> Any:
         server = self._eio

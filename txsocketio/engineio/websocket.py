@@ -22,6 +22,7 @@ from autobahn.twisted.resource import WebSocketResource
 from autobahn.twisted.websocket import WebSocketServerFactory
 from autobahn.websocket.compress import PerMessageDeflateOffer, PerMessageDeflateOfferAccept
 from twisted.logger import Logger
+from twisted.web.server import NOT_DONE_YET
 from zope.interface import implementer
 from twisted.internet.interfaces import IPushProducer
 
@@ -32,6 +33,7 @@ from txsocketio.engineio.message import OutgoingMessage
 from txsocketio.engineio.packet import Packet, decode_frame, encode_frame
 from txsocketio.engineio.transport import Outgoing
 from txsocketio.errors import ProtocolError
+from txsocketio.httpdirect import DirectRequest
 
 if TYPE_CHECKING:
     from twisted.web.server import Request
@@ -279,10 +281,20 @@ class _PlannedFactory:
         return protocol
 
 
-def take_over(factory: WebSocketServerFactory, server: "EngineIOServer", request: "Request",
+def take_over(factory: WebSocketServerFactory, server: "EngineIOServer", request: "Request | DirectRequest",
               plan: NewSession | Upgrade | Refuse) -> Any:
-    """Hand the request's connection to a new protocol that follows ``plan``."""
-    return WebSocketResource(_PlannedFactory(factory, server, plan)).render(request)
+    """Hand the request's connection to a new protocol that follows ``plan``.
+
+    A request of the direct path gives the protocol the bytes it came in
+    (Autobahn reads the handshake once); a twisted.web one goes through
+    Autobahn's ``WebSocketResource``, which writes the request out again
+    from the parsed one.
+    """
+    planned = _PlannedFactory(factory, server, plan)
+    if isinstance(request, DirectRequest):
+        request.hand_over(planned.buildProtocol(request.getClientAddress()))
+        return NOT_DONE_YET
+    return WebSocketResource(planned).render(request)
 
 
 def make_factory(server: "EngineIOServer") -> WebSocketServerFactory:
