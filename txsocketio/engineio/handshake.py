@@ -22,6 +22,10 @@ def node_date(now: float) -> str:
                          time.gmtime(now))
 
 
+#: the header fields WSGI names without ``HTTP_``
+_CGI_NAMES = frozenset({"CONTENT_TYPE", "CONTENT_LENGTH"})
+
+
 @attrs.frozen
 class Handshake:
     """The opening request of a session, as Node's ``socket.handshake`` shows it.
@@ -57,11 +61,11 @@ class Handshake:
     def from_request(cls, request: Any, now: float) -> "Handshake":
         """Build it from a ``twisted.web`` request; ``now`` is the reactor's
         time (wall-clock seconds on a real reactor)."""
-        headers: dict[str, str] = {}
-        for name, values in request.requestHeaders.getAllRawHeaders():
-            headers[name.decode("latin-1").lower()] = ", ".join(
-                v.decode("latin-1") for v in values
-            )
+        headers = {
+            name.decode("latin-1").lower():
+                values[0].decode("latin-1") if len(values) == 1 else b", ".join(values).decode("latin-1")
+            for name, values in request.requestHeaders.getAllRawHeaders()
+        }
         uri = request.uri.decode("latin-1")
         path, _, qs = uri.partition("?")
         query = dict(parse_qsl(qs, keep_blank_values=True))
@@ -85,10 +89,7 @@ class Handshake:
         }
         for name, value in headers.items():
             key = name.upper().replace("-", "_")
-            if key in ("CONTENT_TYPE", "CONTENT_LENGTH"):
-                environ[key] = value
-            else:
-                environ["HTTP_" + key] = value
+            environ[key if key in _CGI_NAMES else "HTTP_" + key] = value
         return cls(
             headers=MappingProxyType(headers),
             query=MappingProxyType(query),
