@@ -206,3 +206,30 @@ class ConnectionFieldsTests(unittest.SynchronousTestCase):
         [event] = self.lines("CONNECT to unknown namespace")
         self.assertEqual((event["sid"], event["namespace"], event["remote"]), (sid, "/nope", remote))
         self.assertIsNotNone(remote)
+
+
+class DebugSwitchTests(unittest.SynchronousTestCase):
+    """``logs.Logger``'s debug events follow ``set_debug_logging``."""
+
+    def setUp(self) -> None:
+        self.addCleanup(logs.set_debug_logging, logs.Logger.debug_enabled)
+        self.seen: list[dict] = []
+        self.log = logs.Logger(namespace="txsocketio.test", observer=self.seen.append)
+
+    def test_on_by_default(self) -> None:
+        """A program that does not say otherwise gets every debug event."""
+        self.assertTrue(logs.Logger.debug_enabled)
+        self.log.debug("shown {x}", x=1)
+        self.assertEqual([(e["log_format"], e["log_level"], e["x"]) for e in self.seen],
+                         [("shown {x}", LogLevel.debug, 1)])
+
+    def test_off(self) -> None:
+        """Turned off, debug events are not made; the other levels are."""
+        logs.set_debug_logging(False)
+        self.log.debug("hidden")
+        self.log.info("info")
+        self.log.warn("warn")
+        self.assertEqual([e["log_level"] for e in self.seen], [LogLevel.info, LogLevel.warn])
+        logs.set_debug_logging(True)
+        self.log.debug("again")
+        self.assertEqual(self.seen[-1]["log_format"], "again")

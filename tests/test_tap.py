@@ -20,6 +20,7 @@ from twisted.trial import unittest
 from txsocketio import SocketIOServer
 from txsocketio.http import SocketIOSite
 from txsocketio.service import SocketIOService
+from txsocketio.logs import Logger, set_debug_logging
 from txsocketio.tap import Options, TwistdService, level_filter, makeService
 
 APP_MODULE = '''
@@ -36,6 +37,14 @@ not_a_server = 42
 '''
 
 
+class _KeepDebugLogging:
+    """makeService sets txsocketio's debug logging from --log-level: put it back."""
+
+    def setUp(self) -> None:
+        self.addCleanup(set_debug_logging, Logger.debug_enabled)  # type: ignore[attr-defined]
+        super().setUp()  # type: ignore[misc]
+
+
 class _AppDirMixin:
     def make_app_dir(self) -> str:
         d = tempfile.mkdtemp()
@@ -49,7 +58,7 @@ class _AppDirMixin:
         return name
 
 
-class OptionsTests(_AppDirMixin, unittest.TestCase):
+class OptionsTests(_KeepDebugLogging, _AppDirMixin, unittest.TestCase):
     def parse(self, *argv: str) -> Options:
         options = Options()
         options.parseOptions(list(argv))
@@ -270,7 +279,7 @@ class UsageErrorTests(unittest.TestCase):
         self.assertRaises(usage.UsageError, Options().parseOptions, ["--listen", "8080"])
 
 
-class LoggingTests(unittest.TestCase):
+class LoggingTests(_KeepDebugLogging, unittest.TestCase):
     def test_level_filter_drops_lower_levels(self) -> None:
         """level_filter passes events at or above the level only."""
         seen: list[dict[str, Any]] = []
@@ -309,6 +318,20 @@ class LoggingTests(unittest.TestCase):
                                                 "log_format": "now shown", "log_time": 0})
         with open(logfile) as f:
             self.assertIn("now shown", f.read())
+        self.assertTrue(Logger.debug_enabled)
+
+    def test_debug_events_not_made_below_debug(self) -> None:
+        """Below --log-level debug, txsocketio's debug events are not even made
+        (set_debug_logging); at debug they are."""
+        config = ServerOptions()
+        config.parseOptions(["txsocketio", "--listen", "tcp:0:interface=127.0.0.1"])
+        makeService(config.subOptions)
+        self.assertFalse(Logger.debug_enabled)
+        seen: list[dict] = []
+        log = Logger(observer=seen.append)
+        log.debug("dropped")
+        log.info("kept")
+        self.assertEqual([e["log_format"] for e in seen], ["kept"])
 
     def test_not_under_twist(self) -> None:
         """Under `twist` (python -m twisted), which filters with its own
@@ -350,7 +373,7 @@ class FreezeTests(unittest.TestCase):
         self.assertGreater(gc.get_freeze_count(), 0)
 
 
-class ObservabilityOptionsTests(unittest.TestCase):
+class ObservabilityOptionsTests(_KeepDebugLogging, unittest.TestCase):
     """--metrics, --admin-ui and friends, --admin-serve-ui, --log-format."""
 
     def parse(self, *argv: str) -> Options:

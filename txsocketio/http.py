@@ -40,7 +40,7 @@ from typing import Any, Callable, Iterable, Mapping, Sequence, TextIO, cast
 import attr
 from twisted.internet.interfaces import IConsumer, IProtocol
 from twisted.internet.protocol import connectionDone
-from twisted.logger import Logger
+from txsocketio.logs import Logger
 from twisted.protocols.policies import ProtocolWrapper
 from twisted.python.failure import Failure
 from twisted.web import http, server

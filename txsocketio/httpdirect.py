@@ -22,7 +22,7 @@ from io import BytesIO
 from typing import TYPE_CHECKING, Any, Callable, Iterator, Protocol
 
 from twisted.internet.defer import Deferred
-from twisted.logger import Logger
+from txsocketio.logs import Logger
 from twisted.python.failure import Failure
 from twisted.web.http import RESPONSES, datetimeToString
 from twisted.web.server import NOT_DONE_YET

@@ -15,6 +15,13 @@ pipelines can index them (:func:`log_fields` builds them)::
     namespace  the Socket.IO namespace ("/chat") of a line about a namespace socket
     remote     the peer's address: "127.0.0.1:53122", "[::1]:53122", "unix:/path"
 
+:class:`Logger` is the ``twisted.logger.Logger`` txsocketio's modules log
+through: its ``debug`` is a no-op while debug logging is off
+(:func:`set_debug_logging`; ``twistd txsocketio`` turns it off unless
+``--log-level debug``), as txaio does for Autobahn's.  A debug event otherwise
+costs its whole dispatch only to be dropped by the level filter, several times
+per connection.
+
 The level filter in front of it (``--log-level``) is ``tap.py``'s
 ``level_filter``; :func:`json_observer_for_twistd` replaces the observer twistd
 would have built (same file choice: ``--logfile``, ``-n``), so wiring
@@ -27,11 +34,12 @@ import sys
 from typing import IO, Any, Final, Mapping
 
 from twisted.internet.address import IPv4Address, IPv6Address, UNIXAddress
-from twisted.logger import ILogObserver, LogEvent, eventAsText, jsonFileLogObserver
+from twisted.logger import ILogObserver, LogEvent, LogLevel, eventAsText, jsonFileLogObserver
+from twisted.logger import Logger as _TwistedLogger
 from zope.interface import implementer
 
 __all__ = [
-    "SID", "NAMESPACE", "REMOTE", "TEXT", "LOG_FORMATS", "log_fields", "remote_address", "json_log_observer",
+    "Logger", "set_debug_logging", "SID", "NAMESPACE", "REMOTE", "TEXT", "LOG_FORMATS", "log_fields", "remote_address", "json_log_observer",
     "twistd_log_path", "twistd_log_file", "json_observer_for_twistd",
 ]
 
@@ -45,6 +53,24 @@ REMOTE: Final = "remote"
 TEXT: Final = "log_text"
 #: The values of ``--log-format``.
 LOG_FORMATS: Final = ("text", "json")
+
+
+class Logger(_TwistedLogger):
+    """Twisted's ``Logger``, whose debug events are not made while debug
+    logging is off (:func:`set_debug_logging`)."""
+
+    #: whether debug events are emitted (for every instance)
+    debug_enabled = True
+
+    def debug(self, format: str | None = None, **kwargs: object) -> None:
+        if Logger.debug_enabled:
+            self.emit(LogLevel.debug, format, **kwargs)
+
+
+def set_debug_logging(enabled: bool) -> None:
+    """Emit txsocketio's debug events (on by default; an entry point that
+    filters them out anyway turns them off, which saves their cost)."""
+    Logger.debug_enabled = enabled
 
 
 def log_fields(*, sid: str | None = None, namespace: str | None = None, remote: str | None = None) -> dict[str, str]:

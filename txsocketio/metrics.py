@@ -30,7 +30,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Final, Sequence
 
-from twisted.logger import Logger
+from txsocketio.logs import Logger
 from twisted.web.resource import Resource
 
 from txsocketio.observer import NULL_OBSERVER, NullObserver, ServerObserver

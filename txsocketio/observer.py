@@ -25,7 +25,7 @@ from __future__ import annotations
 
 from typing import Any, Callable, Final, Protocol, Sequence
 
-from twisted.logger import Logger
+from txsocketio.logs import Logger
 
 __all__ = ["ServerObserver", "NullObserver", "NULL_OBSERVER", "ObserverGroup", "OBSERVER_METHODS", "message_size"]
 

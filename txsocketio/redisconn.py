@@ -81,7 +81,7 @@ import txredisapi
 from twisted.internet.defer import Deferred, fail, gatherResults, succeed
 from twisted.internet.endpoints import HostnameEndpoint, UNIXClientEndpoint, wrapClientTLS
 from twisted.internet.task import deferLater
-from twisted.logger import Logger
+from txsocketio.logs import Logger
 from twisted.python.failure import Failure
 
 from txsocketio.errors import RedisUnavailable

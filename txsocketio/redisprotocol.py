@@ -22,7 +22,7 @@ from typing import Any, Callable, Protocol
 import txredisapi
 from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IStreamClientEndpoint
-from twisted.logger import Logger
+from txsocketio.logs import Logger
 from twisted.python.failure import Failure
 from zope.interface import implementer
 

@@ -29,7 +29,7 @@ from urllib.parse import parse_qs, urlsplit
 from twisted.application.service import MultiService
 from twisted.internet import defer
 from twisted.internet.error import CannotListenError
-from twisted.logger import Logger
+from txsocketio.logs import Logger
 from twisted.python.failure import Failure
 from twisted.web.resource import IResource, Resource
 

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
 from attrs import frozen
-from twisted.logger import Logger
+from txsocketio.logs import Logger
 from twisted.web.server import NOT_DONE_YET
 
 if TYPE_CHECKING:

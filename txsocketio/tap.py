@@ -30,7 +30,7 @@ from twisted.logger import (
 from twisted.python import usage
 
 from txsocketio.engineio.server import TRANSPORTS
-from txsocketio.logs import LOG_FORMATS, json_observer_for_twistd, twistd_log_path
+from txsocketio.logs import LOG_FORMATS, json_observer_for_twistd, set_debug_logging, twistd_log_path
 
 __all__ = ["Options", "makeService", "load_app", "TwistdService", "LOG_LEVELS"]
 
@@ -486,4 +486,5 @@ def makeService(options: Options) -> Any:
                                shutdown_timeout=options["shutdown-timeout"], limits=limits,
                                access_log=options["access-log"], reactor=reactor, resources=resources)
     _set_autobahn_level(options["log-level"])
+    set_debug_logging(options["log-level"] == "debug")
     return TwistdService(socketio, options["log-level"], options.parent, options["log-format"])

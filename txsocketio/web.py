@@ -19,7 +19,7 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable, Mapping
 
-from twisted.logger import Logger
+from txsocketio.logs import Logger
 from twisted.web.resource import IResource, Resource
 from twisted.web.static import File
 

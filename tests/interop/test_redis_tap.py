@@ -13,6 +13,7 @@ from tests.support import RedisServer, ServerProcess, free_port, sleep
 from txsocketio.adapters import redis_wire as wire
 from txsocketio.adapters.redis import RedisAdapter, RedisAdapterFactory
 from txsocketio.redisconn import RedisConnection
+from txsocketio.logs import Logger, set_debug_logging
 from txsocketio.tap import Options, makeService
 
 
@@ -43,6 +44,7 @@ class RedisOptionTests(unittest.TestCase):
         await redis.start()
         options = parse("--redis", redis.url, "--redis-key", "myapp", "--redis-timeout", "1.5",
                         "--listen", "tcp:0:interface=127.0.0.1")
+        self.addCleanup(set_debug_logging, Logger.debug_enabled)  # makeService sets it
         makeService(options)
         sio = options["sio"]
         self.addCleanup(sio.shutdown)

@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Callable, Mapping
 
 from twisted.internet.defer import Deferred
-from twisted.logger import Logger
+from txsocketio.logs import Logger
 
 from txsocketio.adapters import redis_wire as wire
 from txsocketio.adapters.base import BroadcastOptions, Recipient

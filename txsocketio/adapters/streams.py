@@ -38,7 +38,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping
 
 import attrs
 from twisted.internet.defer import Deferred, DeferredList, gatherResults, succeed
-from twisted.logger import Logger
+from txsocketio.logs import Logger
 from twisted.python.failure import Failure
 
 from txsocketio._invoke import invoke

@@ -25,7 +25,7 @@ from typing import Any, Callable, Protocol
 
 from twisted.internet.defer import CancelledError, Deferred
 from twisted.internet.interfaces import IDelayedCall, IReactorTime
-from twisted.logger import Logger
+from txsocketio.logs import Logger
 from twisted.python.failure import Failure
 
 from txsocketio.adapters import streams_wire as sw

@@ -32,7 +32,7 @@ from collections import OrderedDict
 from typing import TYPE_CHECKING, Any, Callable, Final
 
 import attrs
-from twisted.logger import Logger
+from txsocketio.logs import Logger
 
 from txsocketio.admin.protocol import INVALID_CREDENTIALS, AdminLogin, LoginStep, login_step
 

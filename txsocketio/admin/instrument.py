@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any, Sequence
 
 from twisted.internet.defer import Deferred, gatherResults
 from twisted.internet.task import LoopingCall
-from twisted.logger import Logger
+from txsocketio.logs import Logger
 
 from txsocketio.adapters.memory import MemoryAdapter
 from txsocketio.admin import protocol as p

@@ -28,7 +28,7 @@ import re
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 
-from twisted.logger import Logger
+from txsocketio.logs import Logger
 from twisted.web.resource import Resource
 from twisted.web.util import redirectTo
 

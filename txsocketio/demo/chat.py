@@ -42,7 +42,7 @@ import re
 from collections import deque
 from typing import Any
 
-from twisted.logger import Logger
+from txsocketio.logs import Logger
 
 from txsocketio import Namespace, SocketIOServer
 

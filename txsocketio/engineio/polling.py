@@ -13,7 +13,7 @@ import zlib
 from typing import TYPE_CHECKING, Any, Sequence
 
 from twisted.internet.interfaces import IPullProducer
-from twisted.logger import Logger
+from txsocketio.logs import Logger
 from twisted.web.server import NOT_DONE_YET
 from zope.interface import implementer
 

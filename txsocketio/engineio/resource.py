@@ -13,7 +13,7 @@ import json
 from typing import TYPE_CHECKING, Any
 
 from twisted.internet.defer import maybeDeferred
-from twisted.logger import Logger
+from txsocketio.logs import Logger
 from twisted.python.failure import Failure
 from twisted.web.resource import Resource
 from twisted.web.server import NOT_DONE_YET

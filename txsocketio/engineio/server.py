@@ -17,7 +17,7 @@ from typing import Any, Callable, Sequence
 
 from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IReactorTime
-from twisted.logger import Logger
+from txsocketio.logs import Logger
 
 from txsocketio.engineio.cors import AllowedOrigins, CorsPolicy
 from txsocketio.engineio.handshake import Handshake

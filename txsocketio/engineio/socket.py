@@ -16,7 +16,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Iterable, Sequence
 
 from twisted.internet.interfaces import IDelayedCall
-from twisted.logger import Logger
+from txsocketio.logs import Logger
 
 from txsocketio.engineio.handshake import Handshake
 from txsocketio.engineio.message import OutgoingMessage

@@ -21,7 +21,7 @@ import attrs
 from autobahn.twisted.resource import WebSocketResource
 from autobahn.twisted.websocket import WebSocketServerFactory
 from autobahn.websocket.compress import PerMessageDeflateOffer, PerMessageDeflateOfferAccept
-from twisted.logger import Logger
+from txsocketio.logs import Logger
 from twisted.web.server import NOT_DONE_YET
 from zope.interface import implementer
 from twisted.internet.interfaces import IPushProducer

@@ -18,7 +18,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Protocol, Sequence
 
 from twisted.internet.defer import Deferred
-from twisted.logger import Logger
+from txsocketio.logs import Logger
 from twisted.python.failure import Failure
 
 from txsocketio._invoke import invoke

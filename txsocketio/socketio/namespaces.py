@@ -16,7 +16,7 @@ from collections import ChainMap
 from typing import TYPE_CHECKING, Any, Callable, MutableMapping, Pattern, TypeVar, Union, overload
 
 from twisted.internet.defer import Deferred, maybeDeferred
-from twisted.logger import Logger
+from txsocketio.logs import Logger
 
 from txsocketio._invoke import invoke, log_failures
 from txsocketio.adapters.base import ROOM_EVENTS, Adapter

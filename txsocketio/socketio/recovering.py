@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any, Iterable, Mapping, Protocol, runtime_chec
 
 import attrs
 from twisted.internet.defer import Deferred, succeed
-from twisted.logger import Logger
+from txsocketio.logs import Logger
 
 from txsocketio.adapters.base import BroadcastOptions
 from txsocketio.adapters.memory import MemoryAdapter

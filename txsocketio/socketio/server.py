@@ -14,7 +14,7 @@ import re
 from typing import TYPE_CHECKING, Any, Callable, overload
 
 from twisted.internet.defer import Deferred, DeferredList
-from twisted.logger import Logger
+from txsocketio.logs import Logger
 
 from txsocketio.adapters.base import Adapter
 from txsocketio.engineio.hooks import EngineHooks

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence, overload
 import attrs
 from twisted.internet.defer import Deferred, fail
 
-from twisted.logger import Logger
+from txsocketio.logs import Logger
 
 from txsocketio._invoke import invoke, log_failures
 from txsocketio.adapters.base import BroadcastOptions, Flags

@@ -44,7 +44,7 @@ from typing import TYPE_CHECKING, Any, Callable, Mapping
 
 import attrs
 from twisted.internet.defer import Deferred
-from twisted.logger import Logger
+from txsocketio.logs import Logger
 from twisted.python import threadable
 from twisted.python.failure import Failure
 
