@@ -1092,6 +1092,34 @@ class FramePathTests(SynchronousTestCase):
         self.assertEqual(results[1], results[2])
         self.assertEqual(results[0][0], [big, small, "z"])
 
+    def test_binary_frame_begun_after_a_frame_in_the_same_read(self):
+        """A binary attachment's header frame and the start of the attachment in
+        one read, the rest in the next (Socket.IO's binary packets): the same
+        messages and traffic counts as Autobahn's path (1-byte reads), and
+        what follows the attachment is read too."""
+        attachment = bytes(range(256)) * 256
+        data = (client_frame(OP_TEXT, b'451-0["echo",{"_placeholder":true,"num":0}]')
+                + client_frame(0x2, attachment) + client_frame(OP_TEXT, b"4z"))
+        results = []
+        for cut in (40_000, None):
+            h = Harness(self)
+            sid, ws = self.open(h)
+            protocol = self.protocol(h, sid)
+            if cut is None:
+                for i in range(len(data)):
+                    ws.send_raw(data[i:i + 1])
+            else:
+                ws.send_raw(data[:cut])
+                self.assertIsNotNone(protocol.partial_frame)
+                ws.send_raw(data[cut:])
+            self.assertIsNone(protocol.partial_frame)
+            stats = protocol.trafficStats
+            results.append((h.messages(), stats.incomingOctetsWireLevel, stats.incomingOctetsAppLevel,
+                            stats.incomingWebSocketFrames, stats.incomingWebSocketMessages))
+        self.assertEqual(results[0], results[1])
+        self.assertEqual(results[0][0], ['51-0["echo",{"_placeholder":true,"num":0}]', attachment, "z"])
+        self.assertEqual(results[0][1], len(data))
+
     def test_long_text_frame_is_autobahns(self):
         """A text frame that is not complete in one read goes to Autobahn (which
         validates UTF-8 as it comes)."""

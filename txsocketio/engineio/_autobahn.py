@@ -106,26 +106,27 @@ class _PartialFrame:
     missing: int
 
 
-def _plain_header(data: bytes) -> tuple[int, int] | None:
-    """Where the payload of the frame at the start of ``data`` begins, and its
-    length, if the frame is one :meth:`FramingProtocol.take_frames` reads:
-    FIN, no RSV bits, text or binary, masked, the length in minimal encoding
-    (64-bit lengths for binary frames only).  None for anything else, and
-    for a header not complete in ``data``."""
-    first, second = data[0], data[1]
+def _plain_header(data: bytes, at: int) -> tuple[int, int] | None:
+    """Where the payload of the frame at ``data[at]`` begins (an index into
+    ``data``), and its length, if the frame is one
+    :meth:`FramingProtocol.take_frames` reads: FIN, no RSV bits, text or
+    binary, masked, the length in minimal encoding (64-bit lengths for binary
+    frames only).  None for anything else, and for a header not complete in
+    ``data``."""
+    first, second = data[at], data[at + 1]
     if (first != 0x81 and first != 0x82) or second < 0x80:
         return None  # fragmented, control, RSV, another opcode, unmasked
     length = second & 0x7F
     if length < 126:
-        return 6, length
-    if length == 126 and len(data) >= 8:
-        length = (data[2] << 8) | data[3]
-        return None if length < 126 else (8, length)  # not minimal: Autobahn fails it
-    if length == 127 and len(data) >= 14 and first == 0x82:
-        length = int.from_bytes(data[2:10], "big")
+        return at + 6, length
+    if length == 126 and len(data) - at >= 8:
+        length = (data[at + 2] << 8) | data[at + 3]
+        return None if length < 126 else (at + 8, length)  # not minimal: Autobahn fails it
+    if length == 127 and len(data) - at >= 14 and first == 0x82:
+        length = int.from_bytes(data[at + 2:at + 10], "big")
         if length < 0x10000 or length >= 1 << 63:
             return None  # not minimal, or the top bit set: Autobahn fails it
-        return 14, length
+        return at + 14, length
     return None  # its header not here yet, or a long text frame: Autobahn's
 
 
@@ -136,6 +137,16 @@ def _count_frame(stats: Any, wire: int, length: int) -> None:
     stats.incomingOctetsAppLevel += length
     stats.incomingWebSocketFrames += 1
     stats.incomingWebSocketMessages += 1
+
+
+def _unmask(data: bytes, start: int, length: int) -> bytes:
+    """The payload of the frame complete in ``data`` whose payload starts at
+    ``data[start]`` (its 4-byte mask just before it), unmasked."""
+    if not length:
+        return b""
+    mask = data[start - 4:start] * ((length >> 2) + 1)
+    return (int.from_bytes(data[start:start + length], "big") ^ int.from_bytes(mask[:length], "big")).to_bytes(
+        length, "big")
 
 
 def frame_pieces(payload: bytes, is_binary: bool) -> list[bytes]:
@@ -281,47 +292,45 @@ class FramingProtocol(WebSocketServerProtocol):
         arrives in two reads) is kept in :attr:`partial_frame` until it is
         complete.  They are what Autobahn would deliver, with the same
         traffic counts; the first byte of anything else is left for
-        Autobahn, which applies every rule.
+        Autobahn, which applies every rule.  ``data`` is read in place (by
+        offset), not cut after each frame.
         """
         stats = self.trafficStats
         # Options autobahn sets on the protocol (here: on its class) at connect.
         message_limit: int = self.maxMessagePayloadSize
         frame_limit: int = self.maxFramePayloadSize  # type: ignore[attr-defined]
         validate_text: bool = self.utf8validateIncoming  # type: ignore[attr-defined]
-        while len(data) >= 6 and self.state == self.STATE_OPEN:
-            header = _plain_header(data)
+        at, size = 0, len(data)
+        while size - at >= 6 and self.state == self.STATE_OPEN:
+            header = _plain_header(data, at)
             if header is None:
                 break
             start, length = header
-            first = data[0]
+            first = data[at]
             end = start + length
             if 0 < message_limit < length or 0 < frame_limit < length:
                 break
-            if len(data) < end:
+            if size < end:
                 if first == 0x82:
-                    self._begin_frame(data, start, length)
+                    self._begin_frame(data, at, start, length)
                     return b""
                 break
-            payload = data[start:end]
-            if length:
-                mask = data[start - 4:start] * ((length >> 2) + 1)
-                payload = (int.from_bytes(payload, "big") ^ int.from_bytes(mask[:length], "big")).to_bytes(
-                    length, "big")
             binary = first == 0x82
+            payload = _unmask(data, start, length)
             if not binary and validate_text:
                 try:
                     payload.decode("utf-8")
                 except UnicodeDecodeError:
                     break  # Autobahn fails the connection (1007)
-            data = data[end:]
-            _count_frame(stats, end, length)
+            _count_frame(stats, end - at, length)
+            at = end
             self._onMessage(payload, binary)
-        return data
+        return data[at:] if at else data
 
-    def _begin_frame(self, data: bytes, start: int, length: int) -> None:
+    def _begin_frame(self, data: bytes, at: int, start: int, length: int) -> None:
         """Keep the start of a plain binary frame until the rest arrives."""
-        self.partial_frame = _PartialFrame(data[start - 4:start], length, start, [memoryview(data)[start:]],
-                                           length - (len(data) - start))
+        self.partial_frame = _PartialFrame(data[start - 4:start], length, start - at,
+                                           [memoryview(data)[start:]], length - (len(data) - start))
 
     def _continue_frame(self, data: bytes) -> bytes:
         """More of :attr:`partial_frame`; deliver it once complete, return what follows."""
@@ -331,7 +340,7 @@ class FramingProtocol(WebSocketServerProtocol):
             frame.pieces.append(data)
             frame.missing -= len(data)
             return b""
-        frame.pieces.append(data[:frame.missing])
+        frame.pieces.append(memoryview(data)[:frame.missing])
         rest = data[frame.missing:]
         self.partial_frame = None
         length = frame.length
