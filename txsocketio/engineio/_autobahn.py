@@ -29,7 +29,12 @@ need, so this module uses its internals, and says why next to each:
   frames itself (complete text frames under 64 KiB; binary frames of any
   length within the limits, also when they arrive in pieces) and leaves every
   other byte (control frames, fragments, anything odd or over a limit, what
-  follows a close) to Autobahn, untouched.
+  follows a close) to Autobahn, untouched;
+* its NVX masker object is built per frame and copies the payload into a
+  fresh zeroed buffer and out again, after a join of the pieces:
+  :func:`_unmask_pieces` calls the same native code (autobahn's cffi module
+  ``_nvx_xormasker``, where autobahn itself uses it) on one buffer the pieces
+  are copied into, and falls back to autobahn's masker otherwise.
 
 Everything else in :mod:`txsocketio.engineio.websocket` uses public API.
 """
@@ -38,10 +43,11 @@ from __future__ import annotations
 
 import struct
 from types import FunctionType
-from typing import Any, TypeVar, cast
+from typing import Any, Sequence, TypeVar, cast
 
 import attrs
 from autobahn.twisted.websocket import WebSocketServerFactory, WebSocketServerProtocol
+from autobahn.websocket import USES_NVX
 from autobahn.websocket.protocol import PreparedMessage
 from autobahn.websocket.xormasker import create_xor_masker
 from twisted.internet.error import AlreadyCalled, AlreadyCancelled
@@ -139,9 +145,68 @@ def _count_frame(stats: Any, wire: int, length: int) -> None:
     stats.incomingWebSocketMessages += 1
 
 
+def _native_xor() -> tuple[Any, Any] | None:
+    """Autobahn's native XOR masker, its cffi ``(ffi, lib)``, where Autobahn uses it."""
+    if not USES_NVX:
+        return None
+    try:
+        from _nvx_xormasker import ffi, lib  # type: ignore[import-not-found]  # autobahn.nvx's cffi module
+    except ImportError:  # pragma: no cover - USES_NVX says it is built
+        return None
+    return ffi, lib
+
+
+#: NVX's masker as cffi ``(ffi, lib)``, None without it
+_NVX = _native_xor()
+#: a cffi buffer not zeroed first (every byte is written before it is read)
+_new_buffer = None if _NVX is None else _NVX[0].new_allocator(should_clear_after_alloc=False)
+#: from this length on, a payload in one piece is unmasked natively too
+_NATIVE_FROM = 512
+
+
+def _unmask_native(mask: bytes, pieces: Sequence[bytes | memoryview], length: int) -> bytes:
+    """Unmask a payload of ``length`` bytes that comes in ``pieces``, by NVX.
+
+    Autobahn's masker object is built per frame and copies its input into a
+    new (zeroed) buffer and out again, after a join of the pieces: here the
+    pieces are copied once into one buffer, unmasked in place, and copied out.
+    """
+    assert _NVX is not None and _new_buffer is not None
+    ffi, lib = _NVX
+    buffer = _new_buffer("uint8_t[]", length)
+    at = 0
+    for piece in pieces:
+        n = len(piece)
+        if at + n > length:
+            raise ValueError("the pieces are longer than the payload")
+        ffi.memmove(buffer + at, piece, n)
+        at += n
+    if at != length:  # the buffer is not zeroed: never hand out what was not written
+        raise ValueError("the pieces are shorter than the payload")
+    masker = lib.nvx_xormask_new(mask)
+    if masker == ffi.NULL:
+        raise MemoryError
+    try:
+        lib.nvx_xormask_process(masker, buffer, length)
+    finally:
+        lib.nvx_xormask_free(masker)
+    return ffi.buffer(buffer, length)[:]
+
+
+def _unmask_joined(mask: bytes, pieces: Sequence[bytes | memoryview], length: int) -> bytes:
+    """:func:`_unmask_native` by Autobahn's masker, for where NVX is not used."""
+    return create_xor_masker(mask, length).process(b"".join(pieces))
+
+
+#: unmask a payload from its pieces (NVX in place where Autobahn uses it)
+_unmask_pieces = _unmask_joined if _NVX is None else _unmask_native
+
+
 def _unmask(data: bytes, start: int, length: int) -> bytes:
     """The payload of the frame complete in ``data`` whose payload starts at
     ``data[start]`` (its 4-byte mask just before it), unmasked."""
+    if length >= _NATIVE_FROM and _NVX is not None:
+        return _unmask_native(data[start - 4:start], (memoryview(data)[start:start + length],), length)
     if not length:
         return b""
     mask = data[start - 4:start] * ((length >> 2) + 1)
@@ -346,7 +411,7 @@ class FramingProtocol(WebSocketServerProtocol):
         length = frame.length
         _count_frame(self.trafficStats, frame.header + length, length)
         # As Autobahn: a frame begun before a closing handshake is still delivered.
-        self._onMessage(create_xor_masker(frame.mask, length).process(b"".join(frame.pieces)), True)
+        self._onMessage(_unmask_pieces(frame.mask, frame.pieces, length), True)
         return rest
 
     def onMessageEnd(self) -> None:
