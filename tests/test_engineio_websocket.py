@@ -15,9 +15,10 @@ from hypothesis import strategies as st
 from twisted.internet.defer import succeed
 from twisted.internet.task import Clock
 from twisted.internet.testing import StringTransport
-from twisted.trial.unittest import SynchronousTestCase
+from twisted.trial.unittest import SkipTest, SynchronousTestCase
 
 from txsocketio.eager import TurnBudget
+from txsocketio.engineio import _autobahn
 from txsocketio.engineio._autobahn import FramingProtocol, configured_protocol, frame_pieces, use_reactor
 
 from txsocketio.engineio.server import EngineIOSocket, OutgoingMessage
@@ -972,6 +973,74 @@ class PlainFrameTests(SynchronousTestCase):
                          PreparedMessage(payload, binary, False, False).payloadHybi)
 
 
+def _masked(payload: bytes, mask: bytes) -> bytes:
+    return bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+
+
+class UnmaskTests(SynchronousTestCase):
+    """The unmasking of frames read by take_frames: NVX's native code on one
+    buffer (where autobahn uses NVX), else autobahn's masker; either way the
+    bytes the client masked."""
+
+    def implementations(self) -> list[Any]:
+        found = [_autobahn._unmask_joined]
+        if _autobahn._NVX is not None:
+            found.append(_autobahn._unmask_native)
+        return found
+
+    @given(st.binary(min_size=1, max_size=3000), st.binary(min_size=4, max_size=4),
+           st.lists(st.integers(min_value=0, max_value=3000), max_size=4), st.booleans())
+    def test_pieces_unmasked(self, payload, mask, cuts, views):
+        """Any split of a payload into pieces (bytes or views) unmasks to the payload."""
+        masked = _masked(payload, mask)
+        bounds = [0, *sorted(min(c, len(masked)) for c in cuts), len(masked)]
+        pieces: list[Any] = [masked[a:b] for a, b in zip(bounds, bounds[1:])]
+        if views:
+            pieces = [memoryview(p) for p in pieces]
+        for unmask in self.implementations():
+            result = unmask(mask, pieces, len(payload))
+            self.assertIsInstance(result, bytes)
+            self.assertEqual(result, payload, unmask)
+
+    def test_native_used_where_autobahn_uses_nvx(self):
+        """Frames in pieces go through the native path exactly when autobahn's masker is NVX's."""
+        from autobahn.websocket import USES_NVX
+        expected = _autobahn._unmask_native if USES_NVX else _autobahn._unmask_joined
+        self.assertIs(_autobahn._unmask_pieces, expected)
+
+    def test_native_refuses_pieces_of_the_wrong_length(self):
+        """The native path writes into a buffer that is not zeroed: pieces
+        longer or shorter than the payload are refused, never read past."""
+        if _autobahn._NVX is None:
+            raise SkipTest("autobahn does not use NVX here")
+        for pieces in ([b"abc", b"de"], [b"abc"]):
+            self.assertRaises(ValueError, _autobahn._unmask_native, b"\x01\x02\x03\x04", pieces, 4)
+
+    def test_complete_frame_around_the_native_threshold(self):
+        """A payload complete in the read, short (Python) or long (native),
+        at an offset in the read: the client's bytes."""
+        mask = b"\x9a\x01\xff\x10"
+        for n in (0, 1, 5, _autobahn._NATIVE_FROM - 1, _autobahn._NATIVE_FROM, _autobahn._NATIVE_FROM + 3):
+            payload = bytes(range(256)) * (n // 256) + bytes(range(n % 256))
+            data = b"junk" + mask + _masked(payload, mask) + b"tail"
+            self.assertEqual(_autobahn._unmask(data, 8, n), payload, n)
+
+    def test_frames_read_without_nvx(self):
+        """With autobahn's masker instead of NVX, frames complete in a read and
+        frames in pieces are delivered the same."""
+        self.patch(_autobahn, "_NVX", None)
+        self.patch(_autobahn, "_unmask_pieces", _autobahn._unmask_joined)
+        big = bytes(range(256)) * 300
+        data = client_frame(OP_TEXT, b"4" + "\u00e9".encode() * 400) + client_frame(0x2, big)
+        for size in (len(data), 30_000):
+            h = Harness(self)
+            ws = h.websocket("EIO=4&transport=websocket")
+            open_sid(ws.received()[0])
+            for i in range(0, len(data), size):
+                ws.send_raw(data[i:i + size])
+            self.assertEqual(h.messages(), ["\u00e9" * 400, big], size)
+
+
 class FramePathTests(SynchronousTestCase):
     """FramingProtocol.take_frames: plain data frames read by txsocketio, everything
     else by Autobahn, with the same results either way."""
@@ -1041,6 +1110,14 @@ class FramePathTests(SynchronousTestCase):
         self.assertEqual(ws.close_code, 1007)
         self.assertEqual(h.disconnects(), ["transport error"])
 
+    def test_invalid_utf8_in_a_long_text_frame(self):
+        """A text frame long enough to be unmasked natively is still checked: 1007."""
+        h = Harness(self)
+        _, ws = self.open(h)
+        ws.send_raw(client_frame(OP_TEXT, b"4" + b"a" * 600 + b"\xed\xa0\x80"))
+        self.assertEqual(h.messages(), [])
+        self.assertEqual(ws.close_code, 1007)
+
     def test_unmasked_frame_is_a_protocol_error(self):
         """An unmasked client frame is left to Autobahn, which closes with 1002."""
         h = Harness(self)
@@ -1091,6 +1168,34 @@ class FramePathTests(SynchronousTestCase):
         self.assertEqual(results[0], results[1])
         self.assertEqual(results[1], results[2])
         self.assertEqual(results[0][0], [big, small, "z"])
+
+    def test_binary_frame_begun_after_a_frame_in_the_same_read(self):
+        """A binary attachment's header frame and the start of the attachment in
+        one read, the rest in the next (Socket.IO's binary packets): the same
+        messages and traffic counts as Autobahn's path (1-byte reads), and
+        what follows the attachment is read too."""
+        attachment = bytes(range(256)) * 256
+        data = (client_frame(OP_TEXT, b'451-0["echo",{"_placeholder":true,"num":0}]')
+                + client_frame(0x2, attachment) + client_frame(OP_TEXT, b"4z"))
+        results = []
+        for cut in (40_000, None):
+            h = Harness(self)
+            sid, ws = self.open(h)
+            protocol = self.protocol(h, sid)
+            if cut is None:
+                for i in range(len(data)):
+                    ws.send_raw(data[i:i + 1])
+            else:
+                ws.send_raw(data[:cut])
+                self.assertIsNotNone(protocol.partial_frame)
+                ws.send_raw(data[cut:])
+            self.assertIsNone(protocol.partial_frame)
+            stats = protocol.trafficStats
+            results.append((h.messages(), stats.incomingOctetsWireLevel, stats.incomingOctetsAppLevel,
+                            stats.incomingWebSocketFrames, stats.incomingWebSocketMessages))
+        self.assertEqual(results[0], results[1])
+        self.assertEqual(results[0][0], ['51-0["echo",{"_placeholder":true,"num":0}]', attachment, "z"])
+        self.assertEqual(results[0][1], len(data))
 
     def test_long_text_frame_is_autobahns(self):
         """A text frame that is not complete in one read goes to Autobahn (which

@@ -29,7 +29,12 @@ need, so this module uses its internals, and says why next to each:
   frames itself (complete text frames under 64 KiB; binary frames of any
   length within the limits, also when they arrive in pieces) and leaves every
   other byte (control frames, fragments, anything odd or over a limit, what
-  follows a close) to Autobahn, untouched.
+  follows a close) to Autobahn, untouched;
+* its NVX masker object is built per frame and copies the payload into a
+  fresh zeroed buffer and out again, after a join of the pieces:
+  :func:`_unmask_pieces` calls the same native code (autobahn's cffi module
+  ``_nvx_xormasker``, where autobahn itself uses it) on one buffer the pieces
+  are copied into, and falls back to autobahn's masker otherwise.
 
 Everything else in :mod:`txsocketio.engineio.websocket` uses public API.
 """
@@ -38,10 +43,11 @@ from __future__ import annotations
 
 import struct
 from types import FunctionType
-from typing import Any, TypeVar, cast
+from typing import Any, Sequence, TypeVar, cast
 
 import attrs
 from autobahn.twisted.websocket import WebSocketServerFactory, WebSocketServerProtocol
+from autobahn.websocket import USES_NVX
 from autobahn.websocket.protocol import PreparedMessage
 from autobahn.websocket.xormasker import create_xor_masker
 from twisted.internet.error import AlreadyCalled, AlreadyCancelled
@@ -106,26 +112,27 @@ class _PartialFrame:
     missing: int
 
 
-def _plain_header(data: bytes) -> tuple[int, int] | None:
-    """Where the payload of the frame at the start of ``data`` begins, and its
-    length, if the frame is one :meth:`FramingProtocol.take_frames` reads:
-    FIN, no RSV bits, text or binary, masked, the length in minimal encoding
-    (64-bit lengths for binary frames only).  None for anything else, and
-    for a header not complete in ``data``."""
-    first, second = data[0], data[1]
+def _plain_header(data: bytes, at: int) -> tuple[int, int] | None:
+    """Where the payload of the frame at ``data[at]`` begins (an index into
+    ``data``), and its length, if the frame is one
+    :meth:`FramingProtocol.take_frames` reads: FIN, no RSV bits, text or
+    binary, masked, the length in minimal encoding (64-bit lengths for binary
+    frames only).  None for anything else, and for a header not complete in
+    ``data``."""
+    first, second = data[at], data[at + 1]
     if (first != 0x81 and first != 0x82) or second < 0x80:
         return None  # fragmented, control, RSV, another opcode, unmasked
     length = second & 0x7F
     if length < 126:
-        return 6, length
-    if length == 126 and len(data) >= 8:
-        length = (data[2] << 8) | data[3]
-        return None if length < 126 else (8, length)  # not minimal: Autobahn fails it
-    if length == 127 and len(data) >= 14 and first == 0x82:
-        length = int.from_bytes(data[2:10], "big")
+        return at + 6, length
+    if length == 126 and len(data) - at >= 8:
+        length = (data[at + 2] << 8) | data[at + 3]
+        return None if length < 126 else (at + 8, length)  # not minimal: Autobahn fails it
+    if length == 127 and len(data) - at >= 14 and first == 0x82:
+        length = int.from_bytes(data[at + 2:at + 10], "big")
         if length < 0x10000 or length >= 1 << 63:
             return None  # not minimal, or the top bit set: Autobahn fails it
-        return 14, length
+        return at + 14, length
     return None  # its header not here yet, or a long text frame: Autobahn's
 
 
@@ -136,6 +143,75 @@ def _count_frame(stats: Any, wire: int, length: int) -> None:
     stats.incomingOctetsAppLevel += length
     stats.incomingWebSocketFrames += 1
     stats.incomingWebSocketMessages += 1
+
+
+def _native_xor() -> tuple[Any, Any] | None:
+    """Autobahn's native XOR masker, its cffi ``(ffi, lib)``, where Autobahn uses it."""
+    if not USES_NVX:
+        return None
+    try:
+        from _nvx_xormasker import ffi, lib  # type: ignore[import-not-found]  # autobahn.nvx's cffi module
+    except ImportError:  # pragma: no cover - USES_NVX says it is built
+        return None
+    return ffi, lib
+
+
+#: NVX's masker as cffi ``(ffi, lib)``, None without it
+_NVX = _native_xor()
+#: a cffi buffer not zeroed first (every byte is written before it is read)
+_new_buffer = None if _NVX is None else _NVX[0].new_allocator(should_clear_after_alloc=False)
+#: from this length on, a payload in one piece is unmasked natively too
+_NATIVE_FROM = 512
+
+
+def _unmask_native(mask: bytes, pieces: Sequence[bytes | memoryview], length: int) -> bytes:
+    """Unmask a payload of ``length`` bytes that comes in ``pieces``, by NVX.
+
+    Autobahn's masker object is built per frame and copies its input into a
+    new (zeroed) buffer and out again, after a join of the pieces: here the
+    pieces are copied once into one buffer, unmasked in place, and copied out.
+    """
+    assert _NVX is not None and _new_buffer is not None
+    ffi, lib = _NVX
+    buffer = _new_buffer("uint8_t[]", length)
+    at = 0
+    for piece in pieces:
+        n = len(piece)
+        if at + n > length:
+            raise ValueError("the pieces are longer than the payload")
+        ffi.memmove(buffer + at, piece, n)
+        at += n
+    if at != length:  # the buffer is not zeroed: never hand out what was not written
+        raise ValueError("the pieces are shorter than the payload")
+    masker = lib.nvx_xormask_new(mask)
+    if masker == ffi.NULL:
+        raise MemoryError
+    try:
+        lib.nvx_xormask_process(masker, buffer, length)
+    finally:
+        lib.nvx_xormask_free(masker)
+    return ffi.buffer(buffer, length)[:]
+
+
+def _unmask_joined(mask: bytes, pieces: Sequence[bytes | memoryview], length: int) -> bytes:
+    """:func:`_unmask_native` by Autobahn's masker, for where NVX is not used."""
+    return create_xor_masker(mask, length).process(b"".join(pieces))
+
+
+#: unmask a payload from its pieces (NVX in place where Autobahn uses it)
+_unmask_pieces = _unmask_joined if _NVX is None else _unmask_native
+
+
+def _unmask(data: bytes, start: int, length: int) -> bytes:
+    """The payload of the frame complete in ``data`` whose payload starts at
+    ``data[start]`` (its 4-byte mask just before it), unmasked."""
+    if length >= _NATIVE_FROM and _NVX is not None:
+        return _unmask_native(data[start - 4:start], (memoryview(data)[start:start + length],), length)
+    if not length:
+        return b""
+    mask = data[start - 4:start] * ((length >> 2) + 1)
+    return (int.from_bytes(data[start:start + length], "big") ^ int.from_bytes(mask[:length], "big")).to_bytes(
+        length, "big")
 
 
 def frame_pieces(payload: bytes, is_binary: bool) -> list[bytes]:
@@ -281,47 +357,45 @@ class FramingProtocol(WebSocketServerProtocol):
         arrives in two reads) is kept in :attr:`partial_frame` until it is
         complete.  They are what Autobahn would deliver, with the same
         traffic counts; the first byte of anything else is left for
-        Autobahn, which applies every rule.
+        Autobahn, which applies every rule.  ``data`` is read in place (by
+        offset), not cut after each frame.
         """
         stats = self.trafficStats
         # Options autobahn sets on the protocol (here: on its class) at connect.
         message_limit: int = self.maxMessagePayloadSize
         frame_limit: int = self.maxFramePayloadSize  # type: ignore[attr-defined]
         validate_text: bool = self.utf8validateIncoming  # type: ignore[attr-defined]
-        while len(data) >= 6 and self.state == self.STATE_OPEN:
-            header = _plain_header(data)
+        at, size = 0, len(data)
+        while size - at >= 6 and self.state == self.STATE_OPEN:
+            header = _plain_header(data, at)
             if header is None:
                 break
             start, length = header
-            first = data[0]
+            first = data[at]
             end = start + length
             if 0 < message_limit < length or 0 < frame_limit < length:
                 break
-            if len(data) < end:
+            if size < end:
                 if first == 0x82:
-                    self._begin_frame(data, start, length)
+                    self._begin_frame(data, at, start, length)
                     return b""
                 break
-            payload = data[start:end]
-            if length:
-                mask = data[start - 4:start] * ((length >> 2) + 1)
-                payload = (int.from_bytes(payload, "big") ^ int.from_bytes(mask[:length], "big")).to_bytes(
-                    length, "big")
             binary = first == 0x82
+            payload = _unmask(data, start, length)
             if not binary and validate_text:
                 try:
                     payload.decode("utf-8")
                 except UnicodeDecodeError:
                     break  # Autobahn fails the connection (1007)
-            data = data[end:]
-            _count_frame(stats, end, length)
+            _count_frame(stats, end - at, length)
+            at = end
             self._onMessage(payload, binary)
-        return data
+        return data[at:] if at else data
 
-    def _begin_frame(self, data: bytes, start: int, length: int) -> None:
+    def _begin_frame(self, data: bytes, at: int, start: int, length: int) -> None:
         """Keep the start of a plain binary frame until the rest arrives."""
-        self.partial_frame = _PartialFrame(data[start - 4:start], length, start, [memoryview(data)[start:]],
-                                           length - (len(data) - start))
+        self.partial_frame = _PartialFrame(data[start - 4:start], length, start - at,
+                                           [memoryview(data)[start:]], length - (len(data) - start))
 
     def _continue_frame(self, data: bytes) -> bytes:
         """More of :attr:`partial_frame`; deliver it once complete, return what follows."""
@@ -331,13 +405,13 @@ class FramingProtocol(WebSocketServerProtocol):
             frame.pieces.append(data)
             frame.missing -= len(data)
             return b""
-        frame.pieces.append(data[:frame.missing])
+        frame.pieces.append(memoryview(data)[:frame.missing])
         rest = data[frame.missing:]
         self.partial_frame = None
         length = frame.length
         _count_frame(self.trafficStats, frame.header + length, length)
         # As Autobahn: a frame begun before a closing handshake is still delivered.
-        self._onMessage(create_xor_masker(frame.mask, length).process(b"".join(frame.pieces)), True)
+        self._onMessage(_unmask_pieces(frame.mask, frame.pieces, length), True)
         return rest
 
     def onMessageEnd(self) -> None:
