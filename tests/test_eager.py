@@ -13,7 +13,7 @@ from twisted.internet.interfaces import IPullProducer, IPushProducer
 from twisted.trial import unittest
 from zope.interface import implementer
 
-from txsocketio.eager import SENDS_PER_TURN, EagerServer, TurnBudget, server_endpoint
+from txsocketio.eager import READ_SIZE, SENDS_PER_TURN, EagerServer, TurnBudget, server_endpoint
 
 
 class FakeSocket:
@@ -31,6 +31,17 @@ class FakeSocket:
 
     def fileno(self) -> int:
         return 99
+
+    #: bytes waiting to be read, and the sizes recv was asked for
+    incoming = b""
+    asked: list[int] = []
+
+    def recv(self, size: int) -> bytes:
+        self.asked = [*self.asked, size]
+        data, self.incoming = self.incoming[:size], self.incoming[size:]
+        if not data:
+            raise OSError(errno.EAGAIN, "nothing to read")
+        return data
 
     def sendmsg(self, pieces: list[bytes]) -> int:
         self.calls += 1
@@ -303,6 +314,50 @@ class EagerServerTests(unittest.SynchronousTestCase):
         server.write(b"")
         self.assertEqual(sock.sent, [])
         self.assertNotIn(server, self.clock.getWriters())
+
+
+class Collector(Recorder):
+    def __init__(self) -> None:
+        super().__init__()
+        self.reads: list[bytes] = []
+
+    def dataReceived(self, data: bytes) -> None:
+        self.reads.append(data)
+
+
+class ReadSizeTests(unittest.SynchronousTestCase):
+    """Reads ask for READ_SIZE bytes: a 64 KiB message with its frame headers in one read."""
+
+    def setUp(self) -> None:
+        self.sock = FakeSocket()
+        self.proto = Collector()
+        self.server = EagerServer(self.sock, self.proto, ("127.0.0.1", 4000), Port(MemoryReactorClock()), 1,
+                                  MemoryReactorClock())
+        self.proto.makeConnection(self.server)
+
+    def test_a_64k_message_and_its_headers_in_one_read(self) -> None:
+        """A 64 KiB payload behind a small frame and its own header: one read, one dataReceived
+        (Twisted's 64 KiB reads take two)."""
+        message = b"h" * 60 + b"x" * 65536
+        self.sock.incoming = message
+        self.server.doRead()
+        self.assertEqual(self.sock.asked, [READ_SIZE])
+        self.assertEqual(self.proto.reads, [message])
+        self.assertGreater(READ_SIZE, len(message))
+
+    def test_under_the_mmap_threshold(self) -> None:
+        """The read buffer (with the bytes object around it) stays under glibc's
+        default 128 KiB threshold for allocations served by mmap."""
+        self.assertLess(READ_SIZE + 64, 128 * 1024)
+
+    def test_more_than_a_read(self) -> None:
+        """What does not fit waits for the next read, in order."""
+        data = bytes(range(256)) * ((READ_SIZE // 256) + 10)
+        self.sock.incoming = data
+        self.server.doRead()
+        self.server.doRead()
+        self.assertEqual([len(r) for r in self.proto.reads], [READ_SIZE, len(data) - READ_SIZE])
+        self.assertEqual(b"".join(self.proto.reads), data)
 
 
 class ServerEndpointTests(unittest.SynchronousTestCase):

@@ -17,7 +17,9 @@ buffered and leaves in one ``send`` per connection at the next poll, as
 before.  A partial send buffers the
 rest; ``writeSequence`` sends its pieces with one ``sendmsg``.  Everything
 else (a pull or paused producer, TLS, a closing connection) is Twisted's
-own path.
+own path.  Reads ask for :data:`READ_SIZE` bytes instead of Twisted's 64 KiB,
+so a 64 KiB message and its frame headers arrive in one read (one reactor
+event, one ``recv``) rather than two.
 
 :func:`server_endpoint` is ``serverFromString`` with TCP ports made of such
 connections (``tcp:`` and ``tcp6:`` on a POSIX reactor; other endpoints and
@@ -35,10 +37,17 @@ from twisted.internet.endpoints import serverFromString
 from twisted.internet.interfaces import IStreamServerEndpoint
 from twisted.internet.posixbase import PosixReactorBase
 
-__all__ = ["EagerServer", "EagerPort", "TurnBudget", "server_endpoint", "SENDS_PER_TURN"]
+__all__ = ["EagerServer", "EagerPort", "TurnBudget", "server_endpoint", "SENDS_PER_TURN", "READ_SIZE"]
 
 #: writes a port's connections send at once per reactor turn (see :class:`TurnBudget`)
 SENDS_PER_TURN = 256
+
+#: bytes one read asks for: a 64 KiB message and its frame headers (a binary
+#: attachment in 64 KiB chunks) fit in one read, where Twisted's 64 KiB takes
+#: two reads and two reactor events; under glibc's default threshold (128 KiB)
+#: for serving an allocation by ``mmap``, which would cost two system calls
+#: per read (``recv`` allocates the whole size, then shrinks it to what came)
+READ_SIZE = 126 * 1024
 
 _RETRY_LATER = (EAGAIN, EWOULDBLOCK, ENOBUFS, EINTR)
 #: pieces one ``sendmsg`` takes from :meth:`EagerServer.writeSequence` (well under IOV_MAX)
@@ -87,6 +96,8 @@ class EagerServer(tcp.Server):
     waiting = False
     #: the turn of the last write sent at once
     sent_in_turn = -1
+    #: bytes asked of the socket per read (Twisted's: 64 KiB; see READ_SIZE)
+    bufferSize = READ_SIZE
 
     def startWriting(self) -> None:
         self.waiting = True
