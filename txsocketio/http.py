@@ -293,7 +293,7 @@ class LimitedChannel(http.HTTPChannel):
         request = DirectRequest(self, head, postpath, server_header=site.server_header, date=site.http_date)
         if not route.resource.serves_directly(request):
             return False
-        self.resetTimeout()
+        # No resetTimeout: the answer resets it (a pending poll's timer re-arms itself).
         self._cancel_deadline()
         self._in_head = False
         self.direct = request
