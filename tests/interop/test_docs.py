@@ -433,6 +433,40 @@ class TLSPageTests(unittest.TestCase):
         body = await threads.deferToThread(handshake)
         self.assertTrue(body.startswith(b"0{"), body)
 
+        def websocket() -> bytes:
+            """A WebSocket upgrade over TLS (the direct path hands it to
+            Autobahn below the TLS layer): the 101, then the OPEN packet."""
+            import socket as sockets
+
+            context = ssl.create_default_context(cafile=str(tmp / "root.pem"))
+            with sockets.create_connection((LOCALHOST, port), timeout=10) as raw, \
+                    context.wrap_socket(raw, server_hostname=LOCALHOST) as tls:
+                tls.sendall(f"GET /socket.io/?EIO=4&transport=websocket HTTP/1.1\r\nHost: {LOCALHOST}:{port}\r\n"
+                            "Upgrade: websocket\r\nConnection: Upgrade\r\n"
+                            "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+                            .encode())
+                data = b""
+                while b"\r\n\r\n" not in data or len(data.partition(b"\r\n\r\n")[2]) < 4:
+                    chunk = tls.recv(4096)
+                    if not chunk:
+                        break
+                    data += chunk
+                # A Socket.IO CONNECT (a masked text frame "40"); its answer follows the OPEN.
+                tls.sendall(b"\x81\x82\x00\x00\x00\x00" + b"40")
+                while b"40{" not in data:
+                    chunk = tls.recv(4096)
+                    if not chunk:
+                        break
+                    data += chunk
+                return data
+
+        reply = await threads.deferToThread(websocket)
+        head, _, frames = reply.partition(b"\r\n\r\n")
+        self.assertTrue(head.startswith(b"HTTP/1.1 101 "), reply)
+        self.assertEqual(frames[0], 0x81)  # a text frame: the OPEN packet
+        self.assertEqual(frames[2:4], b"0{")
+        self.assertIn(b"40{\"sid\":", frames)
+
 
 class NginxPageTests(unittest.TestCase):
     """operations/nginx: the one-process configuration it shows, in front of
