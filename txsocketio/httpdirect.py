@@ -98,6 +98,10 @@ class HTTPDate:
         return self._value
 
 
+#: the status lines of the answers the Engine.IO resource gives most
+_STATUS_LINES = {code: b"HTTP/1.1 %d %s" % (code, RESPONSES[code]) for code in (200, 204, 400, 403, 413)}
+
+
 class DirectRequest:
     """A request read by the direct path (see the module docstring).
 
@@ -182,9 +186,11 @@ class DirectRequest:
         if self.finished:
             return
         self.finished = True
-        body = b"".join(self._body)
+        parts = self._body
+        body = parts[0] if len(parts) == 1 else b"".join(parts)
         self._body = []
-        lines = [b"HTTP/1.1 %d %s" % (self.code, RESPONSES.get(self.code, b"Unknown Status"))]
+        code = self.code
+        lines = [_STATUS_LINES.get(code) or b"HTTP/1.1 %d %s" % (code, RESPONSES.get(code, b"Unknown Status"))]
         if self._server_header is not None:
             lines.append(b"Server: " + self._server_header)
         lines.append(b"Date: " + self._date())
@@ -193,12 +199,14 @@ class DirectRequest:
             lines.append(b"Content-Type: text/html")
         if b"content-length" not in response:
             lines.append(b"Content-Length: %d" % len(body))
-        lines.extend(name + b": " + value for name, value in response.values())
+        for name, value in response.values():
+            lines.append(name + b": " + value)
         lines.append(b"")
         lines.append(body)
         if not self._disconnected:
             self.channel.direct_finished(self, b"\r\n".join(lines))
-        self._notify(None)
+        if self._waiters:
+            self._notify(None)
 
     def notifyFinish(self) -> "Deferred[None]":
         """Fires when the response is sent, or errs when the client goes first."""

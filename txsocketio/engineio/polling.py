@@ -48,7 +48,7 @@ def request_gone(request: "Request") -> bool:
 
 def finish(request: "Request", body: bytes) -> None:
     """Answer a request after render() returned: with a length, not chunked."""
-    request.setHeader(b"Content-Length", str(len(body)).encode("ascii"))
+    request.setHeader(b"Content-Length", b"%d" % len(body))
     request.write(body)
     request.finish()
 
