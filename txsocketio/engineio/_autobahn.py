@@ -47,7 +47,6 @@ from typing import Any, Sequence, TypeVar, cast
 
 import attrs
 from autobahn.twisted.websocket import WebSocketServerFactory, WebSocketServerProtocol
-from autobahn.websocket import USES_NVX
 from autobahn.websocket.protocol import PreparedMessage
 from autobahn.websocket.xormasker import create_xor_masker
 from twisted.internet.error import AlreadyCalled, AlreadyCancelled
@@ -147,6 +146,10 @@ def _count_frame(stats: Any, wire: int, length: int) -> None:
 
 def _native_xor() -> tuple[Any, Any] | None:
     """Autobahn's native XOR masker, its cffi ``(ffi, lib)``, where Autobahn uses it."""
+    try:
+        from autobahn.websocket import USES_NVX
+    except ImportError:  # Autobahn before 25 (the one for Python 3.10) has no NVX masker
+        return None
     if not USES_NVX:
         return None
     try:
