@@ -11,7 +11,9 @@ from inspect import isawaitable, iscoroutine
 from typing import Any, Awaitable, Callable
 
 from twisted.internet.defer import Deferred, ensureDeferred
+
 from txsocketio.logs import Logger
+
 
 __all__ = ["invoke", "is_async", "log_failures"]
 

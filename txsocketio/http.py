@@ -40,7 +40,6 @@ from typing import Any, Callable, Iterable, Mapping, Sequence, TextIO, cast
 import attr
 from twisted.internet.interfaces import IConsumer, IProtocol
 from twisted.internet.protocol import connectionDone
-from txsocketio.logs import Logger
 from twisted.protocols.policies import ProtocolWrapper
 from twisted.python.failure import Failure
 from twisted.web import http, server
@@ -48,6 +47,7 @@ from twisted.web.resource import IResource
 
 from txsocketio.httpdirect import DirectRequest, DirectResource, HTTPDate
 from txsocketio.httphead import read_request
+from txsocketio.logs import Logger
 
 __all__ = ["DirectRoute", "HTTPLimits", "RefusedRequest", "SocketIOSite", "LimitedChannel", "Request"]
 

@@ -22,12 +22,12 @@ from io import BytesIO
 from typing import TYPE_CHECKING, Any, Callable, Iterator, Protocol
 
 from twisted.internet.defer import Deferred
-from txsocketio.logs import Logger
 from twisted.python.failure import Failure
 from twisted.web.http import RESPONSES, datetimeToString
 from twisted.web.server import NOT_DONE_YET
 
 from txsocketio.httphead import RequestHead, parse_query
+from txsocketio.logs import Logger
 
 if TYPE_CHECKING:
     from twisted.internet.interfaces import IAddress, IProtocol

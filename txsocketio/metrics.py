@@ -30,9 +30,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Final, Sequence
 
-from txsocketio.logs import Logger
 from twisted.web.resource import Resource
 
+from txsocketio.logs import Logger
 from txsocketio.observer import NULL_OBSERVER, NullObserver, ServerObserver
 
 if TYPE_CHECKING:

@@ -27,6 +27,8 @@ from typing import Any, Callable, Final, Protocol, Sequence
 
 from txsocketio.logs import Logger
 
+
+
 __all__ = ["ServerObserver", "NullObserver", "NULL_OBSERVER", "ObserverGroup", "OBSERVER_METHODS", "message_size"]
 
 log = Logger(namespace="txsocketio.observer")

@@ -81,10 +81,10 @@ import txredisapi
 from twisted.internet.defer import Deferred, fail, gatherResults, succeed
 from twisted.internet.endpoints import HostnameEndpoint, UNIXClientEndpoint, wrapClientTLS
 from twisted.internet.task import deferLater
-from txsocketio.logs import Logger
 from twisted.python.failure import Failure
 
 from txsocketio.errors import RedisUnavailable
+from txsocketio.logs import Logger
 from txsocketio.redisaddress import RedisAddress, to_bytes, to_str
 from txsocketio.redisprotocol import (PublisherProtocol, SubscriberProtocol, WatchedEndpoint, publisher_factory,
                                       subscriber_factory, switch_watch_factory)

@@ -22,10 +22,10 @@ from typing import Any, Callable, Protocol
 import txredisapi
 from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IStreamClientEndpoint
-from txsocketio.logs import Logger
 from twisted.python.failure import Failure
 from zope.interface import implementer
 
+from txsocketio.logs import Logger
 from txsocketio.redisaddress import RedisAddress
 
 __all__ = ["ConnectionEvents", "PublisherFactory", "PublisherProtocol", "SubscriberFactory", "SubscriberProtocol",

@@ -29,12 +29,12 @@ from urllib.parse import parse_qs, urlsplit
 from twisted.application.service import MultiService
 from twisted.internet import defer
 from twisted.internet.error import CannotListenError
-from txsocketio.logs import Logger
 from twisted.python.failure import Failure
 from twisted.web.resource import IResource, Resource
 
 from txsocketio.eager import server_endpoint
 from txsocketio.http import HTTPLimits, RefusedRequest, SocketIOSite
+from txsocketio.logs import Logger
 from txsocketio.web import SocketIOResource, build_root
 
 if TYPE_CHECKING:

@@ -18,8 +18,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
 from attrs import frozen
-from txsocketio.logs import Logger
 from twisted.web.server import NOT_DONE_YET
+
+from txsocketio.logs import Logger
 
 if TYPE_CHECKING:
     from twisted.web.server import Request

@@ -51,8 +51,8 @@ import weakref
 from typing import TYPE_CHECKING, Any, Callable, Union
 
 from twisted.internet.defer import Deferred, succeed
-from txsocketio.logs import Logger
 
+from txsocketio.logs import Logger
 from txsocketio.socketio.events import check_event_name
 from txsocketio.socketio.packet import Packet, PacketType
 

@@ -19,11 +19,11 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable, Mapping
 
-from txsocketio.logs import Logger
 from twisted.web.resource import IResource, Resource
 from twisted.web.static import File
 
 from txsocketio.engineio.resource import EngineIOResource
+from txsocketio.logs import Logger
 from txsocketio.staticfiles import FileCache, StaticFile, serve
 
 if TYPE_CHECKING:

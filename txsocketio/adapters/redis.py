@@ -51,7 +51,6 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Callable, Iterable
 
 from twisted.internet.defer import Deferred, gatherResults, succeed
-from txsocketio.logs import Logger
 from twisted.python.failure import Failure
 
 from txsocketio._invoke import invoke
@@ -60,6 +59,7 @@ from txsocketio.adapters.base import Adapter, BroadcastOptions, Recipient
 from txsocketio.adapters.memory import LocalRooms, MemoryAdapter
 from txsocketio.adapters.redis_remote import REQUEST_NAMES, AckRequest, PendingRequest, RemoteSocket, describe
 from txsocketio.errors import ClusterTimeout, ProtocolError
+from txsocketio.logs import Logger
 from txsocketio.redisaddress import RedisAddress
 from txsocketio.redisconn import RedisConnection, Subscription
 from txsocketio.socketio.events import check_event_name

@@ -8,11 +8,11 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Callable, Mapping
 
 from twisted.internet.defer import Deferred
-from txsocketio.logs import Logger
 
 from txsocketio.adapters import redis_wire as wire
 from txsocketio.adapters.base import BroadcastOptions, Recipient
 from txsocketio.errors import ClusterTimeout, ProtocolError, SocketDisconnected
+from txsocketio.logs import Logger
 from txsocketio.socketio.broadcast import BroadcastOperator, ServerOperator
 from txsocketio.socketio.events import check_event_name
 from txsocketio.socketio.socket import SocketHandshake

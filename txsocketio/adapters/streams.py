@@ -38,7 +38,6 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping
 
 import attrs
 from twisted.internet.defer import Deferred, DeferredList, gatherResults, succeed
-from txsocketio.logs import Logger
 from twisted.python.failure import Failure
 
 from txsocketio._invoke import invoke
@@ -49,6 +48,7 @@ from txsocketio.adapters.memory import LocalRooms, MemoryAdapter
 from txsocketio.adapters.redis_remote import RemoteSocket, describe
 from txsocketio.adapters.streams_reader import StreamReader
 from txsocketio.errors import ClusterTimeout, ProtocolError
+from txsocketio.logs import Logger
 from txsocketio.redisconn import RedisAddress, RedisConnection, Subscription
 from txsocketio.socketio.events import check_event_name
 from txsocketio.socketio.packet import Packet, PacketType

@@ -25,11 +25,11 @@ from typing import Any, Callable, Protocol
 
 from twisted.internet.defer import CancelledError, Deferred
 from twisted.internet.interfaces import IDelayedCall, IReactorTime
-from txsocketio.logs import Logger
 from twisted.python.failure import Failure
 
 from txsocketio.adapters import streams_wire as sw
 from txsocketio.errors import ProtocolError
+from txsocketio.logs import Logger
 
 __all__ = ["CommandRunner", "StreamReader"]
 

@@ -32,9 +32,9 @@ from collections import OrderedDict
 from typing import TYPE_CHECKING, Any, Callable, Final
 
 import attrs
-from txsocketio.logs import Logger
 
 from txsocketio.admin.protocol import INVALID_CREDENTIALS, AdminLogin, LoginStep, login_step
+from txsocketio.logs import Logger
 
 if TYPE_CHECKING:
     from twisted.internet.defer import Deferred

@@ -32,12 +32,12 @@ from typing import TYPE_CHECKING, Any, Sequence
 
 from twisted.internet.defer import Deferred, gatherResults
 from twisted.internet.task import LoopingCall
-from txsocketio.logs import Logger
 
 from txsocketio.adapters.memory import MemoryAdapter
 from txsocketio.admin import protocol as p
 from txsocketio.admin.auth import AdminAuthenticator, AdminCredentials, authenticate
 from txsocketio.errors import ConnectionRefused
+from txsocketio.logs import Logger
 from txsocketio.observer import NullObserver
 
 if TYPE_CHECKING:

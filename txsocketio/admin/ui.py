@@ -28,10 +28,10 @@ import re
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 
-from txsocketio.logs import Logger
 from twisted.web.resource import Resource
 from twisted.web.util import redirectTo
 
+from txsocketio.logs import Logger
 from txsocketio.staticfiles import FileCache, StaticFile, serve
 
 if TYPE_CHECKING:

@@ -42,9 +42,9 @@ import re
 from collections import deque
 from typing import Any
 
-from txsocketio.logs import Logger
 
 from txsocketio import Namespace, SocketIOServer
+from txsocketio.logs import Logger
 
 __all__ = [
     "make_server", "chat_state", "ChatState", "ChatNamespace", "ChatError",

@@ -24,6 +24,7 @@ from __future__ import annotations
 from typing import Any, Callable, Mapping
 
 import attrs
+
 from txsocketio.logs import Logger
 
 __all__ = ["EngineHooks", "ConnectionErrorEvent", "apply_headers", "HeadersHook", "ConnectionErrorHook"]

@@ -13,7 +13,6 @@ import zlib
 from typing import TYPE_CHECKING, Any, Sequence
 
 from twisted.internet.interfaces import IPullProducer
-from txsocketio.logs import Logger
 from twisted.web.server import NOT_DONE_YET
 from zope.interface import implementer
 
@@ -28,6 +27,7 @@ from txsocketio.engineio.packet import (
 )
 from txsocketio.engineio.transport import Outgoing
 from txsocketio.errors import ProtocolError
+from txsocketio.logs import Logger
 
 if TYPE_CHECKING:
     from twisted.web.server import Request

@@ -13,7 +13,6 @@ import json
 from typing import TYPE_CHECKING, Any
 
 from twisted.internet.defer import maybeDeferred
-from txsocketio.logs import Logger
 from twisted.python.failure import Failure
 from twisted.web.resource import Resource
 from twisted.web.server import NOT_DONE_YET
@@ -29,6 +28,7 @@ from txsocketio.engineio.polling import (
 )
 from txsocketio.engineio.websocket import NewSession, Refuse, Upgrade, make_factory, take_over
 from txsocketio.logs import remote_address
+from txsocketio.logs import Logger
 
 if TYPE_CHECKING:
     from twisted.web.server import Request

@@ -17,7 +17,6 @@ from typing import Any, Callable, Sequence
 
 from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IReactorTime
-from txsocketio.logs import Logger
 
 from txsocketio.engineio.cors import AllowedOrigins, CorsPolicy
 from txsocketio.engineio.handshake import Handshake
@@ -26,6 +25,7 @@ from txsocketio.engineio.message import OutgoingMessage
 from txsocketio.engineio.session import Session, SessionConfig
 from txsocketio.engineio.socket import EngineIOSocket
 from txsocketio.engineio.transport import Transport
+from txsocketio.logs import Logger
 
 __all__ = ["EngineIOServer", "EngineIOSocket", "OutgoingMessage", "TRANSPORTS"]
 

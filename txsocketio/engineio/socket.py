@@ -16,7 +16,6 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Iterable, Sequence
 
 from twisted.internet.interfaces import IDelayedCall
-from txsocketio.logs import Logger
 
 from txsocketio.engineio.handshake import Handshake
 from txsocketio.engineio.message import OutgoingMessage
@@ -30,6 +29,7 @@ from txsocketio.engineio.session import (
 )
 from txsocketio.engineio.transport import Outgoing, Transport
 from txsocketio.errors import ProtocolError
+from txsocketio.logs import Logger
 
 if TYPE_CHECKING:
     from txsocketio.engineio.server import EngineIOServer

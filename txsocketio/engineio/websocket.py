@@ -21,7 +21,6 @@ import attrs
 from autobahn.twisted.resource import WebSocketResource
 from autobahn.twisted.websocket import WebSocketServerFactory
 from autobahn.websocket.compress import PerMessageDeflateOffer, PerMessageDeflateOfferAccept
-from txsocketio.logs import Logger
 from twisted.web.server import NOT_DONE_YET
 from zope.interface import implementer
 from twisted.internet.interfaces import IPushProducer
@@ -34,6 +33,7 @@ from txsocketio.engineio.packet import Packet, decode_frame, encode_frame
 from txsocketio.engineio.transport import Outgoing
 from txsocketio.errors import ProtocolError
 from txsocketio.httpdirect import DirectRequest
+from txsocketio.logs import Logger
 
 if TYPE_CHECKING:
     from twisted.web.server import Request

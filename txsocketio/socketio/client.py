@@ -18,12 +18,12 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Protocol, Sequence
 
 from twisted.internet.defer import Deferred
-from txsocketio.logs import Logger
 from twisted.python.failure import Failure
 
 from txsocketio._invoke import invoke
 from txsocketio.errors import ConnectionRefused
 from txsocketio.logs import log_fields
+from txsocketio.logs import Logger
 from txsocketio.observer import NULL_OBSERVER, message_size
 from txsocketio.socketio import connection as sio
 from txsocketio.socketio.packet import Packet

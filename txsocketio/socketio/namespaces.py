@@ -16,11 +16,11 @@ from collections import ChainMap
 from typing import TYPE_CHECKING, Any, Callable, MutableMapping, Pattern, TypeVar, Union, overload
 
 from twisted.internet.defer import Deferred, maybeDeferred
-from txsocketio.logs import Logger
 
 from txsocketio._invoke import invoke, log_failures
 from txsocketio.adapters.base import ROOM_EVENTS, Adapter
 from txsocketio.engineio.server import OutgoingMessage
+from txsocketio.logs import Logger
 from txsocketio.socketio.broadcast import (BroadcastOperator, FanOutExecutor, NamespaceExecutor, ServerBroadcasting,
                                            ServerExecutor, ServerOperator)
 from txsocketio.socketio.events import HandlerT

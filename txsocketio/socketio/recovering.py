@@ -30,10 +30,10 @@ from typing import TYPE_CHECKING, Any, Iterable, Mapping, Protocol, runtime_chec
 
 import attrs
 from twisted.internet.defer import Deferred, succeed
-from txsocketio.logs import Logger
 
 from txsocketio.adapters.base import BroadcastOptions
 from txsocketio.adapters.memory import MemoryAdapter
+from txsocketio.logs import Logger
 from txsocketio.socketio.packet import Packet, PacketType
 from txsocketio.socketio.recovery import (
     DEFAULT_MAX_DISCONNECTION_DURATION,

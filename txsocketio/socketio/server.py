@@ -14,11 +14,11 @@ import re
 from typing import TYPE_CHECKING, Any, Callable, overload
 
 from twisted.internet.defer import Deferred, DeferredList
-from txsocketio.logs import Logger
 
 from txsocketio.adapters.base import Adapter
 from txsocketio.engineio.hooks import EngineHooks
 from txsocketio.engineio.server import EngineIOServer, EngineIOSocket
+from txsocketio.logs import Logger
 from txsocketio.observer import NULL_OBSERVER, ObserverGroup
 from txsocketio.socketio.broadcast import BroadcastOperator, ServerBroadcasting, ServerOperator
 from txsocketio.socketio.client import Client

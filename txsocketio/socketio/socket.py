@@ -15,12 +15,12 @@ from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence, overload
 import attrs
 from twisted.internet.defer import Deferred, fail
 
-from txsocketio.logs import Logger
 
 from txsocketio._invoke import invoke, log_failures
 from txsocketio.adapters.base import BroadcastOptions, Flags
 from txsocketio.engineio.handshake import Handshake
 from txsocketio.errors import AckTimeout, SocketDisconnected
+from txsocketio.logs import Logger
 from txsocketio.observer import NULL_OBSERVER, message_size
 from txsocketio.socketio.broadcast import BroadcastOperator, ServerOperator
 from txsocketio.socketio.events import RESERVED_EVENTS, HandlerT, ack_arguments, check_event_name

@@ -23,10 +23,10 @@ from typing import Any, Awaitable, Callable
 from twisted.internet.defer import CancelledError, Deferred, ensureDeferred, succeed
 from twisted.internet.interfaces import IDelayedCall
 from twisted.internet.task import LoopingCall
-from txsocketio.logs import Logger
 from twisted.python.failure import Failure
 
 from txsocketio._invoke import invoke
+from txsocketio.logs import Logger
 
 __all__ = ["ConnectionTasks"]
 

@@ -44,12 +44,12 @@ from typing import TYPE_CHECKING, Any, Callable, Mapping
 
 import attrs
 from twisted.internet.defer import Deferred
-from txsocketio.logs import Logger
 from twisted.python import threadable
 from twisted.python.failure import Failure
 
 from txsocketio._invoke import invoke
 from txsocketio.adapters.base import BroadcastOptions
+from txsocketio.logs import Logger
 from txsocketio.socketio.broadcast import BroadcastOperator, Broadcasting
 from txsocketio.socketio.packet import Packet, PacketType
 
